@@ -1,0 +1,1 @@
+"""SynthWatch storage: SQLAlchemy models, repository functions and migrations."""
