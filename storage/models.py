@@ -134,6 +134,7 @@ class Capture(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     crawl_run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), index=True)
+    listing_id: Mapped[int | None] = mapped_column(ForeignKey("listings.id"), index=True)
     url: Mapped[str] = mapped_column(Text)
     http_status: Mapped[int]
     content_type: Mapped[str] = mapped_column(String(200), default="")
@@ -144,6 +145,7 @@ class Capture(Base):
     payload_sha256: Mapped[str] = mapped_column(String(64))
 
     crawl_run: Mapped[CrawlRun] = relationship()
+    listing: Mapped[Listing | None] = relationship()
 
 
 class Listing(Base):

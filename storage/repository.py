@@ -252,6 +252,7 @@ def store_listing(
         listing = Listing(source_id=source_id, url=url, first_seen=now, last_seen=now)
         session.add(listing)
     listing.last_seen, listing.gone_at = now, None
+    capture.listing = listing
     digest = text_fingerprint(text)
     latest = listing.versions[-1] if listing.versions else None
     if latest is not None and latest.text_sha256 == digest:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 15:44:18.164889
+Create Date: 2026-11-29 15:46:32.272842
 """
 
 from __future__ import annotations
@@ -123,6 +123,7 @@ def upgrade() -> None:
         "captures",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("crawl_run_id", sa.Integer(), nullable=False),
+        sa.Column("listing_id", sa.Integer(), nullable=True),
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("http_status", sa.Integer(), nullable=False),
         sa.Column("content_type", sa.String(length=200), nullable=False),
@@ -134,12 +135,16 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["crawl_run_id"], ["crawl_runs.id"], name=op.f("fk_captures_crawl_run_id_crawl_runs")
         ),
+        sa.ForeignKeyConstraint(
+            ["listing_id"], ["listings.id"], name=op.f("fk_captures_listing_id_listings")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_captures")),
     )
     with op.batch_alter_table("captures", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_captures_crawl_run_id"), ["crawl_run_id"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_captures_listing_id"), ["listing_id"], unique=False)
 
     op.create_table(
         "cases",
@@ -254,6 +259,7 @@ def downgrade() -> None:
 
     op.drop_table("cases")
     with op.batch_alter_table("captures", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_captures_listing_id"))
         batch_op.drop_index(batch_op.f("ix_captures_crawl_run_id"))
 
     op.drop_table("captures")

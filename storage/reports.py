@@ -1,0 +1,79 @@
+"""Summaries of what crawls did, computed from the rows they left behind."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import Capture, CrawlRun, Listing
+
+REFUSED_PREFIX = "synthwatch/refused/"
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlSummary:
+    """What a set of crawl runs fetched, stored, flagged and refused."""
+
+    pages_fetched: int
+    listings_stored: int
+    flagged: int
+    refused: dict[str, int]
+    substances: dict[str, int]
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the summary as JSON-ready data."""
+        return {
+            "pages_fetched": self.pages_fetched,
+            "listings_stored": self.listings_stored,
+            "flagged": self.flagged,
+            "refused": self.refused,
+            "substances": self.substances,
+            "runs": self.runs,
+        }
+
+
+def crawl_summary(session: Session, run_ids: list[int]) -> CrawlSummary:
+    """Summarise crawl runs from their stats and the listings their captures stored."""
+    runs = list(session.scalars(select(CrawlRun).where(CrawlRun.id.in_(run_ids))))
+    pages, refused = 0, Counter[str]()
+    for run in runs:
+        stats = run.stats or {}
+        pages += int(stats.get("synthwatch/pages_fetched", 0))
+        for key, value in stats.items():
+            if key.startswith(REFUSED_PREFIX):
+                refused[key.removeprefix(REFUSED_PREFIX)] += int(value)
+    listings = list(
+        session.scalars(
+            select(Listing)
+            .join(Capture, Capture.listing_id == Listing.id)
+            .where(Capture.crawl_run_id.in_(run_ids))
+            .distinct()
+        )
+    )
+    flagged = [listing for listing in listings if listing.versions[-1].offer]
+    substances = Counter(
+        concept
+        for listing in flagged
+        for concept in {mention.concept_id for mention in listing.versions[-1].mentions}
+    )
+    return CrawlSummary(
+        pages_fetched=pages,
+        listings_stored=len(listings),
+        flagged=len(flagged),
+        refused=dict(sorted(refused.items())),
+        substances=dict(substances.most_common()),
+        runs=[
+            {
+                "id": run.id,
+                "source": run.source_id,
+                "status": run.status,
+                "error": run.error,
+            }
+            for run in runs
+        ],
+    )

@@ -1,0 +1,79 @@
+"""Fixtures shared by every test package: a fresh migrated database and a frozen clock."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, make_url, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.db import make_engine, make_session_factory
+from storage.migrate import upgrade
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip tests that read ../shared/data when it is absent (a user's machine)."""
+    if SHARED_DATA.is_dir():
+        return
+    skip = pytest.mark.skip(reason=f"{SHARED_DATA} is absent")
+    for item in items:
+        if "shared_data" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def now() -> datetime:
+    """A fixed, timezone-aware 'now' (a Wednesday of ISO week 2026-W48)."""
+    return NOW
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'synthwatch.db'}"
+
+
+@pytest.fixture
+def engine(sqlite_url: str) -> Iterator[Engine]:
+    """A migrated SQLite database of this test's own."""
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as session:
+        yield session
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new PostgreSQL database for this test, dropped afterwards; skipped without a server."""
+    server = os.environ.get("SYNTHWATCH_TEST_POSTGRES_URL")
+    if not server:
+        pytest.skip("SYNTHWATCH_TEST_POSTGRES_URL is not set")
+    url = make_url(server).set(drivername="postgresql+psycopg")
+    name = f"synthwatch_test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

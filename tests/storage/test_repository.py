@@ -1,0 +1,199 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage import repository as repo
+from storage.errors import ApprovalError
+from storage.models import AuditEvent, Capture, ListingVersion
+
+
+def add_source(session: Session, now: datetime, fingerprint: str = "scope-1") -> None:
+    repo.upsert_source(
+        session,
+        source_id="shop",
+        name="Invented shop",
+        config={"seeds": ["https://shop.example/"]},
+        scope_fingerprint=fingerprint,
+        now=now,
+    )
+
+
+def add_capture(session: Session, now: datetime) -> Capture:
+    run = repo.start_crawl_run(session, source_id="shop", now=now)
+    return repo.record_capture(
+        session,
+        crawl_run_id=run.id,
+        url="https://shop.example/item/1",
+        http_status=200,
+        content_type="text/html",
+        fetched_at=now,
+        warc_file="evidence/shop/1.warc.gz",
+        warc_offset=0,
+        warc_length=100,
+        payload_sha256="0" * 64,
+    )
+
+
+def offer(score: float = 0.9) -> repo.AnalysisRecord:
+    return repo.AnalysisRecord(
+        score=score,
+        offer=True,
+        mentions=[
+            repo.MentionRecord(
+                concept_id="carfentanil",
+                name="Carfentanil",
+                substance_class="fentanyl",
+                control="US Schedule II",
+                start=8,
+                end=19,
+                text="carfentanil",
+                confidence=1.0,
+            )
+        ],
+        indicators=[repo.IndicatorRecord("price", 24, 28, "$120", "USD 120")],
+        reasons=[{"text": "names carfentanil", "weight": 0.6}],
+    )
+
+
+def legal_user(session: Session, now: datetime, role: str = "legal") -> repo.User:
+    return repo.create_user(session, username=f"ivy-{role}", password_hash="x", role=role, now=now)
+
+
+def test_approval_is_bound_to_the_scope_fingerprint(session: Session, now: datetime) -> None:
+    add_source(session, now)
+    assert repo.approval_state(session, "shop", "scope-1") == "unapproved"
+    repo.approve_source(
+        session, source_id="shop", approver=legal_user(session, now), legal_basis="Public", now=now
+    )
+    assert repo.approval_state(session, "shop", "scope-1") == "approved"
+    assert repo.approval_state(session, "shop", "scope-2") == "rescoped"
+    assert repo.approval_state(session, "nowhere", "scope-1") == "unknown"
+
+
+def test_widening_a_source_needs_a_new_approval(session: Session, now: datetime) -> None:
+    add_source(session, now)
+    repo.approve_source(
+        session, source_id="shop", approver=legal_user(session, now), legal_basis="Public", now=now
+    )
+    repo.upsert_source(
+        session,
+        source_id="shop",
+        name="Invented shop",
+        config={"seeds": ["https://shop.example/", "https://other.example/"]},
+        scope_fingerprint="scope-2",
+        now=now,
+    )
+    assert repo.approval_state(session, "shop", "scope-2") == "rescoped"
+
+
+@pytest.mark.parametrize("role", ["analyst", "admin"])
+def test_only_the_legal_role_approves(session: Session, now: datetime, role: str) -> None:
+    add_source(session, now)
+    with pytest.raises(ApprovalError, match="legal role"):
+        repo.approve_source(
+            session,
+            source_id="shop",
+            approver=legal_user(session, now, role),
+            legal_basis="x",
+            now=now,
+        )
+
+
+def test_approval_needs_a_legal_basis(session: Session, now: datetime) -> None:
+    add_source(session, now)
+    with pytest.raises(ApprovalError, match="legal basis"):
+        repo.approve_source(
+            session, source_id="shop", approver=legal_user(session, now), legal_basis=" ", now=now
+        )
+
+
+def test_an_unchanged_text_keeps_the_version_and_a_changed_one_adds_one(
+    session: Session, now: datetime
+) -> None:
+    add_source(session, now)
+    capture = add_capture(session, now)
+    first = repo.store_listing(
+        session,
+        source_id="shop",
+        url=capture.url,
+        capture=capture,
+        title="Item",
+        text="Selling carfentanil for $120",
+        fields={},
+        analysis=offer(),
+        now=now,
+    )
+    later = now + timedelta(days=1)
+    same = repo.store_listing(
+        session,
+        source_id="shop",
+        url=capture.url,
+        capture=capture,
+        title="Item",
+        text="Selling  carfentanil\nfor $120",
+        fields={},
+        analysis=offer(),
+        now=later,
+    )
+    assert not same.new_version and same.version.id == first.version.id
+    assert same.listing.first_seen == now and same.listing.last_seen == later
+    changed = repo.store_listing(
+        session,
+        source_id="shop",
+        url=capture.url,
+        capture=capture,
+        title="Item",
+        text="Selling carfentanil for $99",
+        fields={},
+        analysis=offer(0.95),
+        now=later,
+    )
+    assert changed.new_version
+    assert len(session.scalars(select(ListingVersion)).all()) == 2
+    assert changed.case is not None and changed.case.score == 0.95
+
+
+def test_a_flagged_listing_opens_one_case_with_an_audit_row(
+    session: Session, now: datetime
+) -> None:
+    add_source(session, now)
+    capture = add_capture(session, now)
+    stored = repo.store_listing(
+        session,
+        source_id="shop",
+        url=capture.url,
+        capture=capture,
+        title="Item",
+        text="Selling carfentanil for $120",
+        fields={"price": "$120"},
+        analysis=offer(),
+        now=now,
+    )
+    assert stored.case is not None and stored.case.state == "new"
+    assert stored.version.mentions[0].concept_id == "carfentanil"
+    assert stored.version.indicators[0].value == "USD 120"
+    actions = session.scalars(select(AuditEvent.action)).all()
+    assert actions == ["case.opened"]
+    assert repo.queue(session) == [stored.case]
+
+
+def test_a_benign_listing_opens_no_case(session: Session, now: datetime) -> None:
+    add_source(session, now)
+    capture = add_capture(session, now)
+    stored = repo.store_listing(
+        session,
+        source_id="shop",
+        url=capture.url,
+        capture=capture,
+        title="News",
+        text="Customs seized carfentanil",
+        fields={},
+        analysis=repo.AnalysisRecord(score=0.1, offer=False),
+        now=now,
+    )
+    assert stored.case is None
+    assert repo.count_cases(session) == 0
