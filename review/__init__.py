@@ -1,0 +1,1 @@
+"""SynthWatch review: the Flask app analysts triage cases in, and the weekly digest."""

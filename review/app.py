@@ -1,0 +1,86 @@
+"""The review app's factory: configuration, security defaults and wiring, no views of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, send_from_directory
+from flask_wtf.csrf import CSRFProtect
+from jinja2 import StrictUndefined
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.wrappers import Response
+
+from review.auth import endpoints_without_policy, enforce_policy, public
+from review.context import EXTENSION, ReviewContext, close_db
+from review.errors import ReviewError
+from review.highlight import css_token
+from review.security import add_security_headers
+from review.settings import ReviewSettings
+from review.views import register_blueprints
+
+STATIC_DIR = Path(__file__).with_name("static")
+STATIC_MAX_AGE_S = 3600
+
+
+def create_app(
+    session_factory: sessionmaker[Session],
+    settings: ReviewSettings | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+) -> Flask:
+    """Build the review app over a session factory; settings default to the environment."""
+    settings = settings or ReviewSettings.from_env()
+    app = Flask(__name__, static_folder=None)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="synthwatch_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=settings.session_lifetime,
+        # The CSRF token lives as long as the session it belongs to.
+        WTF_CSRF_TIME_LIMIT=None,
+        # Strict mode demands a Referer on HTTPS, which Referrer-Policy: no-referrer withholds;
+        # the token and SameSite=Lax cookies are the defence.
+        WTF_CSRF_SSL_STRICT=False,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        PROPAGATE_EXCEPTIONS=False,
+    )
+    app.jinja_env.autoescape = True  # every template, whatever its file name ends with
+    app.jinja_env.undefined = StrictUndefined
+    app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
+    app.jinja_env.filters["css_token"] = css_token
+    app.extensions[EXTENSION] = ReviewContext(
+        session_factory=session_factory, settings=settings, clock=clock or _utc_now
+    )
+    CSRFProtect(app)
+
+    app.before_request(enforce_policy)
+    app.after_request(add_security_headers)
+    app.teardown_appcontext(close_db)
+    app.context_processor(_template_globals)
+
+    app.add_url_rule("/static/<path:filename>", endpoint="static", view_func=_static)
+    register_blueprints(app)
+    missing = endpoints_without_policy(app)
+    if missing:
+        raise ReviewError(f"endpoints without a role policy: {', '.join(missing)}")
+    return app
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _template_globals() -> dict[str, Any]:
+    # Only the user the request already loaded: an error page must not need the database.
+    return {"user": g.get("user")}
+
+
+@public
+def _static(filename: str) -> Response:
+    """Serve a file of ``review/static`` (the stylesheet); anyone may fetch it."""
+    return send_from_directory(STATIC_DIR, filename, max_age=STATIC_MAX_AGE_S)

@@ -1,0 +1,56 @@
+"""What a request of the review app works with: its database session, the clock, the settings."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from flask import current_app, g
+from sqlalchemy.orm import Session, sessionmaker
+
+from review.settings import ReviewSettings
+
+EXTENSION = "synthwatch.review"
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewContext:
+    """The app-wide objects ``create_app`` was given, kept in ``app.extensions``."""
+
+    session_factory: sessionmaker[Session]
+    settings: ReviewSettings
+    clock: Callable[[], datetime]
+
+
+def review_context() -> ReviewContext:
+    """Return the current app's review context."""
+    return cast(ReviewContext, current_app.extensions[EXTENSION])
+
+
+def db() -> Session:
+    """Return this request's database session, opened on first use and closed at teardown."""
+    if "db_session" not in g:
+        g.db_session = review_context().session_factory()
+    return cast(Session, g.db_session)
+
+
+def close_db(_error: BaseException | None = None) -> None:
+    """Close this request's session; what was not committed is rolled back."""
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def now() -> datetime:
+    """Return the current time from the app's clock (timezone-aware UTC)."""
+    return review_context().clock()
+
+
+def request_id() -> str:
+    """Return an id for this request, written into the audit rows it causes."""
+    if "request_id" not in g:
+        g.request_id = secrets.token_hex(8)
+    return cast(str, g.request_id)

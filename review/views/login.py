@@ -1,0 +1,79 @@
+"""Signing in and out."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import PasswordField, StringField
+from wtforms.validators import InputRequired, Length
+
+from review.auth import (
+    MAX_PASSWORD_LENGTH,
+    authenticate,
+    current_user,
+    login_user,
+    logout_user,
+    public,
+    safe_next,
+)
+from review.context import db, now, request_id
+from storage.audit import append_event
+
+bp = Blueprint("login", __name__)
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[InputRequired(), Length(max=200)])
+    password = PasswordField(
+        "Password", validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login() -> Response | str:
+    """Show the login form; sign the user in when the credentials are right."""
+    next_path = safe_next(request.args.get("next"))
+    target = next_path or url_for("queue.index")
+    if request.method == "GET" and current_user() is not None:
+        return redirect(target)
+    form = LoginForm()
+    failed = False
+    if form.validate_on_submit():
+        session = db()
+        user = authenticate(
+            session,
+            username=form.username.data or "",
+            password=form.password.data or "",
+            now=now(),
+            request_id=request_id(),
+        )
+        session.commit()
+        if user is not None:
+            login_user(user)
+            return redirect(target)
+        failed = True
+    action = url_for("login.login", next=next_path)
+    return render_template("login.html", form=form, failed=failed, action=action)
+
+
+@bp.route("/logout", methods=["POST"])
+@public
+def logout() -> Response:
+    """End the session (a POST with a CSRF token, so no page can log a user out)."""
+    user = current_user()
+    if user is not None:
+        session = db()
+        append_event(
+            session,
+            action="auth.logout",
+            object_type="user",
+            object_id=user.id,
+            actor=user,
+            now=now(),
+            request_id=request_id(),
+        )
+        session.commit()
+    logout_user()
+    return redirect(url_for("login.login"))
