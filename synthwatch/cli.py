@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="crawl the invented demo marketplace and open the review app")
+    demo = sub.add_parser(
+        "demo", help="crawl the invented demo marketplace and open the review app"
+    )
     demo.add_argument("--no-serve", action="store_true", help="stop after the summary")
     demo.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     demo.add_argument("--port", type=int, default=8000, help="review app port (default 8000)")

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from crawlers.errors import SourceError
 from crawlers.runner import run_crawl
-from crawlers.sources import load_sources, scope_fingerprint
+from crawlers.sources import SourceConfig, load_sources, scope_fingerprint
 from storage.config import StorageSettings
 from storage.errors import MigrationError
 from storage.repository import approval_state
@@ -95,10 +95,13 @@ def serve(args: argparse.Namespace) -> int:
 def digest_preview(args: argparse.Namespace) -> int:
     """Write one week's digest to an HTML file."""
     from review.digest import write_preview
+    from review.settings import base_url_from_env
 
     store = _open_store()
     with store.sessions() as session:
-        path = write_preview(session, args.out, now=datetime.now(UTC), week=args.week)
+        path = write_preview(
+            session, args.out, now=datetime.now(UTC), week=args.week, base_url=base_url_from_env()
+        )
     Console(stderr=True).print(f"digest written to {path}", highlight=False)
     return 0
 
@@ -110,7 +113,7 @@ def _open_store() -> Store:
         raise UsageError(str(error)) from error
 
 
-def _load(path: Path) -> list:  # type: ignore[type-arg]
+def _load(path: Path) -> list[SourceConfig]:
     try:
         return load_sources(path)
     except SourceError as error:

@@ -18,6 +18,7 @@ from crawlers.sources import SourceConfig, load_sources
 from demo.server import DemoServer
 from review.auth import create_user, set_password
 from review.digest import write_preview
+from review.settings import base_url_from_env
 from storage.config import StorageSettings
 from storage.reports import CrawlSummary, crawl_summary
 from storage.repository import approval_state, approve_source, get_user
@@ -68,8 +69,10 @@ def crawl_demo_site(store: Store, console: Console, *, site_port: int) -> DemoRe
     home = store.settings.home
     access_log = home / "demo-access.log"
     access_log.unlink(missing_ok=True)
-    with _start_site(site_port, access_log) as site:
-        sources_file = render_sources(site.base_url, home / "demo-sources.toml")
+    site = _start_site(site_port, access_log)
+    site_url = site.base_url
+    try:
+        sources_file = render_sources(site_url, home / "demo-sources.toml")
         sources = load_sources(sources_file)
         now = datetime.now(UTC)
         with store.sessions() as session:
@@ -93,11 +96,13 @@ def crawl_demo_site(store: Store, console: Console, *, site_port: int) -> DemoRe
             if outcome.run_id is None:
                 raise UsageError(f"crawl of {source.id} left no crawl run; see {outcome.log_path}")
             run_ids.append(outcome.run_id)
+    finally:
+        site.stop()
     preview = home / "digest-preview.html"
     with store.sessions() as session:
         summary = crawl_summary(session, run_ids)
-        write_preview(session, preview, now=datetime.now(UTC))
-    return DemoResult(summary, site.base_url, access_log, preview, passwords)
+        write_preview(session, preview, now=datetime.now(UTC), base_url=base_url_from_env())
+    return DemoResult(summary, site_url, access_log, preview, passwords)
 
 
 def render_sources(base_url: str, out: Path) -> Path:

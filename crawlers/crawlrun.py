@@ -1,0 +1,215 @@
+"""The crawl run: opened behind the legal gate when the spider opens, closed with its stats.
+
+When the spider opens, the source is registered (or its definition updated) and the gate is
+asked: a source whose approval state for its current scope fingerprint is not `approved`
+(`unapproved`, `suspended`, `rescoped`, `unknown`) gets a crawl run marked `failed` that names
+the state, stat `synthwatch/gate/refused`, and `CloseSpider("not_approved")` before the
+first request of any kind, robots.txt included. An approved source gets a running crawl run
+whose WARC file is `evidence/<source>/<run>.warc.gz`; the pipelines write through it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Spider, signals
+from scrapy.exceptions import CloseSpider
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from twisted.python.failure import Failure
+
+from crawlers.evidence import warc_relpath
+from crawlers.registry import register_source
+from crawlers.sources import SourceConfig
+from storage.db import make_engine, make_session_factory, transaction
+from storage.errors import StorageError
+from storage.migrate import require_current
+from storage.models import CrawlRun
+from storage.repository import approval_state, finish_crawl_run, start_crawl_run
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+GATE_REASON = "not_approved"
+STORAGE_REASON = "storage_error"
+GATE_STATES = {
+    "unknown": "it is not registered",
+    "unapproved": "no user with the legal role has approved it",
+    "suspended": "its approval is suspended",
+    "rescoped": "its scope changed since it was approved, so it needs a new approval",
+}
+# Scrapy's own stats that belong in the run summary beside every `synthwatch/*` key.
+SUMMARY_STATS = (
+    "downloader/request_count",
+    "downloader/response_count",
+    "item_scraped_count",
+    "item_dropped_count",
+    "elapsed_time_seconds",
+)
+
+
+def utc_now() -> datetime:
+    """Return the current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def gate_error(source_id: str, state: str) -> str:
+    """Return the error text of a crawl the legal gate refused."""
+    why = GATE_STATES.get(state, "it may not be crawled")
+    return f"legal gate: source {source_id!r} is {state}: {why}"
+
+
+def run_stats(stats: dict[str, Any], reason: str) -> dict[str, Any]:
+    """Return the JSON-able summary of a crawl's stats."""
+    summary: dict[str, Any] = {
+        key: value
+        for key, value in sorted(stats.items())
+        if key.startswith("synthwatch/") or key in SUMMARY_STATS
+    }
+    summary["finish_reason"] = reason
+    return json.loads(json.dumps(summary, default=str))
+
+
+class CrawlRunExtension:
+    """Open the crawl run behind the legal gate; close it with the crawl's stats."""
+
+    def __init__(
+        self,
+        crawler: Crawler,
+        *,
+        database_url: str,
+        home: Path,
+        run_file: Path | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.crawler = crawler
+        self.database_url = database_url
+        self.home = home
+        self.run_file = run_file
+        self.clock = clock
+        self.engine: Engine | None = None
+        self.session_factory: sessionmaker[Session] | None = None
+        self.source: SourceConfig | None = None
+        self.run_id: int | None = None
+        self.warc_file: str | None = None
+        self.gate_state: str | None = None
+        self.error: str | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        settings = crawler.settings
+        run_file = settings.get("SYNTHWATCH_RUN_FILE") or None
+        extension = cls(
+            crawler,
+            database_url=settings["SYNTHWATCH_DATABASE_URL"],
+            home=Path(settings["SYNTHWATCH_HOME"]),
+            run_file=Path(run_file) if run_file else None,
+        )
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(extension.spider_error, signal=signals.spider_error)
+        crawler.signals.connect(extension.item_error, signal=signals.item_error)
+        return extension
+
+    @property
+    def approved(self) -> bool:
+        """Tell whether the gate let this crawl start."""
+        return self.gate_state == "approved" and self.run_id is not None
+
+    def spider_opened(self, spider: Spider) -> None:
+        source = getattr(spider, "source", None)
+        if not isinstance(source, SourceConfig):
+            self.error = f"spider {spider.name!r} crawls no SynthWatch source"
+            logger.error("%s: refusing to crawl", self.error)
+            raise CloseSpider(GATE_REASON)
+        self.source = source
+        try:
+            self._open_run(source)
+        except (SQLAlchemyError, StorageError) as exc:
+            self.error = f"storage: {exc}"
+            logger.error("cannot open a crawl run of %r: %s", source.id, exc)
+            raise CloseSpider(STORAGE_REASON) from exc
+        self._write_run_file("running")
+        if not self.approved:
+            assert self.gate_state is not None
+            self.error = gate_error(source.id, self.gate_state)
+            self.crawler.stats.inc_value("synthwatch/gate/refused")
+            logger.error("%s; no request sent (crawl run %s)", self.error, self.run_id)
+            raise CloseSpider(GATE_REASON)
+        logger.info(
+            "crawl run %s of %r opened; evidence in %s", self.run_id, source.id, self.warc_file
+        )
+
+    def _open_run(self, source: SourceConfig) -> None:
+        self.engine = make_engine(self.database_url)
+        require_current(self.engine)
+        self.session_factory = make_session_factory(self.engine)
+        now = self.clock()
+        with transaction(self.session_factory) as session:
+            fingerprint = register_source(session, source, now=now)
+            state = approval_state(session, source.id, fingerprint)
+            run = start_crawl_run(session, source_id=source.id, now=now)
+            warc_file = warc_relpath(source.id, run.id) if state == "approved" else None
+            run.warc_file = warc_file
+            session.flush()
+        # Only once the transaction committed does this crawl have a run (and maybe approval).
+        self.gate_state, self.run_id, self.warc_file = state, run.id, warc_file
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.run_id is None or self.session_factory is None:
+            self._write_run_file("failed", reason=reason)
+            self._dispose()
+            return
+        ok = self.approved and (reason == "finished" or reason.startswith("closespider_"))
+        status = "finished" if ok else "failed"
+        error = self.error or (None if ok else f"crawl closed: {reason}")
+        stats = run_stats(self.crawler.stats.get_stats(), reason)
+        try:
+            with transaction(self.session_factory) as session:
+                run = session.get(CrawlRun, self.run_id)
+                assert run is not None
+                if run.warc_file and not (self.home / run.warc_file).exists():
+                    run.warc_file = None  # no listing was stored, so no evidence was written
+                finish_crawl_run(
+                    session, run, now=self.clock(), status=status, stats=stats, error=error
+                )
+        except (SQLAlchemyError, StorageError):
+            logger.exception("cannot close crawl run %s", self.run_id)
+        logger.info("crawl run %s %s (%s)", self.run_id, status, reason)
+        self._write_run_file(status, reason=reason)
+        self._dispose()
+
+    def spider_error(self, failure: Failure, response: Any, spider: Spider) -> None:
+        self.crawler.stats.inc_value("synthwatch/errors")
+
+    def item_error(self, item: Any, response: Any, spider: Spider, failure: Failure) -> None:
+        self.crawler.stats.inc_value("synthwatch/errors")
+
+    def _write_run_file(self, status: str, reason: str | None = None) -> None:
+        if self.run_file is None:
+            return
+        data = {
+            "crawl_run_id": self.run_id,
+            "source_id": self.source.id if self.source else None,
+            "status": status,
+            "gate": self.gate_state,
+            "error": self.error,
+            "finish_reason": reason,
+        }
+        self.run_file.parent.mkdir(parents=True, exist_ok=True)
+        self.run_file.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+    def _dispose(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+            self.engine = None

@@ -1,0 +1,208 @@
+"""Evidence: each crawl run appends its listing pages to one gzip WARC file, and reads them back.
+
+`<SYNTHWATCH_HOME>/evidence/<source_id>/<run_id>.warc.gz` starts with a warcinfo record and
+gets a response record and its request record per listing page; the file is only ever opened
+for appending. The database keeps the path relative to SYNTHWATCH_HOME, the response record's
+offset and length (one gzip member) and the SHA-256 of the HTTP payload, which is also the
+record's `WARC-Payload-Digest` (sha256, base32, as WARC 1.1 writes digests).
+
+The payload is the body as Scrapy delivered it: chunked transfer coding already removed, and
+content coding too when Scrapy decoded it (it then drops `Content-Encoding`). So the record's
+`Content-Length` is the payload's length, and the original `Transfer-Encoding` and
+`Content-Length` headers are kept as `X-Archive-Orig-*` (the convention of web archives).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import datetime_to_iso_date
+from warcio.utils import Digester
+from warcio.warcwriter import WARCWriter
+
+from crawlers.errors import EvidenceError
+from crawlers.items import EvidenceRef, Headers, PageItem
+
+# Headers that describe the bytes on the wire rather than the payload we keep.
+WIRE_HEADERS = frozenset({"transfer-encoding", "content-length"})
+
+
+class _Sha256WARCWriter(WARCWriter):
+    """warcio's writer with SHA-256 block and payload digests instead of SHA-1."""
+
+    @staticmethod
+    def _create_digester() -> Digester:
+        return Digester("sha256")
+
+
+def warc_relpath(source_id: str, run_id: int) -> str:
+    """Return the WARC file of a crawl run, relative to SYNTHWATCH_HOME."""
+    return f"evidence/{source_id}/{run_id}.warc.gz"
+
+
+def payload_digest(sha256_hex: str) -> str:
+    """Return a SHA-256 hex digest as a `WARC-Payload-Digest` value."""
+    return "sha256:" + base64.b32encode(bytes.fromhex(sha256_hex)).decode("ascii")
+
+
+def warc_date(moment: datetime) -> str:
+    """Return an aware datetime as a WARC 1.1 date (UTC, microseconds)."""
+    return str(datetime_to_iso_date(moment.astimezone(UTC).replace(tzinfo=None), use_micros=True))
+
+
+def archived_headers(headers: Headers, payload_length: int) -> Headers:
+    """Return response headers that describe the payload as stored."""
+    kept = [
+        (f"X-Archive-Orig-{name}", value) if name.lower() in WIRE_HEADERS else (name, value)
+        for name, value in headers
+    ]
+    return [*kept, ("Content-Length", str(payload_length))]
+
+
+class WarcEvidenceWriter:
+    """Append request/response record pairs to one crawl run's WARC file."""
+
+    def __init__(self, home: Path, relpath: str, *, fsync: bool = True, software: str = "") -> None:
+        self.home = home
+        self.relpath = relpath
+        self.path = home / relpath
+        self.fsync = fsync
+        self.software = software
+        self._file: IO[bytes] | None = None
+        self._writer: Any = None
+
+    def open(self) -> None:
+        """Open the file for appending; a new file starts with a warcinfo record."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("ab")
+        except OSError as exc:
+            raise EvidenceError(f"{self.path}: cannot open WARC file: {exc}") from exc
+        self._writer = _Sha256WARCWriter(self._file, gzip=True, warc_version="1.1")
+        if self._file.tell() == 0:
+            info = {"software": self.software, "format": "WARC File Format 1.1"}
+            record = self._writer.create_warcinfo_record(self.path.name, info)
+            self._writer.write_record(record)
+            self._sync()
+
+    def close(self) -> None:
+        """Flush and close the file."""
+        if self._file is not None:
+            self._sync()
+            self._file.close()
+            self._file = None
+
+    def write(self, item: PageItem) -> EvidenceRef:
+        """Write a page's response and request records; return where the response is."""
+        if self._file is None:
+            self.open()
+        assert self._file is not None
+        sha256 = hashlib.sha256(item.body).hexdigest()
+        date = warc_date(item.fetched_at)
+        reason = _reason(item.status)
+        response = self._writer.create_warc_record(
+            item.url,
+            "response",
+            payload=io.BytesIO(item.body),
+            length=len(item.body),
+            http_headers=StatusAndHeaders(
+                f"{item.status} {reason}".strip(),
+                archived_headers(item.headers, len(item.body)),
+                protocol=item.protocol,
+            ),
+            warc_headers_dict={"WARC-Date": date, "WARC-Payload-Digest": payload_digest(sha256)},
+        )
+        parts = urlsplit(item.url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        request = self._writer.create_warc_record(
+            item.url,
+            "request",
+            payload=io.BytesIO(b""),
+            length=0,
+            http_headers=StatusAndHeaders(
+                f"{item.method} {target} {item.protocol}",
+                [("Host", parts.netloc), *item.request_headers],
+                is_http_request=True,
+            ),
+            warc_headers_dict={
+                "WARC-Date": date,
+                "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID"),
+            },
+        )
+        try:
+            offset = self._file.tell()
+            self._writer.write_record(response)
+            length = self._file.tell() - offset
+            self._writer.write_record(request)
+            self._sync()
+        except OSError as exc:
+            raise EvidenceError(f"{self.path}: cannot write WARC records: {exc}") from exc
+        return EvidenceRef(self.relpath, offset, length, sha256)
+
+    def _sync(self) -> None:
+        assert self._file is not None
+        self._file.flush()
+        if self.fsync:
+            os.fsync(self._file.fileno())
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureCheck:
+    """The outcome of re-reading one captured page."""
+
+    ok: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def verify_capture(
+    home: Path, warc_file: str, offset: int, length: int, sha256: str
+) -> CaptureCheck:
+    """Re-read the response record at `offset` and recompute its payload's SHA-256."""
+    where = f"{warc_file}@{offset}"
+    root = home.resolve()
+    path = (root / warc_file).resolve()
+    if not path.is_relative_to(root):
+        return CaptureCheck(False, f"{where}: path leaves SYNTHWATCH_HOME")
+    try:
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            data = fh.read(length)
+    except OSError as exc:
+        return CaptureCheck(False, f"{where}: cannot read: {exc}")
+    if len(data) != length:
+        return CaptureCheck(False, f"{where}: file ends {length - len(data)} bytes early")
+    try:
+        record = next(iter(ArchiveIterator(io.BytesIO(data))))
+        payload = record.raw_stream.read()
+        declared = record.rec_headers.get_header("WARC-Payload-Digest")
+    except Exception as exc:
+        return CaptureCheck(False, f"{where}: not a readable WARC record: {exc}")
+    if record.rec_type != "response":
+        return CaptureCheck(False, f"{where}: a {record.rec_type} record, not a response")
+    actual = hashlib.sha256(payload).hexdigest()
+    if actual != sha256:
+        return CaptureCheck(False, f"{where}: payload SHA-256 is {actual}, expected {sha256}")
+    if declared != payload_digest(sha256):
+        return CaptureCheck(False, f"{where}: WARC-Payload-Digest {declared} does not match")
+    return CaptureCheck(True, f"{where}: payload SHA-256 {sha256} verified")

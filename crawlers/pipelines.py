@@ -1,0 +1,261 @@
+"""Item pipelines, in this order: evidence (WARC) → extract (nlp) → store (database).
+
+The order is the evidence invariant: a page's WARC records are on disk before its text is
+analysed, and both before its listing row commits (one transaction per page). A page without
+evidence or analysis is dropped, never stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.utils.misc import load_object
+from sqlalchemy.exc import SQLAlchemyError
+
+from crawlers import __version__
+from crawlers.crawlrun import CrawlRunExtension
+from crawlers.errors import EvidenceError
+from crawlers.evidence import WarcEvidenceWriter
+from crawlers.items import PageItem
+from storage.db import transaction
+from storage.errors import StorageError
+from storage.repository import (
+    AnalysisRecord,
+    IndicatorRecord,
+    MentionRecord,
+    record_capture,
+    store_listing,
+)
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+
+def crawl_run_of(crawler: Crawler) -> CrawlRunExtension:
+    """Return the crawl-run extension the pipelines write through."""
+    run = crawler.get_extension(CrawlRunExtension)
+    if run is None:
+        raise NotConfigured("the SynthWatch pipelines need crawlers.crawlrun.CrawlRunExtension")
+    return run
+
+
+class EvidencePipeline:
+    """Write each listing page's request and response to the crawl run's WARC file."""
+
+    def __init__(self, run: CrawlRunExtension, stats: StatsCollector, *, fsync: bool) -> None:
+        self.run = run
+        self.stats = stats
+        self.fsync = fsync
+        self.writer: WarcEvidenceWriter | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        fsync = crawler.settings.getbool("SYNTHWATCH_EVIDENCE_FSYNC", True)
+        return cls(crawl_run_of(crawler), crawler.stats, fsync=fsync)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, PageItem):
+            return item
+        if not self.run.approved or self.run.warc_file is None:
+            raise DropItem(f"no approved crawl run to keep evidence of {item.url}")
+        if self.writer is None:
+            self.writer = WarcEvidenceWriter(
+                self.run.home,
+                self.run.warc_file,
+                fsync=self.fsync,
+                software=f"SynthWatch/{__version__} (Scrapy, warcio)",
+            )
+        try:
+            item.evidence = self.writer.write(item)
+        except EvidenceError as exc:
+            self.stats.inc_value("synthwatch/errors")
+            raise DropItem(f"evidence of {item.url} not written: {exc}") from exc
+        self.stats.inc_value("synthwatch/evidence/records")
+        return item
+
+    def close_spider(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class Reason(Protocol):
+    @property
+    def text(self) -> str: ...
+    @property
+    def weight(self) -> float: ...
+
+
+class MentionLike(Protocol):
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def concept_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def substance_class(self) -> str: ...
+    @property
+    def control(self) -> str: ...
+    @property
+    def confidence(self) -> float: ...
+
+
+class IndicatorLike(Protocol):
+    @property
+    def kind(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def value(self) -> Any: ...
+
+
+class AnalysisLike(Protocol):
+    """What `nlp.Analysis` offers the crawler (read-only, as its frozen dataclasses are)."""
+
+    @property
+    def mentions(self) -> Sequence[MentionLike]: ...
+    @property
+    def indicators(self) -> Sequence[IndicatorLike]: ...
+    @property
+    def context(self) -> Sequence[str]: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def offer(self) -> bool: ...
+    @property
+    def reasons(self) -> Sequence[Reason]: ...
+
+
+class AnalyserLike(Protocol):
+    def analyse(self, text: str) -> AnalysisLike: ...
+
+
+def analysis_record(analysis: AnalysisLike) -> AnalysisRecord:
+    """Convert an `nlp.Analysis` into the record storage keeps."""
+    return AnalysisRecord(
+        score=float(analysis.score),
+        offer=bool(analysis.offer),
+        mentions=[
+            MentionRecord(
+                concept_id=m.concept_id,
+                name=m.name,
+                substance_class=m.substance_class,
+                control=m.control or "",
+                start=m.start,
+                end=m.end,
+                text=m.text,
+                confidence=float(m.confidence),
+            )
+            for m in analysis.mentions
+        ],
+        indicators=[
+            IndicatorRecord(
+                kind=i.kind,
+                start=i.start,
+                end=i.end,
+                text=i.text,
+                value="" if i.value is None else str(i.value),
+            )
+            for i in analysis.indicators
+        ],
+        reasons=[{"text": r.text, "weight": float(r.weight)} for r in analysis.reasons],
+        context=list(analysis.context),
+    )
+
+
+class ExtractPipeline:
+    """Analyse each listing's text with `nlp` (the class named by `SYNTHWATCH_ANALYSER`).
+
+    The analyser is built with `rebuild_every=SYNTHWATCH_ANALYSER_REBUILD_EVERY`: it rebuilds
+    its spaCy pipeline that often, which bounds the StringStore over a long crawl.
+    """
+
+    def __init__(self, analyser: AnalyserLike, stats: StatsCollector) -> None:
+        self.analyser = analyser
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        settings = crawler.settings
+        factory = load_object(settings.get("SYNTHWATCH_ANALYSER", "nlp.Analyser"))
+        rebuild_every = settings.getint("SYNTHWATCH_ANALYSER_REBUILD_EVERY", 5000)
+        return cls(factory(rebuild_every=rebuild_every), crawler.stats)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, PageItem):
+            return item
+        item.analysis = analysis_record(self.analyser.analyse(item.text))
+        return item
+
+
+class StorePipeline:
+    """Record the capture and the listing, one committed transaction per page."""
+
+    def __init__(self, run: CrawlRunExtension, stats: StatsCollector) -> None:
+        self.run = run
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawl_run_of(crawler), crawler.stats)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, PageItem):
+            return item
+        evidence, analysis = item.evidence, item.analysis
+        if evidence is None or analysis is None:
+            raise DropItem(f"{item.url} has no evidence or analysis: not stored")
+        factory, run_id = self.run.session_factory, self.run.run_id
+        if factory is None or run_id is None:
+            raise DropItem(f"no crawl run to store {item.url} in")
+        try:
+            with transaction(factory) as session:
+                capture = record_capture(
+                    session,
+                    crawl_run_id=run_id,
+                    url=item.url,
+                    http_status=item.status,
+                    content_type=item.content_type[:200],
+                    fetched_at=item.fetched_at,
+                    warc_file=evidence.warc_file,
+                    warc_offset=evidence.offset,
+                    warc_length=evidence.length,
+                    payload_sha256=evidence.payload_sha256,
+                )
+                stored = store_listing(
+                    session,
+                    source_id=item.source_id,
+                    url=item.url,
+                    capture=capture,
+                    title=item.title,
+                    text=item.text,
+                    fields=item.fields,
+                    analysis=analysis,
+                    now=item.fetched_at,
+                )
+                new_version = stored.new_version
+        except (SQLAlchemyError, StorageError) as exc:
+            self.stats.inc_value("synthwatch/errors")
+            raise DropItem(f"{item.url} not stored: {exc}") from exc
+        self.stats.inc_value("synthwatch/listings_stored")
+        if new_version:
+            self.stats.inc_value("synthwatch/listings_new_version")
+        if analysis.offer:
+            self.stats.inc_value("synthwatch/flagged")
+        return item

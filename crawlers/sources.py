@@ -1,0 +1,393 @@
+"""Source definitions: `[[source]]` blocks in TOML files, validated into `SourceConfig`.
+
+A source says where a site starts (seeds, sitemaps), which hosts may be fetched
+(allowed_domains and their subdomains), how listing pages are found (discovery selectors) and,
+optionally, where a listing's fields are. Its *scope* is bound to legal approval by
+`scope_fingerprint`: widening the scope makes a new fingerprint that needs a new approval.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from apscheduler.triggers.cron import CronTrigger
+from cssselect import GenericTranslator, SelectorError
+
+from crawlers.errors import SourceError
+
+# Starts with a letter or digit, so that an id never reads as a command-line option.
+SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
+HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){LABEL}(\.{LABEL})*$")
+INTERVAL = re.compile(r"^interval:([1-9][0-9]*)([smhdw])$")
+# Hidden-service suffixes: SynthWatch crawls the open web only.
+HIDDEN_SUFFIXES = (".onion", ".i2p")
+
+SOURCE_KEYS = frozenset(
+    {
+        "id",
+        "name",
+        "seeds",
+        "allowed_domains",
+        "sitemaps",
+        "schedule",
+        "legal_note",
+        "discovery",
+        "fields",
+    }
+)
+DISCOVERY_KEYS = frozenset({"index_links", "listing_links", "pagination", "listing_url_pattern"})
+FIELD_NAMES = ("title", "price", "seller", "description", "posted")
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """How listing pages are found: CSS selectors of `<a>` elements and a sitemap URL pattern."""
+
+    index_links: tuple[str, ...] = ()
+    listing_links: tuple[str, ...] = ()
+    pagination: tuple[str, ...] = ()
+    listing_url_pattern: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """One validated source; `origin` says where it was defined (`file:line`)."""
+
+    id: str
+    name: str
+    seeds: tuple[str, ...]
+    allowed_domains: tuple[str, ...]
+    schedule: str
+    legal_note: str
+    discovery: Discovery
+    sitemaps: tuple[str, ...] = ()
+    fields: tuple[tuple[str, str], ...] = ()
+    search_templates: tuple[str, ...] = ()
+    origin: str = field(default="", compare=False)
+
+    @property
+    def field_selectors(self) -> dict[str, str]:
+        """Return the field selectors as a name → CSS selector mapping."""
+        return dict(self.fields)
+
+    def to_config(self) -> dict[str, Any]:
+        """Return the source as a JSON-able dict, as storage keeps it in `sources.config`."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "seeds": list(self.seeds),
+            "allowed_domains": list(self.allowed_domains),
+            "sitemaps": list(self.sitemaps),
+            "schedule": self.schedule,
+            "legal_note": self.legal_note,
+            "discovery": {
+                "index_links": list(self.discovery.index_links),
+                "listing_links": list(self.discovery.listing_links),
+                "pagination": list(self.discovery.pagination),
+                "listing_url_pattern": self.discovery.listing_url_pattern,
+            },
+            "fields": dict(self.fields),
+            "search_templates": list(self.search_templates),
+        }
+
+
+def scope_fingerprint(source: SourceConfig) -> str:
+    """Return the SHA-256 of the source's scope: domains, seeds, sitemaps, search templates.
+
+    Order and duplicates don't change the scope, so the lists are sorted sets; the keys are
+    fixed now (search templates included while still empty) so that fingerprints stay stable.
+    """
+    scope = {
+        "allowed_domains": sorted(set(source.allowed_domains)),
+        "search_templates": sorted(set(source.search_templates)),
+        "seeds": sorted(set(source.seeds)),
+        "sitemaps": sorted(set(source.sitemaps)),
+    }
+    canonical = json.dumps(scope, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def in_domains(host: str, domains: Iterable[str]) -> bool:
+    """Tell whether a host is one of the domains or a subdomain of one."""
+    host = host.lower().rstrip(".")
+    return any(host == domain or host.endswith("." + domain) for domain in domains)
+
+
+def load_sources(path: Path | str) -> list[SourceConfig]:
+    """Load and validate the `[[source]]` blocks of one TOML file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourceError(str(path), None, f"cannot read source file: {exc}") from exc
+    return parse_sources(text, str(path))
+
+
+def load_all_sources(paths: Iterable[Path | str]) -> list[SourceConfig]:
+    """Load several source files; a source id must be unique across all of them."""
+    sources: list[SourceConfig] = []
+    seen: dict[str, str] = {}
+    for path in paths:
+        for source in load_sources(path):
+            if source.id in seen:
+                file, _, line = source.origin.rpartition(":")
+                raise SourceError(
+                    file,
+                    int(line),
+                    f"source {source.id!r}: key 'id': already defined at {seen[source.id]}",
+                )
+            seen[source.id] = source.origin
+            sources.append(source)
+    return sources
+
+
+def parse_sources(text: str, filename: str) -> list[SourceConfig]:
+    """Validate the sources of a TOML text; errors name `filename`, the line and the key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SourceError(filename, _toml_error_line(exc), f"invalid TOML: {exc}") from exc
+    locator = _Locator(text)
+    unknown = sorted(set(data) - {"source"})
+    if unknown:
+        line = locator.top_level_key(unknown[0])
+        raise SourceError(filename, line, f"unknown key {unknown[0]!r}: expected [[source]] blocks")
+    blocks = data.get("source", [])
+    if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
+        raise SourceError(filename, 1, "key 'source': expected [[source]] blocks")
+    sources: list[SourceConfig] = []
+    seen: set[str] = set()
+    for index, block in enumerate(blocks):
+        source = _SourceParser(block, index, filename, locator).parse()
+        if source.id in seen:
+            raise SourceError(
+                filename,
+                locator.key_line(index, None, "id"),
+                f"source {source.id!r}: key 'id': duplicate source id",
+            )
+        seen.add(source.id)
+        sources.append(source)
+    return sources
+
+
+def _toml_error_line(exc: tomllib.TOMLDecodeError) -> int | None:
+    line = getattr(exc, "lineno", None)  # Python >= 3.14
+    if isinstance(line, int):
+        return line
+    found = re.search(r"\(at line (\d+)", str(exc))
+    return int(found.group(1)) if found else None
+
+
+class _Locator:
+    """Find the line of a `[[source]]` block, its subtables and keys by scanning the text."""
+
+    _HEADER = re.compile(r"^\s*\[\[\s*source\s*\]\]")
+    _TABLE = re.compile(r"^\s*\[\s*source\.([A-Za-z0-9_-]+)\s*\]")
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        self.starts = [n for n, line in enumerate(self.lines) if self._HEADER.match(line)]
+
+    def top_level_key(self, key: str) -> int:
+        stop = self.starts[0] if self.starts else len(self.lines)
+        return self._find_key(key, 0, stop) or 1
+
+    def block_line(self, index: int) -> int:
+        return self.starts[index] + 1 if index < len(self.starts) else 1
+
+    def key_line(self, index: int, table: str | None, key: str) -> int:
+        if index >= len(self.starts):
+            return 1
+        start = self.starts[index]
+        stop = self.starts[index + 1] if index + 1 < len(self.starts) else len(self.lines)
+        table_start, table_stop = start, stop
+        for n in range(start + 1, stop):
+            found = self._TABLE.match(self.lines[n])
+            if found and table is None:
+                table_stop = n
+                break
+            if found and found.group(1) == table:
+                table_start = n
+                later = [m for m in range(n + 1, stop) if self._TABLE.match(self.lines[m])]
+                table_stop = later[0] if later else stop
+                break
+        line = self._find_key(key, table_start, table_stop)
+        if line is None and table is not None and table_start != start:
+            return table_start + 1
+        return line or start + 1
+
+    def _find_key(self, key: str, start: int, stop: int) -> int | None:
+        pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+        for n in range(start, stop):
+            if pattern.match(self.lines[n]):
+                return n + 1
+        return None
+
+
+class _SourceParser:
+    def __init__(self, block: dict[str, Any], index: int, filename: str, locator: _Locator):
+        self.block, self.index, self.filename, self.locator = block, index, filename, locator
+        raw_id = block.get("id")
+        self.label = f"source {raw_id!r}" if isinstance(raw_id, str) else f"source #{index + 1}"
+
+    def fail(self, key: str, message: str, table: str | None = None) -> SourceError:
+        line = self.locator.key_line(self.index, table, key)
+        name = f"{table}.{key}" if table else key
+        return SourceError(self.filename, line, f"{self.label}: key {name!r}: {message}")
+
+    def parse(self) -> SourceConfig:
+        block = self.block
+        for key in sorted(set(block) - SOURCE_KEYS):
+            raise self.fail(key, "unknown key")
+        source_id = self.text("id")
+        if not SOURCE_ID.match(source_id):
+            raise self.fail("id", "expected 1-64 characters of a-z, 0-9 and '-' (not first)")
+        name = self.text("name")
+        domains = self.domains()
+        seeds = self.urls("seeds", domains, required=True)
+        sitemaps = self.urls("sitemaps", domains, required=False)
+        schedule = self.schedule()
+        legal_note = self.text("legal_note")
+        discovery = self.discovery()
+        if not discovery.listing_links and not (sitemaps and discovery.listing_url_pattern):
+            raise self.fail(
+                "discovery",
+                "finds no listings: give listing_links, or sitemaps with listing_url_pattern",
+            )
+        return SourceConfig(
+            id=source_id,
+            name=name,
+            seeds=seeds,
+            allowed_domains=domains,
+            schedule=schedule,
+            legal_note=legal_note,
+            discovery=discovery,
+            sitemaps=sitemaps,
+            fields=self.fields(),
+            origin=f"{self.filename}:{self.locator.block_line(self.index)}",
+        )
+
+    def require(self, key: str) -> Any:
+        """Return a required key's value; a missing key is reported at its block's line."""
+        if key not in self.block:
+            line = self.locator.block_line(self.index)
+            raise SourceError(self.filename, line, f"{self.label}: key {key!r}: missing")
+        return self.block[key]
+
+    def text(self, key: str) -> str:
+        value = self.require(key)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, "expected a non-empty string")
+        return value.strip()
+
+    def domains(self) -> tuple[str, ...]:
+        value = self.require("allowed_domains")
+        message = "expected a non-empty list of host names (no scheme, port or path)"
+        if not isinstance(value, list) or not value:
+            raise self.fail("allowed_domains", message)
+        domains: list[str] = []
+        for item in value:
+            if not isinstance(item, str) or not HOSTNAME.match(item.lower().rstrip(".")):
+                raise self.fail("allowed_domains", message)
+            domain = item.lower().rstrip(".")
+            if domain.endswith(HIDDEN_SUFFIXES) or domain in ("onion", "i2p"):
+                raise self.fail("allowed_domains", f"{item!r}: .onion/.i2p are never crawled")
+            domains.append(domain)
+        return tuple(dict.fromkeys(domains))
+
+    def urls(self, key: str, domains: tuple[str, ...], *, required: bool) -> tuple[str, ...]:
+        value = self.require(key) if required else self.block.get(key, [])
+        message = "expected a list of http(s) URLs"
+        if not isinstance(value, list) or (required and not value):
+            raise self.fail(key, message)
+        urls: list[str] = []
+        for item in value:
+            if not isinstance(item, str):
+                raise self.fail(key, message)
+            parts = urlsplit(item)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise self.fail(key, message)
+            if not in_domains(parts.hostname, domains):
+                raise self.fail(key, f"{item!r} is outside allowed_domains")
+            urls.append(item)
+        return tuple(dict.fromkeys(urls))
+
+    def schedule(self) -> str:
+        value = self.text("schedule")
+        message = "expected 'interval:<n><s|m|h|d|w>' or 'cron:<5 crontab fields>'"
+        if value.startswith("interval:"):
+            if not INTERVAL.match(value):
+                raise self.fail("schedule", message)
+        elif value.startswith("cron:"):
+            try:
+                CronTrigger.from_crontab(value.removeprefix("cron:").strip(), timezone="UTC")
+            except ValueError as exc:
+                raise self.fail("schedule", f"{message}: {exc}") from exc
+        else:
+            raise self.fail("schedule", message)
+        return value
+
+    def discovery(self) -> Discovery:
+        table = self.block.get("discovery", {})
+        if not isinstance(table, dict):
+            raise self.fail("discovery", "expected a [source.discovery] table")
+        for key in sorted(set(table) - DISCOVERY_KEYS):
+            raise self.fail(key, "unknown key", table="discovery")
+        pattern = table.get("listing_url_pattern")
+        if pattern is not None:
+            if not isinstance(pattern, str) or not pattern:
+                raise self.fail("listing_url_pattern", "expected a regex", table="discovery")
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise self.fail(
+                    "listing_url_pattern", f"invalid regex: {exc}", table="discovery"
+                ) from exc
+        return Discovery(
+            index_links=self.selectors(table, "index_links"),
+            listing_links=self.selectors(table, "listing_links"),
+            pagination=self.selectors(table, "pagination"),
+            listing_url_pattern=pattern,
+        )
+
+    def selectors(self, table: Mapping[str, Any], key: str) -> tuple[str, ...]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(key, "expected a list of CSS selectors", table="discovery")
+        for selector in value:
+            if not valid_css(selector):
+                raise self.fail(key, f"invalid CSS selector {selector!r}", table="discovery")
+        return tuple(value)
+
+    def fields(self) -> tuple[tuple[str, str], ...]:
+        table = self.block.get("fields", {})
+        if not isinstance(table, dict):
+            raise self.fail("fields", "expected a [source.fields] table")
+        pairs: list[tuple[str, str]] = []
+        for key, selector in table.items():
+            if key not in FIELD_NAMES:
+                raise self.fail(
+                    key, f"unknown field; known: {', '.join(FIELD_NAMES)}", table="fields"
+                )
+            if not isinstance(selector, str) or not valid_css(selector):
+                raise self.fail(key, "expected a CSS selector", table="fields")
+            pairs.append((key, selector))
+        return tuple(pairs)
+
+
+def valid_css(selector: str) -> bool:
+    """Tell whether a CSS selector compiles."""
+    try:
+        GenericTranslator().css_to_xpath(selector)
+    except SelectorError:
+        return False
+    return True

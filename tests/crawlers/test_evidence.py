@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+
+from crawlers.evidence import WarcEvidenceWriter, payload_digest, verify_capture, warc_relpath
+from crawlers.items import EvidenceRef, PageItem
+
+FETCHED = datetime(2026, 11, 25, 12, 0, 1, 250000, tzinfo=UTC)
+
+
+def page(
+    url: str = "http://127.0.0.1:8421/b2b/products/4-anpp.html", body: bytes = b""
+) -> PageItem:
+    body = body or b"<html><body><h1>4-ANPP</h1><p>USD 450/kg</p></body></html>"
+    return PageItem(
+        source_id="demo-b2b",
+        url=url,
+        status=200,
+        headers=[
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Transfer-Encoding", "chunked"),
+            ("Content-Length", "999"),
+        ],
+        body=body,
+        request_headers=[("User-Agent", "SynthWatch/0.1.0 (+https://example.org)")],
+        fetched_at=FETCHED,
+    )
+
+
+def write_pages(home: Path, *items: PageItem) -> list[EvidenceRef]:
+    writer = WarcEvidenceWriter(home, warc_relpath("demo-b2b", 7), fsync=False, software="test")
+    try:
+        return [writer.write(item) for item in items]
+    finally:
+        writer.close()
+
+
+def verify(home: Path, ref: EvidenceRef) -> bool:
+    return verify_capture(home, ref.warc_file, ref.offset, ref.length, ref.payload_sha256).ok
+
+
+def test_written_captures_verify(tmp_path: Path) -> None:
+    first, second = write_pages(tmp_path, page(), page(url="http://127.0.0.1:8421/b", body=b"B"))
+
+    assert first.warc_file == "evidence/demo-b2b/7.warc.gz"
+    assert (tmp_path / first.warc_file).is_file()
+    assert second.offset > first.offset + first.length  # a request record sits between
+    assert verify(tmp_path, first) and verify(tmp_path, second)
+
+
+def test_the_warc_file_holds_a_request_and_response_per_page(tmp_path: Path) -> None:
+    (ref,) = write_pages(tmp_path, page())
+
+    with (tmp_path / ref.warc_file).open("rb") as fh:
+        records = [
+            (
+                r.rec_type,
+                r.rec_headers.get_header("WARC-Target-URI"),
+                r.rec_headers.get_header("WARC-Date"),
+                r.rec_headers.get_header("WARC-Payload-Digest"),
+                r.rec_headers.get_header("WARC-Record-ID"),
+                r.rec_headers.get_header("WARC-Concurrent-To"),
+                r.http_headers,
+                r.content_stream().read(),
+            )
+            for r in ArchiveIterator(fh)
+        ]
+
+    assert [r[0] for r in records] == ["warcinfo", "response", "request"]
+    response, request = records[1], records[2]
+    assert response[1] == request[1] == page().url
+    assert response[2] == request[2] == "2026-11-25T12:00:01.250000Z"
+    assert response[3] == payload_digest(ref.payload_sha256)
+    assert request[5] == response[4]
+    assert response[6].get_header("Content-Length") == str(len(page().body))
+    assert response[6].get_header("X-Archive-Orig-Transfer-Encoding") == "chunked"
+    assert response[6].get_header("Transfer-Encoding") is None
+    assert request[6].protocol == "GET"
+    assert request[6].get_header("User-Agent").startswith("SynthWatch/")
+    assert response[7] == page().body
+
+
+def test_a_flipped_byte_fails_verification(tmp_path: Path) -> None:
+    (ref,) = write_pages(tmp_path, page())
+    path = tmp_path / ref.warc_file
+    data = bytearray(path.read_bytes())
+    data[ref.offset + ref.length // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+    check = verify_capture(tmp_path, ref.warc_file, ref.offset, ref.length, ref.payload_sha256)
+
+    assert not check.ok
+    assert ref.warc_file in check.message
+
+
+def test_a_changed_payload_fails_verification(tmp_path: Path) -> None:
+    (ref,) = write_pages(tmp_path, page(body=b"<p>original</p>"))
+    path = tmp_path / ref.warc_file
+    member = gzip.decompress(path.read_bytes()[ref.offset : ref.offset + ref.length])
+    forged = gzip.compress(member.replace(b"original", b"forgedxx"))
+    path.write_bytes(path.read_bytes()[: ref.offset] + forged)
+
+    check = verify_capture(tmp_path, ref.warc_file, ref.offset, len(forged), ref.payload_sha256)
+
+    assert not check.ok
+    assert "payload SHA-256" in check.message
+
+
+def test_a_wrong_offset_or_path_fails_verification(tmp_path: Path) -> None:
+    (ref,) = write_pages(tmp_path, page())
+
+    assert not verify_capture(tmp_path, ref.warc_file, 0, ref.length, ref.payload_sha256).ok
+    assert not verify_capture(
+        tmp_path, "../outside.warc.gz", ref.offset, ref.length, ref.payload_sha256
+    ).ok
+    missing = verify_capture(tmp_path, "evidence/x/1.warc.gz", 0, 10, ref.payload_sha256)
+    assert not missing.ok and "cannot read" in missing.message
+
+
+def test_the_file_is_only_appended(tmp_path: Path) -> None:
+    (first,) = write_pages(tmp_path, page())
+    before = (tmp_path / first.warc_file).read_bytes()
+
+    (second,) = write_pages(tmp_path, page(body=b"<p>changed</p>"))
+
+    after = (tmp_path / first.warc_file).read_bytes()
+    assert after.startswith(before)
+    assert second.offset >= len(before)
+    assert verify(tmp_path, first) and verify(tmp_path, second)
+
+
+def test_a_check_is_true_only_when_it_verifies(tmp_path: Path) -> None:
+    (ref,) = write_pages(tmp_path, page())
+
+    assert verify_capture(tmp_path, ref.warc_file, ref.offset, ref.length, ref.payload_sha256)
+    assert not verify_capture(tmp_path, ref.warc_file, ref.offset, ref.length, "0" * 64)

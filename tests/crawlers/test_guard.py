@@ -1,0 +1,245 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from scrapy import Request, Spider
+from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy.statscollectors import StatsCollector
+from scrapy.utils.test import get_crawler
+
+from crawlers.guard import OpenWebGuard, is_login_path
+
+DNS = {
+    "shop.example": ["93.184.216.34"],
+    "www.shop.example": ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"],
+    "intranet.shop.example": ["10.1.2.3"],
+    "metadata.shop.example": ["169.254.169.254"],
+    "local.shop.example": ["127.0.0.1"],
+    "mapped.shop.example": ["::ffff:192.168.0.1"],
+}
+
+
+async def fake_resolve(host: str) -> list[str]:
+    if host not in DNS:
+        raise OSError(f"no such host {host}")
+    return DNS[host]
+
+
+class ShopSpider(Spider):
+    name = "shop"
+    allowed_domains = ["shop.example", "127.0.0.1"]
+
+
+def make_guard(*, allow_loopback: bool = False) -> tuple[OpenWebGuard, StatsCollector]:
+    crawler = get_crawler(ShopSpider)
+    guard = OpenWebGuard(crawler.stats, allow_loopback=allow_loopback, resolver=fake_resolve)
+    guard.spider_opened(ShopSpider())
+    return guard, crawler.stats
+
+
+def check(guard: OpenWebGuard, request: Request) -> None:
+    asyncio.run(guard.process_request(request))
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("ftp://shop.example/file", "scheme"),
+        ("file:///etc/passwd", "scheme"),
+        ("http://market.onion/listing/1", "onion"),
+        ("http://shop.example.onion/", "onion"),
+        ("http://market.i2p/", "onion"),
+        ("http://93.184.216.34/listing", "ip_literal"),
+        ("http://[2606:2800:220:1::1]/", "ip_literal"),
+        ("http://127.0.0.1/listing", "ip_literal"),
+        ("https://elsewhere.example/listing", "out_of_scope"),
+        ("https://notshop.example/", "out_of_scope"),
+        ("https://shop.example.evil.example/", "out_of_scope"),
+        ("https://shop.example/login", "login"),
+        ("https://shop.example/account/login?next=/", "login"),
+        ("https://shop.example/wp-login.php", "login"),
+        ("https://shop.example/users/sign-in", "login"),
+        ("https://shop.example/register", "login"),
+        ("https://shop.example/auth/", "login"),
+        ("https://intranet.shop.example/", "private_address"),
+        ("https://metadata.shop.example/latest/", "private_address"),
+        ("https://local.shop.example/", "private_address"),
+        ("https://mapped.shop.example/", "private_address"),
+    ],
+)
+def test_the_guard_refuses_and_records(url: str, reason: str) -> None:
+    guard, stats = make_guard()
+
+    with pytest.raises(IgnoreRequest):
+        check(guard, Request(url))
+
+    assert stats.get_value(f"synthwatch/refused/{reason}") == 1
+    assert stats.get_value(f"synthwatch/refused_urls/{reason}") == [url]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://shop.example/listing/1",
+        "https://www.shop.example/category/authors/",
+        "http://shop.example/loginhelp-is-not-a-login",
+        "http://unresolvable.shop.example/",
+    ],
+)
+def test_the_guard_lets_open_web_pages_through(url: str) -> None:
+    guard, stats = make_guard()
+
+    check(guard, Request(url))
+
+    assert not any(key.startswith("synthwatch/refused") for key in stats.get_stats())
+
+
+def test_loopback_passes_only_when_allowed() -> None:
+    guard, _ = make_guard(allow_loopback=True)
+
+    check(guard, Request("http://127.0.0.1:8421/b2b/"))
+    check(guard, Request("https://local.shop.example/"))
+    with pytest.raises(IgnoreRequest):
+        check(guard, Request("https://intranet.shop.example/"))
+
+
+def test_a_spider_without_allowed_domains_crawls_nothing() -> None:
+    crawler = get_crawler(Spider)
+    guard = OpenWebGuard(crawler.stats, resolver=fake_resolve)
+    guard.spider_opened(Spider(name="nowhere"))
+
+    with pytest.raises(IgnoreRequest):
+        check(guard, Request("https://shop.example/"))
+
+
+def test_refused_urls_are_kept_up_to_the_limit() -> None:
+    crawler = get_crawler(ShopSpider)
+    guard = OpenWebGuard(crawler.stats, refused_urls_max=2, resolver=fake_resolve)
+    guard.spider_opened(ShopSpider())
+
+    for n in range(4):
+        with pytest.raises(IgnoreRequest):
+            check(guard, Request(f"https://elsewhere.example/{n}"))
+
+    assert crawler.stats.get_value("synthwatch/refused/out_of_scope") == 4
+    assert len(crawler.stats.get_value("synthwatch/refused_urls/out_of_scope")) == 2
+
+
+def test_a_redirect_to_another_host_is_refused() -> None:
+    crawler = get_crawler(ShopSpider)
+    guard, stats = make_guard()
+    request = Request("https://shop.example/listing/1")
+    moved = Response(
+        request.url, status=302, headers={"Location": "https://tracker.example/x"}, request=request
+    )
+
+    redirected = RedirectMiddleware.from_crawler(crawler).process_response(request, moved)
+
+    assert isinstance(redirected, Request)
+    with pytest.raises(IgnoreRequest):
+        check(guard, redirected)
+    assert stats.get_value("synthwatch/refused_urls/out_of_scope") == ["https://tracker.example/x"]
+
+
+def test_cookies_and_authorization_are_stripped() -> None:
+    guard, stats = make_guard()
+    request = Request(
+        "https://shop.example/listing/1",
+        headers={"Cookie": "session=1", "Authorization": "Basic eDp5", "Accept": "text/html"},
+    )
+
+    check(guard, request)
+
+    assert "Cookie" not in request.headers and "Authorization" not in request.headers
+    assert request.headers["Accept"] == b"text/html"
+    # Again where the request reaches the downloader, after every other middleware.
+    request.headers["Cookie"] = "added=later"
+    guard.request_reached_downloader(request, ShopSpider())
+    assert "Cookie" not in request.headers
+    assert stats.get_value("synthwatch/guard/credentials_stripped") == 3
+
+
+def respond(body: str, status: int = 200) -> tuple[Request, HtmlResponse]:
+    request = Request("https://shop.example/listing/1")
+    return request, HtmlResponse(request.url, status=status, body=body.encode(), request=request)
+
+
+LISTING = "<html><body><h1>Acetone</h1><p>1 L, $20</p></body></html>"
+PASSWORD_FORM = '<form><input name="u"><INPUT type=PASSWORD name="p"></form>'
+CHALLENGE = "<html><title>Just a moment...</title><p>Verify you are human</p></html>"
+RECAPTCHA = '<form class="contact"><div class="g-recaptcha" data-sitekey="x"></div></form>'
+
+
+def test_a_normal_page_is_counted_and_passed_on() -> None:
+    guard, stats = make_guard()
+    request, response = respond(LISTING)
+
+    assert guard.process_response(request, response) is response
+    assert stats.get_value("synthwatch/pages_fetched") == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status"), [("<p>Sign in</p>", 401), ("", 407), (PASSWORD_FORM, 200)]
+)
+def test_login_walls_are_refused(body: str, status: int) -> None:
+    guard, stats = make_guard()
+    request, response = respond(body, status)
+
+    with pytest.raises(IgnoreRequest):
+        guard.process_response(request, response)
+
+    assert stats.get_value("synthwatch/refused/login") == 1
+    assert stats.get_value("synthwatch/refused_urls/login") == [response.url]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"), [(CHALLENGE, 200), (CHALLENGE, 503), (RECAPTCHA, 403), (RECAPTCHA, 429)]
+)
+def test_challenge_pages_are_blocked(body: str, status: int) -> None:
+    guard, stats = make_guard()
+    request, response = respond(body, status)
+
+    with pytest.raises(IgnoreRequest):
+        guard.process_response(request, response)
+
+    assert stats.get_value("synthwatch/blocked") == 1
+    assert stats.get_value("synthwatch/blocked_urls") == [response.url]
+
+
+def test_a_captcha_widget_on_a_normal_page_is_not_a_block() -> None:
+    guard, stats = make_guard()
+    request, response = respond(LISTING + RECAPTCHA)
+
+    assert guard.process_response(request, response) is response
+    assert stats.get_value("synthwatch/blocked") is None
+
+
+def test_binary_responses_are_not_scanned() -> None:
+    guard, _ = make_guard()
+    request = Request("https://shop.example/image.png")
+    response = Response(request.url, body=b"verify you are human", request=request)
+
+    assert guard.process_response(request, response) is response
+    assert not isinstance(response, TextResponse)
+
+
+@pytest.mark.parametrize(
+    ("path", "login"),
+    [
+        ("/login", True),
+        ("/Account/LogIn/", True),
+        ("/forum/login", True),
+        ("/signin.aspx", True),
+        ("/user/sign_in", True),
+        ("/logon", True),
+        ("/signup", True),
+        ("/b2b/products/login-kit.html", False),
+        ("/authors/", False),
+        ("/blog/how-to-register-a-company", False),
+    ],
+)
+def test_login_paths(path: str, login: bool) -> None:
+    assert is_login_path(path) is login

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from scrapy.exceptions import DropItem
+from scrapy.utils.test import get_crawler
+
+from crawlers.crawlrun import CrawlRunExtension
+from crawlers.evidence import verify_capture
+from crawlers.items import PageItem
+from crawlers.loader import spider_class
+from crawlers.pipelines import (
+    EvidencePipeline,
+    ExtractPipeline,
+    StorePipeline,
+    analysis_record,
+)
+from crawlers.sources import Discovery, SourceConfig
+from storage.models import Capture, Listing
+from storage.repository import IndicatorRecord, MentionRecord
+from tests.crawlers.fakes import KeywordAnalyser
+from tests.crawlers.harness import FAKE_ANALYSER, Harness
+
+SOURCE = SourceConfig(
+    id="shop",
+    name="Shop",
+    seeds=("https://shop.example/",),
+    allowed_domains=("shop.example",),
+    schedule="interval:1d",
+    legal_note="test",
+    discovery=Discovery(listing_links=("a.item",)),
+)
+
+
+def page(
+    text: str = "Fentanyl powder, $120 a gram", url: str = "https://shop.example/1"
+) -> PageItem:
+    return PageItem(
+        source_id="shop",
+        url=url,
+        status=200,
+        headers=[("Content-Type", "text/html")],
+        body=f"<h1>{text}</h1>".encode(),
+        request_headers=[("User-Agent", "SynthWatch/0.1.0")],
+        fetched_at=datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
+        title=text,
+        text=text,
+    )
+
+
+def test_an_analysis_is_converted_for_storage() -> None:
+    record = analysis_record(KeywordAnalyser().analyse("Fentanyl powder, $120 a gram?"))
+
+    assert record.offer is True and record.score == 0.9
+    assert record.mentions == [
+        MentionRecord("fentanyl", "Fentanyl", "fentanyl", "US Schedule II", 0, 8, "Fentanyl", 1.0)
+    ]
+    assert record.indicators == [IndicatorRecord("price", 17, 21, "$120", "")]
+    assert record.reasons == [{"text": "names fentanyl", "weight": 0.6}]
+    assert record.context == ["question"]
+
+
+def test_the_extract_pipeline_builds_the_configured_analyser() -> None:
+    crawler = get_crawler(
+        settings_dict={"SYNTHWATCH_ANALYSER": FAKE_ANALYSER, "SYNTHWATCH_ANALYSER_REBUILD_EVERY": 2}
+    )
+    pipeline = ExtractPipeline.from_crawler(crawler)
+
+    item = pipeline.process_item(page())
+
+    assert isinstance(pipeline.analyser, KeywordAnalyser)
+    assert pipeline.analyser.rebuild_every == 2
+    assert item.analysis is not None and item.analysis.offer
+
+
+def test_the_real_analyser_fits_the_pipeline() -> None:
+    pytest.importorskip("nlp.pipeline")
+    pipeline = ExtractPipeline.from_crawler(get_crawler())
+
+    item = pipeline.process_item(page("Carfentanil 5g $120, Wickr: h1a2b3"))
+
+    assert item.analysis is not None
+    assert item.analysis.mentions[0].concept_id == "carfentanil"
+    assert all(isinstance(r["weight"], float) for r in item.analysis.reasons)
+
+
+def open_run(harness: Harness) -> tuple[Any, CrawlRunExtension]:
+    crawler = get_crawler(
+        spider_class(SOURCE),
+        {
+            "EXTENSIONS": {CrawlRunExtension: 10},
+            "SYNTHWATCH_DATABASE_URL": harness.database_url,
+            "SYNTHWATCH_HOME": str(harness.home),
+            "SYNTHWATCH_ANALYSER": FAKE_ANALYSER,
+        },
+    )
+    run = crawler.get_extension(CrawlRunExtension)
+    assert run is not None
+    harness.register(SOURCE)
+    run.spider_opened(crawler.spidercls.from_crawler(crawler))
+    return crawler, run
+
+
+def test_evidence_extract_store(harness: Harness) -> None:
+    crawler, _ = open_run(harness)
+    evidence = EvidencePipeline.from_crawler(crawler)
+    extract, store = ExtractPipeline.from_crawler(crawler), StorePipeline.from_crawler(crawler)
+
+    for item in (page(), page("Acetone 1 L", "https://shop.example/2"), page()):
+        store.process_item(extract.process_item(evidence.process_item(item)))
+    evidence.close_spider()
+
+    stats = crawler.stats
+    assert stats.get_value("synthwatch/listings_stored") == 3
+    assert stats.get_value("synthwatch/listings_new_version") == 2
+    assert stats.get_value("synthwatch/flagged") == 2
+    assert stats.get_value("synthwatch/evidence/records") == 3
+    with harness.session_factory() as session:
+        captures = session.query(Capture).order_by(Capture.id).all()
+        assert len(captures) == 3
+        for capture in captures:
+            assert verify_capture(
+                harness.home,
+                capture.warc_file,
+                capture.warc_offset,
+                capture.warc_length,
+                capture.payload_sha256,
+            ).ok
+        listing = session.query(Listing).filter_by(url="https://shop.example/1").one()
+        assert len(listing.versions) == 1 and listing.case is not None
+
+
+def test_nothing_is_stored_without_evidence_and_analysis(harness: Harness) -> None:
+    crawler, _ = open_run(harness)
+    store = StorePipeline.from_crawler(crawler)
+
+    with pytest.raises(DropItem):
+        store.process_item(page())
+
+    with harness.session_factory() as session:
+        assert session.query(Listing).count() == 0
+
+
+def test_no_evidence_is_written_without_an_approved_run(harness: Harness) -> None:
+    crawler, run = open_run(harness)
+    run.gate_state = "suspended"
+
+    with pytest.raises(DropItem):
+        EvidencePipeline.from_crawler(crawler).process_item(page())
+
+    assert not (harness.home / "evidence").exists()

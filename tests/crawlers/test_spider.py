@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import asyncio
+import gzip
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scrapy import Request
+from scrapy.exceptions import CloseSpider
+from scrapy.http import HtmlResponse, Response, XmlResponse
+from scrapy.utils.test import get_crawler
+
+from crawlers.crawlrun import CrawlRunExtension
+from crawlers.items import PageItem
+from crawlers.loader import spider_class
+from crawlers.sources import Discovery, SourceConfig
+from crawlers.spiders.listing import ListingSpider
+
+BASE = "http://shop.example"
+SOURCE = SourceConfig(
+    id="shop",
+    name="Shop",
+    seeds=(f"{BASE}/", f"{BASE}/new/"),
+    allowed_domains=("shop.example",),
+    schedule="interval:1d",
+    legal_note="test",
+    discovery=Discovery(
+        index_links=("nav.categories a",),
+        listing_links=("a.card", "div.teaser"),
+        pagination=("a[rel=next]",),
+        listing_url_pattern=r"^/item/\d+$",
+    ),
+    sitemaps=(f"{BASE}/sitemap.xml",),
+    fields=(("title", "h1"), ("price", ".price"), ("description", ".desc")),
+)
+INDEX = """<html><body>
+<nav class="categories"><a href="/c/solvents">Solvents</a><a href="/c/kits">Kits</a></nav>
+<a class="card" href="/item/1">One</a>
+<a class="card" href="/item/1#photos">One, photos</a>
+<a class="card" href="item/2">Two (relative)</a>
+<div class="teaser"><p>Three</p><a href="/item/3">more</a></div>
+<a class="card" href="mailto:sales@shop.example">Mail</a>
+<a class="card" href="javascript:void(0)">JS</a>
+<a class="card" href="https://elsewhere.example/item/9">Elsewhere</a>
+<a rel="next" href="/?page=2">Next</a>
+<a class="other" href="/about">About</a>
+</body></html>"""
+
+
+def make_spider(
+    tmp_path: Path, *, approved: bool = True, source: SourceConfig = SOURCE
+) -> ListingSpider:
+    settings: dict[str, Any] = {
+        "EXTENSIONS": {CrawlRunExtension: 10},
+        "SYNTHWATCH_DATABASE_URL": "sqlite://",
+        "SYNTHWATCH_HOME": str(tmp_path),
+    }
+    cls = spider_class(source)
+    crawler = get_crawler(cls, settings)
+    spider = cls.from_crawler(crawler)
+    crawler.spider = spider
+    run = crawler.get_extension(CrawlRunExtension)
+    assert run is not None
+    if approved:
+        run.gate_state, run.run_id = "approved", 1
+    return spider
+
+
+async def collect(iterator: AsyncIterator[Any]) -> list[Any]:
+    return [item async for item in iterator]
+
+
+def urls(results: Any) -> list[str]:
+    return [r.url for r in results if isinstance(r, Request)]
+
+
+def test_start_yields_seeds_and_sitemaps_once_approved(tmp_path: Path) -> None:
+    spider = make_spider(tmp_path)
+
+    requests = asyncio.run(collect(spider.start()))
+
+    assert urls(requests) == [f"{BASE}/", f"{BASE}/new/", f"{BASE}/sitemap.xml"]
+    assert requests[0].callback == spider.parse_index
+    assert requests[2].callback == spider.parse_sitemap
+
+
+def test_start_sends_nothing_without_an_approved_run(tmp_path: Path) -> None:
+    spider = make_spider(tmp_path, approved=False)
+
+    with pytest.raises(CloseSpider) as closed:
+        asyncio.run(collect(spider.start()))
+
+    assert closed.value.reason == "not_approved"
+
+
+def test_index_pages_lead_to_listings_indexes_and_next_pages_once(tmp_path: Path) -> None:
+    spider = make_spider(tmp_path)
+    response = HtmlResponse(f"{BASE}/", body=INDEX.encode())
+
+    results = list(spider.parse_index(response))
+
+    listings = [r.url for r in results if r.callback == spider.parse_listing]
+    indexes = [r.url for r in results if r.callback == spider.parse_index]
+    assert listings == [
+        f"{BASE}/item/1",
+        f"{BASE}/item/2",
+        "https://elsewhere.example/item/9",  # the guard refuses it, with a stat
+        f"{BASE}/item/3",
+    ]
+    assert indexes == [f"{BASE}/c/solvents", f"{BASE}/c/kits", f"{BASE}/?page=2"]
+    assert all(r.errback == spider.on_error for r in results)
+    # Seen links build no second Request, whatever page links them again.
+    assert list(spider.parse_index(response)) == []
+
+
+SITEMAP_INDEX = f"""<?xml version="1.0" encoding="UTF-8"?>
+<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+<sitemap><loc>{BASE}/sitemap-1.xml</loc></sitemap>
+<sitemap><loc>{BASE}/sitemap-2.xml.gz</loc></sitemap>
+</sitemapindex>""".encode()
+URLSET = f"""<?xml version="1.0" encoding="UTF-8"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+<url><loc>{BASE}/item/7</loc></url>
+<url><loc>{BASE}/item/7/reviews</loc></url>
+<url><loc>{BASE}/about</loc></url>
+<url><loc>{BASE}/item/8</loc></url>
+</urlset>""".encode()
+
+
+def test_a_sitemap_index_is_followed(tmp_path: Path) -> None:
+    spider = make_spider(tmp_path)
+
+    results = list(spider.parse_sitemap(XmlResponse(f"{BASE}/sitemap.xml", body=SITEMAP_INDEX)))
+
+    assert urls(results) == [f"{BASE}/sitemap-1.xml", f"{BASE}/sitemap-2.xml.gz"]
+    assert all(r.callback == spider.parse_sitemap for r in results)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_sitemap_urls_matching_the_pattern_are_listings(tmp_path: Path, compress: bool) -> None:
+    spider = make_spider(tmp_path)
+    body = gzip.compress(URLSET) if compress else URLSET
+    response = Response(f"{BASE}/sitemap-2.xml.gz", body=body)
+
+    results = list(spider.parse_sitemap(response))
+
+    assert urls(results) == [f"{BASE}/item/7", f"{BASE}/item/8"]
+    assert all(r.callback == spider.parse_listing for r in results)
+
+
+def test_a_page_that_is_no_sitemap_is_counted(tmp_path: Path) -> None:
+    spider = make_spider(tmp_path)
+
+    assert list(spider.parse_sitemap(HtmlResponse(f"{BASE}/sitemap.xml", body=b"<p>hi</p>"))) == []
+    assert spider.crawler.stats.get_value("synthwatch/sitemap/invalid") == 1
+
+
+def test_a_listing_page_becomes_a_page_item(tmp_path: Path) -> None:
+    spider = make_spider(tmp_path)
+    spider.clock = lambda: datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    request = Request(f"{BASE}/item/1", headers={"User-Agent": "SynthWatch/0.1.0"})
+    body = b'<h1>Etizolam</h1><p class="price">$2</p><div class="desc">Blotters</div>'
+    response = HtmlResponse(
+        request.url, body=body, headers={"Content-Type": "text/html"}, request=request
+    )
+
+    (item,) = spider.parse_listing(response)
+
+    assert isinstance(item, PageItem)
+    assert (item.source_id, item.url, item.status, item.body) == ("shop", request.url, 200, body)
+    assert ("Content-Type", "text/html") in item.headers
+    assert ("User-Agent", "SynthWatch/0.1.0") in item.request_headers
+    assert item.fetched_at == datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    assert item.title == "Etizolam" and item.text == "Etizolam\n$2\nBlotters"
+    assert item.fields == {"title": "Etizolam", "price": "$2", "description": "Blotters"}
+    assert spider.crawler.stats.get_value("synthwatch/extraction/selectors") == 1
+
+
+def test_loopback_sources_crawl_with_the_short_demo_delay(tmp_path: Path) -> None:
+    local = SourceConfig(
+        id="local",
+        name="Local",
+        seeds=("http://127.0.0.1:8421/",),
+        allowed_domains=("127.0.0.1",),
+        schedule="interval:1d",
+        legal_note="test",
+        discovery=Discovery(listing_links=("a",)),
+    )
+
+    fast = get_crawler(spider_class(local), {"DOWNLOAD_DELAY": 1.0})
+    polite = get_crawler(spider_class(SOURCE), {"DOWNLOAD_DELAY": 1.0})
+
+    assert fast.settings.getfloat("DOWNLOAD_DELAY") == 0.05
+    assert polite.settings.getfloat("DOWNLOAD_DELAY") == 1.0

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from synthwatch.cli import main
+
+BROKEN_SOURCE = """\
+[[source]]
+id = "shop"
+name = "Invented shop"
+seeds = "https://shop.example/"
+allowed_domains = ["shop.example"]
+legal_note = "invented"
+"""
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SYNTHWATCH_HOME", str(tmp_path))
+    monkeypatch.delenv("SYNTHWATCH_DATABASE_URL", raising=False)
+    return tmp_path
+
+
+def test_sources_check_names_the_file_and_line_of_an_error(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = home / "sources.toml"
+    path.write_text(BROKEN_SOURCE)
+    assert main(["sources", "check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:4" in out.replace("\n", "") and "seeds" in out
+
+
+def test_sources_check_accepts_the_demo_sources(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = (Path(__file__).parents[2] / "demo" / "sources.toml").read_text()
+    path = home / "sources.toml"
+    path.write_text(template.replace("{base_url}", "http://127.0.0.1:8421"))
+    assert main(["sources", "check", str(path)]) == 0
+    assert "demo-forum" in capsys.readouterr().out
+
+
+def test_commands_refuse_an_unmigrated_database_with_a_clear_message(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["digest", "preview", "--out", str(home / "d.html")]) == 2
+    assert "synthwatch db upgrade" in " ".join(capsys.readouterr().err.split())
+
+
+def test_db_upgrade_then_digest_preview_writes_a_file(home: Path) -> None:
+    assert main(["db", "upgrade"]) == 0
+    out = home / "digest.html"
+    assert main(["digest", "preview", "--week", "2026-W48", "--out", str(out)]) == 0
+    assert "<html" in out.read_text().lower()
