@@ -20,31 +20,23 @@ bp = Blueprint("cases", __name__)
 
 # Shown first, in this order; any other extracted field follows by name.
 KNOWN_FIELDS = ("price", "currency", "quantity", "seller", "posted", "location", "shipping")
-_REASON_LABEL_KEYS = ("label", "reason", "description", "kind", "rule", "name")
-_REASON_POINT_KEYS = ("points", "weight", "score", "contribution")
 
 
 @dataclass(frozen=True, slots=True)
 class ReasonLine:
-    """One reason behind a score, whatever keys the scorer gave it."""
+    """One reason behind a score: what the scorer saw and what it added (or took away)."""
 
-    label: str
-    points: str
-    details: str
+    text: str
+    weight: str
 
 
 def describe_reason(reason: Any) -> ReasonLine:
-    """Return a reason as a label, its points and the rest of its keys."""
+    """Return a stored reason (``{"text": ..., "weight": ...}``) ready to show."""
     if not isinstance(reason, dict):
-        return ReasonLine(str(reason), "", "")
-    label_key = next((k for k in _REASON_LABEL_KEYS if k in reason), None)
-    points_key = next((k for k in _REASON_POINT_KEYS if k in reason), None)
-    rest = {k: v for k, v in reason.items() if k not in (label_key, points_key)}
-    return ReasonLine(
-        label=str(reason[label_key]) if label_key else "reason",
-        points=_format_value(reason[points_key]) if points_key else "",
-        details=", ".join(f"{k}: {_format_value(v)}" for k, v in sorted(rest.items())),
-    )
+        return ReasonLine(str(reason), "")
+    weight = reason.get("weight")
+    shown = f"{weight:+.2f}" if isinstance(weight, int | float) else ""
+    return ReasonLine(text=str(reason.get("text", "")), weight=shown)
 
 
 def field_rows(fields: dict[str, Any]) -> list[tuple[str, str]]:

@@ -123,15 +123,15 @@ def test_the_case_page_shows_score_fields_evidence_and_versions(
 
     reasons = [
         (
-            li.xpath("string(span[@class='reason-label'])"),
+            li.xpath("string(span[@class='reason-text'])"),
             li.xpath("string(span[@class='points'])"),
-            li.xpath("string(small[@class='reason-details'])"),
         )
         for li in page.xpath("//section[@class='reasons']//li")
     ]
     assert reasons == [
-        ("opioid named", "5", ""),
-        ("sale indicators", "4.1", 'kinds: ["purity", "bulk"]'),
+        ("names fentanyl (fentanyl class, US Schedule II)", "+2.50"),
+        ("states prices: USD 120", "+1.20"),
+        ("news report", "-0.75"),
     ]
     fields = dict(
         zip(
