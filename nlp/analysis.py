@@ -1,0 +1,150 @@
+"""Result types of an analysis: what other packages store, render and export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+CLASSES: tuple[str, ...] = (
+    "fentanyl",
+    "nitazene",
+    "other_synthetic_opioid",
+    "opioid",
+    "synthetic_cannabinoid",
+    "synthetic_cathinone",
+    "designer_benzodiazepine",
+    "benzodiazepine",
+    "amphetamine",
+    "phenethylamine",
+    "tryptamine",
+    "arylcyclohexylamine",
+    "other_nps",
+    "precursor",
+    "cannabis",
+    "cocaine",
+    "psychedelic",
+    "other_drug",
+)
+
+# An offer of one of these classes is flaggable.
+TARGET_CLASSES: tuple[str, ...] = (
+    "fentanyl",
+    "nitazene",
+    "other_synthetic_opioid",
+    "synthetic_cannabinoid",
+    "synthetic_cathinone",
+    "designer_benzodiazepine",
+    "phenethylamine",
+    "tryptamine",
+    "arylcyclohexylamine",
+    "other_nps",
+    "precursor",
+)
+
+INDICATOR_KINDS: tuple[str, ...] = (
+    "quantity",
+    "price",
+    "shipping",
+    "contact",
+    "sale",
+    "purity",
+    "disclaimer",
+    "obfuscation",
+)
+
+CONTEXT_KINDS: tuple[str, ...] = (
+    "news",
+    "law_enforcement",
+    "harm_reduction",
+    "medical",
+    "question",
+    "negation",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A substance named in the text; offsets point into the original text."""
+
+    start: int
+    end: int
+    text: str
+    concept_id: str
+    name: str
+    substance_class: str
+    control: str
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        return {
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "concept_id": self.concept_id,
+            "name": self.name,
+            "substance_class": self.substance_class,
+            "control": self.control,
+            "confidence": self.confidence,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    """A trafficking indicator (price, quantity, ...); offsets point into the original text."""
+
+    kind: str
+    start: int
+    end: int
+    text: str
+    value: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        return {
+            "kind": self.kind,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "value": self.value,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One contribution to the score; the weights of all reasons sum to the score's logit."""
+
+    text: str
+    weight: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        return {"text": self.text, "weight": self.weight}
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What the text names, what it offers and why."""
+
+    mentions: tuple[Mention, ...]
+    indicators: tuple[Indicator, ...]
+    context: tuple[str, ...]
+    score: float
+    offer: bool
+    reasons: tuple[Reason, ...]
+
+    @property
+    def concept_ids(self) -> tuple[str, ...]:
+        """Return the distinct concept ids mentioned, in order of first mention."""
+        return tuple(dict.fromkeys(m.concept_id for m in self.mentions))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        return {
+            "mentions": [m.to_dict() for m in self.mentions],
+            "indicators": [i.to_dict() for i in self.indicators],
+            "context": list(self.context),
+            "score": self.score,
+            "offer": self.offer,
+            "reasons": [r.to_dict() for r in self.reasons],
+        }

@@ -1,0 +1,137 @@
+"""Find context that lowers or cancels a flag: genre cues, and cues scoped to one mention.
+
+Genre cues (news, law enforcement, harm reduction, medical) come from `cues.toml` and count
+for the whole text. A mention is *neutralised* -- it names a substance without offering it --
+when it is negated ("no fentanyl", "fentanyl-free"), asked about ("What are nitazenes?") or
+part of a harm-reduction product ("fentanyl test strips", "detects carfentanil"), or only the
+topic of a statement ("fentanyl precursors", "stronger than fentanyl"). Topic is not a context
+kind of its own: it only keeps the mention from counting as something offered.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from nlp.analysis import CONTEXT_KINDS
+from nlp.cues import KeywordMatcher
+from nlp.mentions import MentionHit
+
+_BOUNDARY = re.compile(r"[.!?;]+(?=\s|$)|\n")
+_OPENERS = " \t\"'*-\u2022>([:"
+_QUESTION_START = re.compile(
+    r"(?:what|why|how|who|where|when|which|is|are|was|were|does|do|did|can|could|should|would"
+    r"|will|has|have|anyone|any1)(?!\w)(?![ \t]+(?:you|u|ya|we)(?!\w))",
+    re.I,
+)
+_NEGATION_BEFORE = re.compile(
+    r"(?:(?<!\w)(?:no|not|never|without|zero|nor|non)|n't|(?<!\w)free (?:of|from))"
+    r"(?:[ \t]+[\w'/-]+){0,2}[ \t]*$",
+    re.I,
+)
+_NEGATION_AFTER = re.compile(r"[ \t]*-?[ \t]*free(?!\w)", re.I)
+_PRODUCT_AFTER = re.compile(
+    r"[ \t]*-?[ \t]*(?:test(?:ing)?[ \t]*(?:strips?|kits?|cards?)|detection|reagents?)(?!\w)", re.I
+)
+_PRODUCT_BEFORE = re.compile(
+    r"(?<!\w)(?:detects?|detecting|detection of|tests? for|testing for|screens? for|screening for"
+    r"|presence of)(?!\w)[^.!?\n]{0,80}$",
+    re.I,
+)
+# The substance as the topic of a statement, not the thing on offer: "fentanyl precursors",
+# "a nitazene overdose", "chemicals used to make fentanyl", "stronger than fentanyl".
+_TOPIC_AFTER = re.compile(
+    r"[ \t]*-?[ \t]*(?:precursors?|overdoses?|deaths?|poisonings?|crisis|epidemic|exposure"
+    r"|trafficking|traffickers?|seizures?|use disorder|addiction|awareness|vaccines?|antidotes?"
+    r"|derivatives?|related)(?!\w)",
+    re.I,
+)
+_TOPIC_BEFORE = re.compile(
+    r"(?<!\w)(?:used to make|to make|to produce|to manufacture|synthesis of"
+    r"|precursors? (?:of|for|to)|overdoses?|deaths?|poisonings?|stronger than|weaker than"
+    r"|more potent than|(?:mixed|cut|laced) (?:into|with)|sold as|disguised as|made from"
+    r"|derived from)(?!\w)[^.!?\n]{0,40}$",
+    re.I,
+)
+_NEGATION_WINDOW = 48
+_PRODUCT_WINDOW = 120
+_TOPIC_WINDOW = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ContextResult:
+    """Context found in a text."""
+
+    kinds: tuple[str, ...]  # in CONTEXT_KINDS order
+    cues: dict[str, tuple[str, ...]]  # kind -> distinct cues, in order of appearance
+    neutralised: dict[int, str]  # index of a mention -> context kind (or "topic") neutralising it
+
+
+class _Sentences:
+    """Sentence boundaries of a text, for finding the sentence around a span."""
+
+    def __init__(self, text: str) -> None:
+        matches = list(_BOUNDARY.finditer(text))
+        self.text = text
+        self.starts = [m.start() for m in matches]
+        self.ends = [m.end() for m in matches]
+        self.marks = [m.group() for m in matches]
+
+    def around(self, start: int, end: int) -> tuple[int, int, str]:
+        """Return (sentence start, sentence end, terminating punctuation) around a span."""
+        i = bisect_right(self.ends, start) - 1
+        sentence_start = self.ends[i] if i >= 0 else 0
+        j = bisect_left(self.starts, end)
+        if j < len(self.starts):
+            return sentence_start, self.starts[j], self.marks[j]
+        return sentence_start, len(self.text), ""
+
+
+def _scope(text: str, hit: MentionHit, sentences: _Sentences) -> tuple[str, str] | None:
+    """Return (context kind, cue) if the mention is not an offer of the substance."""
+    start, end = hit.norm_start, hit.norm_end
+    sentence_start, sentence_end, mark = sentences.around(start, end)
+    product = _PRODUCT_AFTER.match(text, end)
+    if product is not None:
+        return "harm_reduction", product.group().strip(" \t-").lower()
+    before = _PRODUCT_BEFORE.search(text, max(sentence_start, start - _PRODUCT_WINDOW), start)
+    if before is not None:
+        return "harm_reduction", before.group().split()[0].lower()
+    topic = _TOPIC_AFTER.match(text, end)
+    if topic is None:
+        topic = _TOPIC_BEFORE.search(text, max(sentence_start, start - _TOPIC_WINDOW), start)
+    if topic is not None:
+        return "topic", topic.group().strip(" \t-").split()[0].lower()
+    negation = _NEGATION_BEFORE.search(text, max(sentence_start, start - _NEGATION_WINDOW), start)
+    if negation is not None:
+        return "negation", negation.group().strip().lower()
+    if _NEGATION_AFTER.match(text, end):
+        return "negation", "-free"
+    if "?" in mark:
+        sentence = text[sentence_start:sentence_end].lstrip(_OPENERS)
+        if _QUESTION_START.match(sentence):
+            return "question", (sentence[:60] + mark).lower()
+    return None
+
+
+def find_context(text: str, hits: Sequence[MentionHit], matcher: KeywordMatcher) -> ContextResult:
+    """Find genre cues in the normalised text and the mentions they or local cues neutralise."""
+    cues: dict[str, dict[str, None]] = {}
+    for found in matcher.find(text):
+        cues.setdefault(found.kind, {})[found.value] = None
+    neutralised: dict[int, str] = {}
+    sentences = _Sentences(text)
+    for index, hit in enumerate(hits):
+        scoped = _scope(text, hit, sentences)
+        if scoped is not None:
+            kind, cue = scoped
+            neutralised[index] = kind
+            if kind in CONTEXT_KINDS:
+                cues.setdefault(kind, {})[cue] = None
+    return ContextResult(
+        kinds=tuple(k for k in CONTEXT_KINDS if k in cues),
+        cues={k: tuple(cues[k]) for k in CONTEXT_KINDS if k in cues},
+        neutralised=neutralised,
+    )

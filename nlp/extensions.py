@@ -1,0 +1,25 @@
+"""Custom Doc attributes the components read and write, registered once."""
+
+from __future__ import annotations
+
+from spacy.tokens import Doc
+
+# sw_normalised: Normalised       set by the tokenizer
+# sw_mentions:   list[MentionHit] set by synthwatch_mentions_v1
+# sw_indicators: list[Indicator]  set by synthwatch_indicators_v1
+# sw_context:    ContextResult    set by synthwatch_context_v1
+# sw_analysis:   Analysis         set by synthwatch_scoring_v1
+DOC_ATTRIBUTES: tuple[str, ...] = (
+    "sw_normalised",
+    "sw_mentions",
+    "sw_indicators",
+    "sw_context",
+    "sw_analysis",
+)
+
+
+def register_extensions() -> None:
+    """Register the Doc attributes unless already registered."""
+    for name in DOC_ATTRIBUTES:
+        if not Doc.has_extension(name):
+            Doc.set_extension(name, default=None)

@@ -1,0 +1,317 @@
+"""Undo obfuscation of listing text while keeping a map back to the original offsets.
+
+Three passes, each a piecewise offset map onto the previous text:
+1. characters: NFKC (full-width letters), drop format characters (zero-width), fold dashes;
+2. spaced single letters ("m e t o n i t a z e n e") are joined;
+3. one-for-one substitutions inside words: homoglyphs in mixed-script words, and leetspeak
+   ("F3ntanyl"), the latter only when the result is a lexicon word, so that "3-MMC",
+   "4en" or "M30" survive.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+
+OBFUSCATION_KINDS: tuple[str, ...] = ("zero_width", "spaced_letters", "homoglyph", "leetspeak")
+
+_ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
+_DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d")
+_GREEK_PREFIX = {"\u03b1": "alpha", "\u03b2": "beta"}  # Greek alpha in "alpha-PVP"
+_LEET: dict[str, tuple[str, ...]] = {
+    "0": ("o",),
+    "1": ("i", "l"),
+    "3": ("e",),
+    "4": ("a",),
+    "5": ("s",),
+    "7": ("t",),
+    "@": ("a",),
+    "$": ("s",),
+}
+# Cyrillic and Greek letters that look like Latin ones; applied only inside words that also
+# contain Latin letters, so Russian or Greek text is left alone.
+_HOMOGLYPHS = str.maketrans(
+    "аеорсухіјѕԁԛԝАВЕКМНОРСТХІЈЅαεικνορτυχΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxijsdqwABEKMHOPCTXIJSaeikvoptuxABEZHIKMNOPTYX",
+)
+_MAX_LEET_VARIANTS = 64
+_MIN_LEET_WORD = 4
+
+_NON_ASCII = re.compile(r"[\x00-\x7f]?[^\x00-\x7f]+")
+_SPACED = re.compile(
+    r"(?<![A-Za-z0-9])[A-Za-z](?P<sep> {1,2}|[.*_\-])[A-Za-z]"
+    r"(?:(?P=sep)[A-Za-z]){2,}(?![A-Za-z0-9])"
+)
+_MIXED_SCRIPT = re.compile(
+    r"[A-Za-z][\u0370-\u03ff\u0400-\u04ff]|[\u0370-\u03ff\u0400-\u04ff][A-Za-z]"
+)
+_LEET_SEED = re.compile(r"[A-Za-z][013457@$]|[013457@$][A-Za-z]")
+_WORD_TAIL = re.compile(r"[^\W_]*")
+_LEET_WORD_TAIL = re.compile(r"[A-Za-z0-9@$]*")
+_LEET_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@$")
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """An obfuscation undone, as a span of the original text."""
+
+    start: int
+    end: int
+    kind: str
+
+
+@dataclass(slots=True)
+class OffsetMap:
+    """Piecewise map from a derived text back to the text it was derived from."""
+
+    starts: list[int] = field(default_factory=list)  # piece start in the derived text
+    src_starts: list[int] = field(default_factory=list)
+    src_ends: list[int] = field(default_factory=list)
+    identity: list[bool] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+    length: int = 0
+
+    def copy(self, source: str, start: int, end: int) -> None:
+        """Append source[start:end] unchanged."""
+        if end <= start:
+            return
+        if self.identity and self.identity[-1] and self.src_ends[-1] == start:
+            # Extend the previous copy: one piece per unchanged stretch keeps lookups short.
+            self.src_ends[-1] = end
+            self.parts.append(source[start:end])
+            self.length += end - start
+            return
+        self._piece(source[start:end], start, end, identity=True)
+
+    def replace(self, start: int, end: int, text: str) -> None:
+        """Append `text` in place of source[start:end] (nothing when `text` is empty)."""
+        if text:
+            self._piece(text, start, end, identity=False)
+
+    def _piece(self, text: str, start: int, end: int, *, identity: bool) -> None:
+        self.starts.append(self.length)
+        self.src_starts.append(start)
+        self.src_ends.append(end)
+        self.identity.append(identity)
+        self.parts.append(text)
+        self.length += len(text)
+
+    def text(self) -> str:
+        """Return the derived text."""
+        return "".join(self.parts)
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Map the derived span [start, end) to a span of the source."""
+        src_start = self._point(start, as_end=False)
+        src_end = self._point(end, as_end=True) if end > start else src_start
+        return src_start, max(src_start, src_end)
+
+    def _point(self, pos: int, *, as_end: bool) -> int:
+        if not self.starts:
+            return 0
+        char = pos - 1 if as_end else pos
+        if char < 0:
+            char = 0
+        elif char >= self.length:
+            char = self.length - 1
+        i = bisect_right(self.starts, char) - 1
+        if self.identity[i]:
+            return self.src_starts[i] + (char - self.starts[i]) + (1 if as_end else 0)
+        return self.src_ends[i] if as_end else self.src_starts[i]
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """The normalised text, the obfuscations undone, and the way back to the original."""
+
+    original: str
+    text: str
+    edits: tuple[Edit, ...]  # sorted by start
+    maps: tuple[OffsetMap, ...]  # innermost (closest to the original) first
+    _edit_starts: list[int] = field(init=False, repr=False, compare=False)
+    _longest_edit: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_edit_starts", [e.start for e in self.edits])
+        object.__setattr__(
+            self, "_longest_edit", max((e.end - e.start for e in self.edits), default=0)
+        )
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map a span of the normalised text to a span of the original text."""
+        for offset_map in reversed(self.maps):
+            start, end = offset_map.span(start, end)
+        return start, end
+
+    def edit_kinds(self, start: int, end: int) -> tuple[str, ...]:
+        """Return the kinds of obfuscation inside the original span [start, end)."""
+        kinds: set[str] = set()
+        # Edits are sorted by start; look back only as far as the longest edit reaches.
+        i = bisect_left(self._edit_starts, end)
+        while i > 0 and self.edits[i - 1].start > start - self._longest_edit:
+            i -= 1
+            if self.edits[i].end > start:
+                kinds.add(self.edits[i].kind)
+        return tuple(k for k in OBFUSCATION_KINDS if k in kinds)
+
+
+class Normaliser:
+    """Normalise listing text; `vocabulary` holds the lowercase words leetspeak may turn into."""
+
+    def __init__(self, vocabulary: Collection[str]) -> None:
+        self.vocabulary = frozenset(w.lower() for w in vocabulary)
+        self._longest = max(map(len, self.vocabulary), default=0)
+
+    def __call__(self, text: str) -> Normalised:
+        maps: list[OffsetMap] = []
+        edits: list[Edit] = []
+        current = text
+        if not text.isascii():
+            char_map = self._characters(text, edits)
+            maps.append(char_map)
+            current = char_map.text()
+        spaced = self._spaced_letters(current)
+        if spaced is not None:
+            spaced_map, runs = spaced
+            edits.extend(Edit(*_through(maps, s, e), "spaced_letters") for s, e in runs)
+            maps.append(spaced_map)
+            current = spaced_map.text()
+        current = self._substitute(current, maps, edits)
+        edits.sort(key=lambda e: (e.start, e.end))
+        return Normalised(original=text, text=current, edits=tuple(edits), maps=tuple(maps))
+
+    def _characters(self, text: str, edits: list[Edit]) -> OffsetMap:
+        out = OffsetMap()
+        done = 0
+        for match in _NON_ASCII.finditer(text):
+            out.copy(text, done, match.start())
+            pending: tuple[str, int, int] | None = None  # text, source start, source end
+            i = match.start()
+            while i < match.end():
+                ch = text[i]
+                category = unicodedata.category(ch)
+                i += 1
+                if category == "Mn":
+                    if pending is not None:
+                        pending = (pending[0], pending[1], i)
+                    continue
+                if pending is not None:
+                    _emit(out, text, pending)
+                    pending = None
+                if category == "Cf":
+                    run_start = i - 1
+                    while i < len(text) and unicodedata.category(text[i]) == "Cf":
+                        i += 1
+                    if _between_word_chars(text, run_start, i) and any(
+                        c in _ZERO_WIDTH for c in text[run_start:i]
+                    ):
+                        edits.append(Edit(run_start, i, "zero_width"))
+                    continue
+                if ch in _DASHES:
+                    replacement = "-"
+                elif ch in _GREEK_PREFIX and _greek_prefix(text, i - 1):
+                    replacement = _GREEK_PREFIX[ch]
+                else:
+                    replacement = unicodedata.normalize("NFKC", ch)
+                pending = (replacement, i - 1, i)
+            if pending is not None:
+                _emit(out, text, pending)
+            done = match.end()
+        out.copy(text, done, len(text))
+        return out
+
+    def _spaced_letters(self, text: str) -> tuple[OffsetMap, list[tuple[int, int]]] | None:
+        matches = list(_SPACED.finditer(text))
+        if not matches:
+            return None
+        out = OffsetMap()
+        done = 0
+        for match in matches:
+            out.copy(text, done, match.start())
+            step = len(match.group("sep")) + 1
+            for i in range(match.start(), match.end(), step):
+                out.copy(text, i, i + 1)
+            done = match.end()
+        out.copy(text, done, len(text))
+        return out, [match.span() for match in matches]
+
+    def _substitute(self, text: str, maps: list[OffsetMap], edits: list[Edit]) -> str:
+        chars: list[str] | None = None
+        word_end = -1
+        for match in _MIXED_SCRIPT.finditer(text):
+            if match.start() < word_end:
+                continue  # another seed in a word already handled
+            start, word_end = _word_bounds(text, match.start(), _WORD_TAIL, str.isalnum)
+            word = text[start:word_end]
+            folded = word.translate(_HOMOGLYPHS)
+            if folded != word:
+                chars = chars if chars is not None else list(text)
+                chars[start:word_end] = folded
+                edits.append(Edit(*_through(maps, start, word_end), "homoglyph"))
+        if chars is not None:
+            text = "".join(chars)
+        word_end = -1
+        for match in _LEET_SEED.finditer(text):
+            if match.start() < word_end:
+                continue
+            start, word_end = _word_bounds(
+                text, match.start(), _LEET_WORD_TAIL, _LEET_WORD_CHARS.__contains__
+            )
+            replacement = self._unleet(text[start:word_end])
+            if replacement is not None:
+                chars = chars if chars is not None else list(text)
+                chars[start:word_end] = replacement
+                edits.append(Edit(*_through(maps, start, word_end), "leetspeak"))
+        return "".join(chars) if chars is not None else text
+
+    def _unleet(self, word: str) -> str | None:
+        lower = word.lower()
+        if not _MIN_LEET_WORD <= len(word) <= self._longest or lower in self.vocabulary:
+            return None
+        options = [_LEET.get(ch, (ch,)) for ch in lower]
+        for candidate in itertools.islice(itertools.product(*options), _MAX_LEET_VARIANTS):
+            joined = "".join(candidate)
+            if joined != lower and joined in self.vocabulary:
+                return "".join(
+                    new if old in _LEET else old for old, new in zip(word, joined, strict=True)
+                )
+        return None
+
+
+def _emit(out: OffsetMap, source: str, pending: tuple[str, int, int]) -> None:
+    replacement, start, end = pending
+    if end - start == 1 and replacement == source[start]:
+        out.copy(source, start, end)
+    else:
+        out.replace(start, end, replacement)
+
+
+def _between_word_chars(text: str, start: int, end: int) -> bool:
+    """Return whether text[start:end] has a letter or digit on both sides."""
+    return start > 0 and end < len(text) and text[start - 1].isalnum() and text[end].isalnum()
+
+
+def _greek_prefix(text: str, i: int) -> bool:
+    before_ok = i == 0 or not ("\u0370" <= text[i - 1] <= "\u03ff")
+    after = text[i + 1] if i + 1 < len(text) else ""
+    return before_ok and (after == "-" or (after.isascii() and after.isalpha()))
+
+
+def _word_bounds(
+    text: str, seed: int, tail: re.Pattern[str], is_word: Callable[[str], bool]
+) -> tuple[int, int]:
+    end = tail.match(text, seed)
+    start = seed
+    while start > 0 and is_word(text[start - 1]):
+        start -= 1
+    return start, end.end() if end is not None else seed
+
+
+def _through(maps: list[OffsetMap], start: int, end: int) -> tuple[int, int]:
+    for offset_map in reversed(maps):
+        start, end = offset_map.span(start, end)
+    return start, end

@@ -1,0 +1,115 @@
+"""Build the spaCy pipeline and run it: the Analyser and the module-level shortcuts."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterable, Iterator
+
+import spacy
+from spacy.language import Language
+from spacy.pipeline import SpanRuler
+
+import nlp.components  # noqa: F401  (registers the synthwatch_* factories)
+from nlp.analysis import Analysis
+from nlp.lexicon import load_lexicon
+from nlp.mentions import LEXICON_SPANS
+from nlp.normalise import Normaliser
+from nlp.patterns import lexicon_patterns
+from nlp.tokenizer import NormalisingTokenizer
+
+MAX_TEXT_LENGTH = 5_000_000  # characters; longer texts raise ValueError (spaCy E088)
+
+
+def build_pipeline(
+    *, lexicon: str = "", weights: str = "", cues: str = "", analogues: str = ""
+) -> Language:
+    """Return a blank English pipeline with the SynthWatch components; paths default to data."""
+    loaded = load_lexicon(lexicon or None)
+    nlp = spacy.blank("en")
+    # spaCy's 1,000,000-character limit protects parsers' memory; this pipeline has none.
+    nlp.max_length = MAX_TEXT_LENGTH
+    nlp.tokenizer = NormalisingTokenizer(nlp, Normaliser(loaded.vocabulary()))
+    ruler = nlp.add_pipe(
+        "span_ruler",
+        name="synthwatch_lexicon",
+        config={"spans_key": LEXICON_SPANS, "phrase_matcher_attr": "LOWER", "validate": False},
+    )
+    if not isinstance(ruler, SpanRuler):
+        raise TypeError(f"expected a SpanRuler, got {type(ruler).__name__}")
+    ruler.add_patterns(lexicon_patterns(loaded))
+    nlp.add_pipe("synthwatch_cas_v1", config={"lexicon": lexicon})
+    nlp.add_pipe("synthwatch_analogues_v1", config={"lexicon": lexicon, "analogues": analogues})
+    nlp.add_pipe("synthwatch_mentions_v1", config={"lexicon": lexicon})
+    nlp.add_pipe("synthwatch_indicators_v1", config={"cues": cues})
+    nlp.add_pipe("synthwatch_context_v1", config={"cues": cues})
+    nlp.add_pipe("synthwatch_scoring_v1", config={"weights": weights})
+    return nlp
+
+
+class Analyser:
+    """Analyse listing texts; rebuilds its pipeline every `rebuild_every` documents.
+
+    spaCy's StringStore keeps every novel token it has seen, so a long crawl would grow it
+    without bound (1.5 GB after 20k pages); a fresh pipeline starts a fresh one. One Analyser
+    per thread: spaCy pipelines are not thread-safe.
+    """
+
+    def __init__(self, *, rebuild_every: int = 5000) -> None:
+        if rebuild_every < 1:
+            raise ValueError("rebuild_every must be at least 1")
+        self.rebuild_every = rebuild_every
+        self.nlp = build_pipeline()
+        self._since_rebuild = 0
+        self.rebuilds = 0
+
+    def _count(self, documents: int) -> None:
+        self._since_rebuild += documents
+        if self._since_rebuild >= self.rebuild_every:
+            self.nlp = build_pipeline()
+            self._since_rebuild = 0
+            self.rebuilds += 1
+
+    def analyse(self, text: str) -> Analysis:
+        """Analyse one text."""
+        analysis: Analysis = self.nlp(text)._.sw_analysis
+        self._count(1)
+        return analysis
+
+    def analyse_many(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[Analysis]:
+        """Analyse a stream of texts with `nlp.pipe` in this process.
+
+        One process on purpose: spaCy's n_process is ten times slower for matching.
+        """
+        stream = iter(texts)
+        while True:
+            chunk = list(itertools.islice(stream, self.rebuild_every - self._since_rebuild))
+            if not chunk:
+                return
+            nlp = self.nlp
+            for doc in nlp.pipe(chunk, batch_size=batch_size):
+                yield doc._.sw_analysis
+            self._count(len(chunk))
+
+
+_default: Analyser | None = None
+_default_lock = threading.Lock()
+
+
+def default_analyser() -> Analyser:
+    """Return the module-level Analyser, building it on first use."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Analyser()
+        return _default
+
+
+def analyse(text: str) -> Analysis:
+    """Analyse one text with the module-level Analyser."""
+    return default_analyser().analyse(text)
+
+
+def analyse_many(texts: Iterable[str]) -> Iterator[Analysis]:
+    """Analyse a stream of texts with the module-level Analyser."""
+    return default_analyser().analyse_many(texts)

@@ -1,0 +1,281 @@
+"""Turn mentions, indicators and context into a score, an offer flag and the reasons."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from typing import Any
+
+from nlp.analysis import (
+    CLASSES,
+    CONTEXT_KINDS,
+    INDICATOR_KINDS,
+    TARGET_CLASSES,
+    Analysis,
+    Indicator,
+    Reason,
+)
+from nlp.context import ContextResult
+from nlp.errors import NlpDataError
+from nlp.mentions import MentionHit
+
+_INDICATOR_TEXT: dict[str, str] = {
+    "quantity": "gives quantities",
+    "price": "states prices",
+    "shipping": "describes shipping",
+    "contact": "gives contact channels",
+    "sale": "uses sale terms",
+    "purity": "claims purity or lab analysis",
+    "disclaimer": "carries a research-chemical disclaimer",
+    "obfuscation": "obfuscates substance names",
+}
+_CONTEXT_TEXT: dict[str, str] = {
+    "news": "reads as news reporting",
+    "law_enforcement": "mentions law enforcement",
+    "harm_reduction": "is about harm reduction",
+    "medical": "gives medical or pharmacy information",
+    "question": "asks about the substance",
+    "negation": "negates the substance",
+}
+_NEUTRALISED_TEXT: dict[str, str] = {
+    "harm_reduction": "as a test or detection product",
+    "negation": "negated",
+    "question": "in a question",
+    "topic": "as a topic",
+}
+_VIA_TEXT: dict[str, str] = {
+    "misspelling": "misspelt",
+    "street_name": "by street name",
+    "cas": "by CAS number",
+    "analogue": "by analogue naming",
+}
+_MAX_LISTED = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ContextWeight:
+    """How a context kind lowers the score, and how many distinct cues cancel an offer."""
+
+    weight: float
+    cancel_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """The scoring weights of `nlp/data/weights.toml`."""
+
+    bias: float
+    offer_threshold: float
+    offer_min_confidence: float
+    repeat_concept_factor: float
+    max_extra_substances: float
+    no_sale_substance_factor: float
+    no_substance_indicator_factor: float
+    sale_evidence: tuple[str, ...]
+    classes: dict[str, float]
+    indicators: dict[str, float]
+    context: dict[str, ContextWeight]
+
+
+def _number(source: str, where: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise NlpDataError(source, f"{where} must be a number, not {value!r}")
+    return float(value)
+
+
+def _table(source: str, data: dict[str, Any], name: str, keys: Sequence[str]) -> dict[str, Any]:
+    table = data.get(name)
+    if not isinstance(table, dict):
+        raise NlpDataError(source, f"missing table [{name}]")
+    missing = [k for k in keys if k not in table]
+    if missing:
+        raise NlpDataError(source, f"[{name}] has no weight for {', '.join(missing)}")
+    unknown = sorted(set(table) - set(keys))
+    if unknown:
+        raise NlpDataError(source, f"[{name}] has unknown key(s) {', '.join(unknown)}")
+    return table
+
+
+def parse_weights(raw: str, source: str) -> Weights:
+    """Parse and validate weights TOML; `source` names the file in errors."""
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise NlpDataError(source, f"invalid TOML: {exc}") from None
+    score_keys = (
+        "bias",
+        "offer_threshold",
+        "offer_min_confidence",
+        "repeat_concept_factor",
+        "max_extra_substances",
+        "no_sale_substance_factor",
+        "no_substance_indicator_factor",
+        "sale_evidence",
+    )
+    score = _table(source, data, "score", score_keys)
+    sale_evidence = score["sale_evidence"]
+    if not isinstance(sale_evidence, list) or not set(sale_evidence) <= set(INDICATOR_KINDS):
+        raise NlpDataError(source, f"[score] sale_evidence must list kinds of {INDICATOR_KINDS}")
+    context: dict[str, ContextWeight] = {}
+    for kind, entry in _table(source, data, "context", CONTEXT_KINDS).items():
+        if not isinstance(entry, dict) or set(entry) != {"weight", "cancel_at"}:
+            raise NlpDataError(source, f"[context.{kind}] needs exactly weight and cancel_at")
+        cancel_at = entry["cancel_at"]
+        if isinstance(cancel_at, bool) or not isinstance(cancel_at, int) or cancel_at < 0:
+            raise NlpDataError(source, f"[context.{kind}] cancel_at must be an integer >= 0")
+        context[kind] = ContextWeight(
+            _number(source, f"[context.{kind}] weight", entry["weight"]), cancel_at
+        )
+    return Weights(
+        bias=_number(source, "[score] bias", score["bias"]),
+        offer_threshold=_number(source, "[score] offer_threshold", score["offer_threshold"]),
+        offer_min_confidence=_number(
+            source, "[score] offer_min_confidence", score["offer_min_confidence"]
+        ),
+        repeat_concept_factor=_number(
+            source, "[score] repeat_concept_factor", score["repeat_concept_factor"]
+        ),
+        max_extra_substances=_number(
+            source, "[score] max_extra_substances", score["max_extra_substances"]
+        ),
+        no_sale_substance_factor=_number(
+            source, "[score] no_sale_substance_factor", score["no_sale_substance_factor"]
+        ),
+        no_substance_indicator_factor=_number(
+            source, "[score] no_substance_indicator_factor", score["no_substance_indicator_factor"]
+        ),
+        sale_evidence=tuple(sale_evidence),
+        classes={
+            k: _number(source, f"[class] {k}", v)
+            for k, v in _table(source, data, "class", CLASSES).items()
+        },
+        indicators={
+            k: _number(source, f"[indicator] {k}", v)
+            for k, v in _table(source, data, "indicator", INDICATOR_KINDS).items()
+        },
+        context=context,
+    )
+
+
+@lru_cache(maxsize=8)
+def load_weights(path: str = "") -> Weights:
+    """Load the weights shipped in `nlp/data/weights.toml`, or the file at `path`."""
+    if path:
+        with open(path, encoding="utf-8") as handle:
+            return parse_weights(handle.read(), path)
+    resource = files("nlp") / "data" / "weights.toml"
+    return parse_weights(resource.read_text(encoding="utf-8"), str(resource))
+
+
+def logistic(x: float) -> float:
+    """Squash a sum of weights into (0, 1)."""
+    if x < -700:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _listed(items: Sequence[str]) -> str:
+    shown = ", ".join(items[:_MAX_LISTED])
+    return shown + (f" and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else "")
+
+
+def _mention_reason(hit: MentionHit, weight: float) -> Reason:
+    mention = hit.mention
+    about = mention.substance_class.replace("_", " ") + " class"
+    if mention.control:
+        about += f", {mention.control}"
+    text = f"names {mention.name} ({about})"
+    if hit.via in _VIA_TEXT:
+        text += f" {_VIA_TEXT[hit.via]} {mention.text!r}"
+    return Reason(text, round(weight, 3))
+
+
+def _substance_reasons(best: Sequence[MentionHit], weights: Weights, factor: float) -> list[Reason]:
+    """The surest substance counts in full; further ones add a capped fraction."""
+    ordered = sorted(
+        best, key=lambda h: -weights.classes[h.mention.substance_class] * h.mention.confidence
+    )
+    reasons: list[Reason] = []
+    budget = weights.max_extra_substances
+    for rank, hit in enumerate(ordered):
+        weight = weights.classes[hit.mention.substance_class] * hit.mention.confidence
+        if rank:
+            weight = min(weight * weights.repeat_concept_factor, budget)
+            budget -= weight
+        reasons.append(_mention_reason(hit, weight * factor))
+    return reasons
+
+
+def score_analysis(
+    hits: Sequence[MentionHit],
+    indicators: Sequence[Indicator],
+    context: ContextResult,
+    weights: Weights,
+) -> Analysis:
+    """Combine everything found in a text into its Analysis."""
+    best: dict[str, MentionHit] = {}  # concept id -> surest mention not neutralised
+    neutral: dict[str, tuple[MentionHit, str]] = {}
+    for index, hit in enumerate(hits):
+        concept_id = hit.mention.concept_id
+        if index in context.neutralised:
+            neutral.setdefault(concept_id, (hit, context.neutralised[index]))
+        elif concept_id not in best or hit.mention.confidence > best[concept_id].mention.confidence:
+            best[concept_id] = hit
+    values: dict[str, list[str]] = {}
+    for indicator in indicators:
+        found = values.setdefault(indicator.kind, [])
+        if indicator.value not in found:
+            found.append(indicator.value)
+    sale = any(kind in values for kind in weights.sale_evidence)
+
+    reasons = [Reason("baseline", weights.bias)]
+    substance_factor = 1.0 if sale else weights.no_sale_substance_factor
+    reasons.extend(_substance_reasons(list(best.values()), weights, substance_factor))
+    for concept_id, (hit, kind) in neutral.items():
+        if concept_id not in best:
+            reasons.append(
+                Reason(f"mentions {hit.mention.name} only {_NEUTRALISED_TEXT[kind]}", 0.0)
+            )
+    # Indicators say what they say only beside a surely named substance: "spice, $5" is food.
+    named = any(h.mention.confidence >= weights.offer_min_confidence for h in best.values())
+    indicator_factor = 1.0 if named else weights.no_substance_indicator_factor
+    for kind in INDICATOR_KINDS:
+        if kind in values:
+            weight = weights.indicators[kind] * indicator_factor
+            reasons.append(
+                Reason(f"{_INDICATOR_TEXT[kind]}: {_listed(values[kind])}", round(weight, 3))
+            )
+    cancelled = False
+    for kind in context.kinds:
+        cues = context.cues[kind]
+        setting = weights.context[kind]
+        cancels = 0 < setting.cancel_at <= len(cues)
+        cancelled = cancelled or cancels
+        # Below its cancel_at a kind weighs in proportion: one "seized" is half a news story.
+        share = min(1.0, len(cues) / setting.cancel_at) if setting.cancel_at else 1.0
+        text = f"{_CONTEXT_TEXT[kind]}: {_listed(cues)}" + ("; cancels an offer" if cancels else "")
+        reasons.append(Reason(text, round(setting.weight * share, 3)))
+
+    score = logistic(sum(r.weight for r in reasons))
+    offer = (
+        any(
+            h.mention.substance_class in TARGET_CLASSES
+            and h.mention.confidence >= weights.offer_min_confidence
+            for h in best.values()
+        )
+        and sale
+        and not cancelled
+        and score >= weights.offer_threshold
+    )
+    return Analysis(
+        mentions=tuple(h.mention for h in hits),
+        indicators=tuple(indicators),
+        context=context.kinds,
+        score=round(score, 4),
+        offer=offer,
+        reasons=tuple(reasons),
+    )

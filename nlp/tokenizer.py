@@ -1,0 +1,43 @@
+"""A tokenizer that normalises the text first; the Doc keeps the way back to the original."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from spacy.language import Language
+from spacy.tokenizer import Tokenizer
+from spacy.tokens import Doc
+from spacy.util import compile_infix_regex
+
+from nlp.extensions import register_extensions
+from nlp.normalise import Normaliser
+
+# Split on every hyphen or slash between letters or digits, so "1-Boc-4-piperidone", "U-47700"
+# and "MDMB-4en-PINACA" always tokenise part by part (spaCy keeps "boc-4" and "2c/2c" whole),
+# and on a colon before a digit ("CAS:79099-07-3").
+_EXTRA_INFIXES = (r"(?<=[0-9A-Za-z])[-/](?=[0-9A-Za-z])", r"(?<=[A-Za-z]):(?=[0-9])")
+
+
+class NormalisingTokenizer:
+    """Normalise text, then tokenise the normalised text with spaCy's tokenizer."""
+
+    def __init__(self, nlp: Language, normaliser: Normaliser) -> None:
+        register_extensions()
+        tokenizer = nlp.tokenizer
+        if not isinstance(tokenizer, Tokenizer):
+            raise TypeError(f"expected spaCy's Tokenizer, not {type(tokenizer).__name__}")
+        infixes = [*(nlp.Defaults.infixes or ()), *_EXTRA_INFIXES]
+        tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+        self.tokenizer = tokenizer
+        self.normaliser = normaliser
+
+    def __call__(self, text: str) -> Doc:
+        normalised = self.normaliser(text)
+        doc: Doc = self.tokenizer(normalised.text)
+        doc._.sw_normalised = normalised
+        return doc
+
+    def pipe(self, texts: Iterable[str], batch_size: int = 1000) -> Iterator[Doc]:
+        """Tokenise a stream of texts."""
+        for text in texts:
+            yield self(text)
