@@ -8,7 +8,6 @@ evidence or analysis is dropped, never stored.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from scrapy.exceptions import DropItem, NotConfigured
@@ -20,6 +19,7 @@ from crawlers.crawlrun import CrawlRunExtension
 from crawlers.errors import EvidenceError
 from crawlers.evidence import WarcEvidenceWriter
 from crawlers.items import PageItem
+from nlp import Analysis
 from storage.db import transaction
 from storage.errors import StorageError
 from storage.repository import (
@@ -86,67 +86,13 @@ class EvidencePipeline:
             self.writer.close()
 
 
-class Reason(Protocol):
-    @property
-    def text(self) -> str: ...
-    @property
-    def weight(self) -> float: ...
+class Analyser(Protocol):
+    """What the extract pipeline needs of `nlp.Analyser` (tests substitute a lighter one)."""
+
+    def analyse(self, text: str) -> Analysis: ...
 
 
-class MentionLike(Protocol):
-    @property
-    def start(self) -> int: ...
-    @property
-    def end(self) -> int: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def concept_id(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def substance_class(self) -> str: ...
-    @property
-    def control(self) -> str: ...
-    @property
-    def confidence(self) -> float: ...
-
-
-class IndicatorLike(Protocol):
-    @property
-    def kind(self) -> str: ...
-    @property
-    def start(self) -> int: ...
-    @property
-    def end(self) -> int: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def value(self) -> Any: ...
-
-
-class AnalysisLike(Protocol):
-    """What `nlp.Analysis` offers the crawler (read-only, as its frozen dataclasses are)."""
-
-    @property
-    def mentions(self) -> Sequence[MentionLike]: ...
-    @property
-    def indicators(self) -> Sequence[IndicatorLike]: ...
-    @property
-    def context(self) -> Sequence[str]: ...
-    @property
-    def score(self) -> float: ...
-    @property
-    def offer(self) -> bool: ...
-    @property
-    def reasons(self) -> Sequence[Reason]: ...
-
-
-class AnalyserLike(Protocol):
-    def analyse(self, text: str) -> AnalysisLike: ...
-
-
-def analysis_record(analysis: AnalysisLike) -> AnalysisRecord:
+def analysis_record(analysis: Analysis) -> AnalysisRecord:
     """Convert an `nlp.Analysis` into the record storage keeps."""
     return AnalysisRecord(
         score=float(analysis.score),
@@ -156,7 +102,7 @@ def analysis_record(analysis: AnalysisLike) -> AnalysisRecord:
                 concept_id=m.concept_id,
                 name=m.name,
                 substance_class=m.substance_class,
-                control=m.control or "",
+                control=m.control,
                 start=m.start,
                 end=m.end,
                 text=m.text,
@@ -170,7 +116,7 @@ def analysis_record(analysis: AnalysisLike) -> AnalysisRecord:
                 start=i.start,
                 end=i.end,
                 text=i.text,
-                value="" if i.value is None else str(i.value),
+                value=i.value,
             )
             for i in analysis.indicators
         ],
@@ -186,7 +132,7 @@ class ExtractPipeline:
     its spaCy pipeline that often, which bounds the StringStore over a long crawl.
     """
 
-    def __init__(self, analyser: AnalyserLike, stats: StatsCollector) -> None:
+    def __init__(self, analyser: Analyser, stats: StatsCollector) -> None:
         self.analyser = analyser
         self.stats = stats
 

@@ -1,45 +1,8 @@
-"""A tiny stand-in for `nlp.Analyser`, shaped like its API: offers are texts naming fentanyl."""
+"""A tiny stand-in for `nlp.Analyser` (no spaCy to load): offers are texts naming fentanyl."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-
-@dataclass(frozen=True)
-class FakeMention:
-    start: int
-    end: int
-    text: str
-    concept_id: str = "fentanyl"
-    name: str = "Fentanyl"
-    substance_class: str = "fentanyl"
-    control: str = "US Schedule II"
-    confidence: float = 1.0
-
-
-@dataclass(frozen=True)
-class FakeIndicator:
-    kind: str
-    start: int
-    end: int
-    text: str
-    value: str = ""
-
-
-@dataclass(frozen=True)
-class FakeReason:
-    text: str
-    weight: float
-
-
-@dataclass(frozen=True)
-class FakeAnalysis:
-    mentions: tuple[FakeMention, ...] = ()
-    indicators: tuple[FakeIndicator, ...] = ()
-    context: tuple[str, ...] = ()
-    score: float = 0.0
-    offer: bool = False
-    reasons: tuple[FakeReason, ...] = field(default_factory=tuple)
+from nlp import Analysis, Indicator, Mention, Reason
 
 
 class KeywordAnalyser:
@@ -48,20 +11,32 @@ class KeywordAnalyser:
     def __init__(self, *, rebuild_every: int = 5000) -> None:
         self.rebuild_every = rebuild_every
 
-    def analyse(self, text: str) -> FakeAnalysis:
-        lowered = text.lower()
-        start = lowered.find("fentanyl")
+    def analyse(self, text: str) -> Analysis:
+        start = text.lower().find("fentanyl")
         if start < 0:
-            return FakeAnalysis()
-        mention = FakeMention(start, start + 8, text[start : start + 8])
+            return Analysis(
+                mentions=(), indicators=(), context=(), score=0.0, offer=False, reasons=()
+            )
+        mention = Mention(
+            start=start,
+            end=start + 8,
+            text=text[start : start + 8],
+            concept_id="fentanyl",
+            name="Fentanyl",
+            substance_class="fentanyl",
+            control="US Schedule II",
+            confidence=1.0,
+        )
         dollar = text.find("$")
-        indicators = (FakeIndicator("price", dollar, dollar + 4, text[dollar : dollar + 4]),)
         offer = dollar >= 0
-        return FakeAnalysis(
+        price = Indicator(
+            kind="price", start=dollar, end=dollar + 4, text=text[dollar : dollar + 4], value=""
+        )
+        return Analysis(
             mentions=(mention,),
-            indicators=indicators if offer else (),
+            indicators=(price,) if offer else (),
+            context=("question",) if "?" in text else (),
             score=0.9 if offer else 0.3,
             offer=offer,
-            reasons=(FakeReason("names fentanyl", 0.6),),
-            context=("question",) if "?" in text else (),
+            reasons=(Reason(text="names fentanyl", weight=0.6),),
         )
