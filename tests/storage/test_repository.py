@@ -59,6 +59,27 @@ def offer(score: float = 0.9) -> repo.AnalysisRecord:
     )
 
 
+def store(
+    session: Session,
+    capture: Capture,
+    text: str,
+    analysis: repo.AnalysisRecord,
+    now: datetime,
+    fields: dict[str, str] | None = None,
+) -> repo.StoredListing:
+    return repo.store_listing(
+        session,
+        source_id="shop",
+        url=capture.url,
+        capture=capture,
+        title="Item",
+        text=text,
+        fields=fields or {},
+        analysis=analysis,
+        now=now,
+    )
+
+
 def legal_user(session: Session, now: datetime, role: str = "legal") -> repo.User:
     return repo.create_user(session, username=f"ivy-{role}", password_hash="x", role=role, now=now)
 
@@ -116,42 +137,12 @@ def test_an_unchanged_text_keeps_the_version_and_a_changed_one_adds_one(
 ) -> None:
     add_source(session, now)
     capture = add_capture(session, now)
-    first = repo.store_listing(
-        session,
-        source_id="shop",
-        url=capture.url,
-        capture=capture,
-        title="Item",
-        text="Selling carfentanil for $120",
-        fields={},
-        analysis=offer(),
-        now=now,
-    )
+    first = store(session, capture, "Selling carfentanil for $120", offer(), now)
     later = now + timedelta(days=1)
-    same = repo.store_listing(
-        session,
-        source_id="shop",
-        url=capture.url,
-        capture=capture,
-        title="Item",
-        text="Selling  carfentanil\nfor $120",
-        fields={},
-        analysis=offer(),
-        now=later,
-    )
+    same = store(session, capture, "Selling  carfentanil\nfor $120", offer(), later)
     assert not same.new_version and same.version.id == first.version.id
     assert same.listing.first_seen == now and same.listing.last_seen == later
-    changed = repo.store_listing(
-        session,
-        source_id="shop",
-        url=capture.url,
-        capture=capture,
-        title="Item",
-        text="Selling carfentanil for $99",
-        fields={},
-        analysis=offer(0.95),
-        now=later,
-    )
+    changed = store(session, capture, "Selling carfentanil for $99", offer(0.95), later)
     assert changed.new_version
     assert len(session.scalars(select(ListingVersion)).all()) == 2
     assert changed.case is not None and changed.case.score == 0.95
@@ -162,16 +153,8 @@ def test_a_flagged_listing_opens_one_case_with_an_audit_row(
 ) -> None:
     add_source(session, now)
     capture = add_capture(session, now)
-    stored = repo.store_listing(
-        session,
-        source_id="shop",
-        url=capture.url,
-        capture=capture,
-        title="Item",
-        text="Selling carfentanil for $120",
-        fields={"price": "$120"},
-        analysis=offer(),
-        now=now,
+    stored = store(
+        session, capture, "Selling carfentanil for $120", offer(), now, fields={"price": "$120"}
     )
     assert stored.case is not None and stored.case.state == "new"
     assert stored.version.mentions[0].concept_id == "carfentanil"
@@ -184,16 +167,12 @@ def test_a_flagged_listing_opens_one_case_with_an_audit_row(
 def test_a_benign_listing_opens_no_case(session: Session, now: datetime) -> None:
     add_source(session, now)
     capture = add_capture(session, now)
-    stored = repo.store_listing(
+    stored = store(
         session,
-        source_id="shop",
-        url=capture.url,
-        capture=capture,
-        title="News",
-        text="Customs seized carfentanil",
-        fields={},
-        analysis=repo.AnalysisRecord(score=0.1, offer=False),
-        now=now,
+        capture,
+        "Customs seized carfentanil",
+        repo.AnalysisRecord(score=0.1, offer=False),
+        now,
     )
     assert stored.case is None
     assert repo.count_cases(session) == 0
