@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from werkzeug.serving import run_simple
+from waitress import serve
 
 from review.app import create_app
 from synthwatch.store import Store
 
 HOST = "127.0.0.1"
+THREADS = 8
 
 
 def serve_review_app(store: Store, *, port: int) -> None:
-    """Serve the review app until interrupted (threaded werkzeug server, loopback only)."""
+    """Serve the review app with waitress (a production WSGI server) until interrupted."""
     app = create_app(store.session_factory)
-    run_simple(HOST, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    serve(app, host=HOST, port=port, threads=THREADS, ident="SynthWatch")
