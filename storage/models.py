@@ -39,7 +39,8 @@ NAMING_CONVENTION = {
 
 ROLES = ("analyst", "legal", "admin")
 CASE_STATES = ("new", "confirmed", "dismissed", "escalated", "approved", "rejected", "referred")
-CRAWL_STATUSES = ("running", "finished", "failed")
+CRAWL_STATUSES = ("running", "finished", "failed", "interrupted")
+SCHEDULE_STATUSES = ("running", "finished", "failed", "skipped")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -160,6 +161,12 @@ class Listing(Base):
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
     gone_at: Mapped[datetime | None]
+    # Finished crawls of the source in a row that did not see this listing; `gone_at` is set
+    # when it reaches the crawler's threshold.
+    missed_crawls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Validators of the last full response, sent back as a conditional GET.
+    http_etag: Mapped[str | None] = mapped_column(String(500))
+    http_last_modified: Mapped[str | None] = mapped_column(String(100))
 
     source: Mapped[Source] = relationship()
     versions: Mapped[list[ListingVersion]] = relationship(
@@ -265,3 +272,31 @@ class AuditEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ScheduleLedger(Base):
+    """One row per (job, period): the claim that makes each scheduled period run once."""
+
+    __tablename__ = "schedule_ledger"
+    __table_args__ = (UniqueConstraint("job_id", "period_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(100))
+    period_start: Mapped[datetime]
+    claimed_by: Mapped[str] = mapped_column(String(200))
+    claimed_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class Lease(Base):
+    """A named lease: one holder at a time, taken over once it expires."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

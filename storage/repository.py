@@ -107,6 +107,31 @@ def approve_source(
     return approval
 
 
+def suspend_source(
+    session: Session, *, source_id: str, actor: User, reason: str, now: datetime
+) -> Source:
+    """Stop a source from being crawled until a legal user approves it again."""
+    source = session.get(Source, source_id)
+    if source is None:
+        raise NotFoundError(f"no source {source_id!r}")
+    if actor.role not in ("legal", "admin") or not actor.active:
+        raise ApprovalError(f"{actor.username} is not an active user with the legal or admin role")
+    if not reason.strip():
+        raise ApprovalError(f"suspending {source_id!r} needs a reason")
+    source.suspended_at = now
+    session.flush()
+    append_event(
+        session,
+        action="source.suspended",
+        object_type="source",
+        object_id=source_id,
+        actor=actor,
+        now=now,
+        detail={"reason": reason.strip()},
+    )
+    return source
+
+
 def approval_state(session: Session, source_id: str, scope_fingerprint: str) -> str:
     """Say whether a source may be crawled with this scope.
 
@@ -245,13 +270,19 @@ def store_listing(
     fields: dict[str, Any],
     analysis: AnalysisRecord,
     now: datetime,
+    etag: str | None = None,
+    last_modified: str | None = None,
 ) -> StoredListing:
-    """Record a listing seen now: a new version when its text changed, a case when flagged."""
+    """Record a listing seen now: a new version when its text changed, a case when flagged.
+
+    ``etag`` and ``last_modified`` are the response's validators, kept for a conditional GET.
+    """
     listing = find_listing(session, source_id, url)
     if listing is None:
         listing = Listing(source_id=source_id, url=url, first_seen=now, last_seen=now)
         session.add(listing)
-    listing.last_seen, listing.gone_at = now, None
+    listing.last_seen, listing.gone_at, listing.missed_crawls = now, None, 0
+    listing.http_etag, listing.http_last_modified = etag, last_modified
     capture.listing = listing
     digest = text_fingerprint(text)
     latest = listing.versions[-1] if listing.versions else None

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from storage.schedule import acquire_lease, claim_period, finish_period, ledger, release_lease
+
+TTL = timedelta(seconds=60)
+
+
+def test_a_period_is_claimed_once(session: Session, now: datetime) -> None:
+    first = claim_period(session, job_id="crawl:shop", period_start=now, holder="a", now=now)
+    again = claim_period(session, job_id="crawl:shop", period_start=now, holder="b", now=now)
+    assert first is not None and again is None
+    finish_period(session, first, status="finished", now=now, detail="ok")
+    assert [(row.claimed_by, row.status) for row in ledger(session, "crawl:shop")] == [
+        ("a", "finished")
+    ]
+
+
+def test_another_period_or_job_is_claimed_separately(session: Session, now: datetime) -> None:
+    assert claim_period(session, job_id="crawl:shop", period_start=now, holder="a", now=now)
+    later = now + timedelta(days=1)
+    assert claim_period(session, job_id="crawl:shop", period_start=later, holder="a", now=now)
+    assert claim_period(session, job_id="crawl:other", period_start=now, holder="a", now=now)
+
+
+def test_a_held_lease_makes_the_second_holder_wait(session: Session, now: datetime) -> None:
+    assert acquire_lease(session, name="scheduler", holder="a", now=now, ttl=TTL)
+    assert not acquire_lease(session, name="scheduler", holder="b", now=now + TTL / 2, ttl=TTL)
+    assert acquire_lease(session, name="scheduler", holder="a", now=now + TTL / 2, ttl=TTL)
+
+
+def test_an_expired_lease_is_taken_over(session: Session, now: datetime) -> None:
+    assert acquire_lease(session, name="scheduler", holder="a", now=now, ttl=TTL)
+    assert acquire_lease(session, name="scheduler", holder="b", now=now + 2 * TTL, ttl=TTL)
+    assert not acquire_lease(session, name="scheduler", holder="a", now=now + 2 * TTL, ttl=TTL)
+
+
+def test_a_released_lease_is_free(session: Session, now: datetime) -> None:
+    assert acquire_lease(session, name="scheduler", holder="a", now=now, ttl=TTL)
+    release_lease(session, name="scheduler", holder="a")
+    assert acquire_lease(session, name="scheduler", holder="b", now=now, ttl=TTL)
