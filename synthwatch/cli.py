@@ -6,14 +6,17 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from rich.console import Console
 
-from synthwatch import commands
+from crawlers.errors import CrawlerError
+from review.errors import ReviewError
+from storage.errors import StorageError
+from synthwatch.commands import MODULES
 from synthwatch.errors import UsageError
 
-log = logging.getLogger(__name__)
+# Errors a user can act on: reported as one line, never as a traceback.
+USER_ERRORS = (UsageError, CrawlerError, StorageError, ReviewError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,53 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    demo = sub.add_parser(
-        "demo", help="crawl the invented demo marketplace and open the review app"
-    )
-    demo.add_argument("--no-serve", action="store_true", help="stop after the summary")
-    demo.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    demo.add_argument("--port", type=int, default=8000, help="review app port (default 8000)")
-    demo.add_argument(
-        "--site-port",
-        type=int,
-        default=8421,
-        help="demo marketplace port; a free one is used when it is taken (default 8421)",
-    )
-    demo.set_defaults(handler=commands.demo)
-
-    db = sub.add_parser("db", help="database maintenance")
-    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    db_sub.add_parser("upgrade", help="migrate the database to the newest schema").set_defaults(
-        handler=commands.db_upgrade
-    )
-
-    sources = sub.add_parser("sources", help="source definitions")
-    sources_sub = sources.add_subparsers(dest="sources_command", required=True, metavar="ACTION")
-    for action, handler, text in (
-        ("check", commands.sources_check, "validate source files; name each error's line"),
-        ("list", commands.sources_list, "list sources with their approval state"),
-    ):
-        cmd = sources_sub.add_parser(action, help=text)
-        cmd.add_argument("files", nargs="+", type=Path, metavar="FILE")
-        cmd.set_defaults(handler=handler)
-
-    crawl = sub.add_parser("crawl", help="crawl one approved source in a child process")
-    crawl.add_argument("source", help="source id")
-    crawl.add_argument("--sources", type=Path, action="append", required=True, metavar="FILE")
-    crawl.add_argument("--timeout", type=float, default=3600.0, help="seconds (default 3600)")
-    crawl.set_defaults(handler=commands.crawl)
-
-    serve = sub.add_parser("serve", help="serve the review app")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.set_defaults(handler=commands.serve)
-
-    digest = sub.add_parser("digest", help="the weekly digest")
-    digest_sub = digest.add_subparsers(dest="digest_command", required=True, metavar="ACTION")
-    preview = digest_sub.add_parser("preview", help="write the digest of a week to an HTML file")
-    preview.add_argument("--week", help="ISO week such as 2026-W48 (default: this week)")
-    preview.add_argument("--out", type=Path, required=True, metavar="FILE")
-    preview.set_defaults(handler=commands.digest_preview)
+    for module in MODULES:
+        module.register(sub)
     return parser
 
 
@@ -95,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("stopped")
         return 130
-    except UsageError as error:
+    except USER_ERRORS as error:
         console.print(f"[red]error:[/red] {error}", highlight=False)
         return 2
 

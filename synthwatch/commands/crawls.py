@@ -1,0 +1,113 @@
+"""``synthwatch crawl`` and ``crawl-runs``: run one source, list what runs did."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from sqlalchemy import select
+
+from crawlers.runner import run_crawl
+from storage.models import CrawlRun
+from synthwatch.commands.common import Subparsers, err, open_store, out
+
+# Stats keys shown by `crawl-runs` (documented with the crawlers' stats keys).
+PAGES = "synthwatch/pages_fetched"
+LISTINGS = {
+    "new": "synthwatch/listings_new",
+    "changed": "synthwatch/listings_new_version",
+    "unchanged": "synthwatch/listings_unchanged",
+    "gone": "synthwatch/listings_gone",
+}
+FLAGGED, BLOCKED, ERRORS = "synthwatch/flagged", "synthwatch/blocked", "synthwatch/errors"
+REFUSED_PREFIX = "synthwatch/refused/"
+
+
+def register(sub: Subparsers) -> None:
+    crawl = sub.add_parser("crawl", help="crawl one approved source in a child process")
+    crawl.add_argument("source", help="source id")
+    crawl.add_argument("--sources", type=Path, action="append", required=True, metavar="FILE")
+    crawl.add_argument("--timeout", type=float, default=3600.0, help="seconds (default 3600)")
+    crawl.set_defaults(handler=crawl_one)
+
+    runs = sub.add_parser("crawl-runs", help="list crawl runs with their stats")
+    runs.add_argument("--source", help="only this source")
+    runs.add_argument("--limit", type=int, default=20, help="newest N runs (default 20)")
+    runs.add_argument("--json", action="store_true", help="print the runs as JSON")
+    runs.set_defaults(handler=list_runs)
+
+
+def crawl_one(args: argparse.Namespace) -> int:
+    """Crawl one source in a child process and report how it ended."""
+    outcome = run_crawl(args.source, sources=list(args.sources), env=None, timeout=args.timeout)
+    status = outcome.status or "no crawl run"
+    if outcome.timed_out:
+        status += f", killed after the {args.timeout:.0f} s timeout"
+    err.print(
+        f"crawl of {args.source}: {status}{f' ({outcome.error})' if outcome.error else ''}; "
+        f"run {outcome.run_id}, {outcome.duration:.1f} s, log {outcome.log_path}",
+        highlight=False,
+    )
+    return 0 if outcome.ok else 1
+
+
+def list_runs(args: argparse.Namespace) -> int:
+    """Print the newest crawl runs, one row each (or as JSON)."""
+    with open_store().sessions() as session:
+        query = select(CrawlRun).order_by(CrawlRun.id.desc()).limit(args.limit)
+        if args.source:
+            query = query.where(CrawlRun.source_id == args.source)
+        runs = list(session.scalars(query))
+    if args.json:
+        print(json.dumps([run_data(run) for run in runs], indent=2))
+        return 0
+    table = Table(
+        "run", "source", "status", "started (UTC)", "s", "pages",
+        "listings new/changed/unchanged/gone", "flagged", "blocked", "errors", "refused",
+    )  # fmt: skip
+    for run in runs:
+        data = run_data(run)
+        status = data["status"] if not data["error"] else f"{data['status']}: {data['error']}"
+        table.add_row(
+            str(data["id"]),
+            data["source"],
+            status,
+            run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            f"{data['seconds']:.1f}" if data["seconds"] is not None else "",
+            str(data["pages"]),
+            "/".join(str(data["listings"][kind]) for kind in LISTINGS),
+            str(data["flagged"]),
+            str(data["blocked"]),
+            str(data["errors"]),
+            ", ".join(f"{reason} {count}" for reason, count in data["refused"].items()),
+        )
+    out.print(table)
+    return 0
+
+
+def run_data(run: CrawlRun) -> dict[str, Any]:
+    """Return what `crawl-runs` shows of one run, as JSON-ready data."""
+    stats: dict[str, Any] = run.stats or {}
+    duration = stats.get("elapsed_time_seconds")
+    return {
+        "id": run.id,
+        "source": run.source_id,
+        "status": run.status,
+        "error": run.error,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "seconds": float(duration) if isinstance(duration, int | float) else None,
+        "pages": int(stats.get(PAGES, 0)),
+        "listings": {kind: int(stats.get(key, 0)) for kind, key in LISTINGS.items()},
+        "flagged": int(stats.get(FLAGGED, 0)),
+        "blocked": int(stats.get(BLOCKED, 0)),
+        "errors": int(stats.get(ERRORS, 0)),
+        "refused": {
+            key.removeprefix(REFUSED_PREFIX): int(value)
+            for key, value in sorted(stats.items())
+            if key.startswith(REFUSED_PREFIX) and value
+        },
+    }

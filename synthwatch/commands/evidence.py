@@ -1,0 +1,53 @@
+"""``synthwatch evidence verify``: re-read WARC records and re-check their SHA-256."""
+
+from __future__ import annotations
+
+import argparse
+
+from sqlalchemy import func, select
+
+from crawlers.evidence import verify_capture
+from storage.models import Capture, CrawlRun
+from synthwatch.commands.common import Subparsers, err, open_store, out
+
+
+def register(sub: Subparsers) -> None:
+    evidence = sub.add_parser("evidence", help="the WARC evidence of captured pages")
+    actions = evidence.add_subparsers(dest="evidence_command", required=True, metavar="ACTION")
+    verify = actions.add_parser(
+        "verify", help="re-check captures' hashes (default: each source's latest crawl run)"
+    )
+    scope = verify.add_mutually_exclusive_group()
+    scope.add_argument("--all", action="store_true", help="check every capture")
+    scope.add_argument("--run", type=int, metavar="ID", help="check the captures of one run")
+    verify.set_defaults(handler=verify_evidence)
+
+
+def verify_evidence(args: argparse.Namespace) -> int:
+    """Print every capture whose record is missing or whose hash differs; exit 1 if any."""
+    store = open_store()
+    checked = bad = 0
+    with store.sessions() as session:
+        query = select(Capture).order_by(Capture.id)
+        if args.run is not None:
+            query = query.where(Capture.crawl_run_id == args.run)
+        elif not args.all:
+            latest = select(func.max(CrawlRun.id)).group_by(CrawlRun.source_id)
+            query = query.where(Capture.crawl_run_id.in_(latest))
+        for capture in session.scalars(query):
+            checked += 1
+            check = verify_capture(
+                store.settings.home,
+                capture.warc_file,
+                capture.warc_offset,
+                capture.warc_length,
+                capture.payload_sha256,
+            )
+            if not check.ok:
+                bad += 1
+                out.print(
+                    f"MISMATCH capture {capture.id} ({capture.url}): {check.message}",
+                    highlight=False,
+                )
+    err.print(f"{checked} captures checked, {bad} mismatched", highlight=False)
+    return 1 if bad else 0

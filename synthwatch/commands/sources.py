@@ -1,0 +1,178 @@
+"""``synthwatch sources``: check, propose, list, approve and suspend sources.
+
+Approving binds the approval to the source's current scope fingerprint and needs a user with
+the legal role, who confirms with their password; suspending stops every future crawl.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crawlers.errors import SourceError
+from crawlers.registry import register_source
+from crawlers.sources import SourceConfig, load_sources
+from review.auth import authenticate
+from storage.audit import append_event
+from storage.models import Source, User
+from storage.repository import approval_state, approve_source, suspend_source
+from synthwatch.commands.common import Subparsers, err, open_store, out, read_password
+from synthwatch.errors import UsageError
+from synthwatch.store import Store
+
+
+def register(sub: Subparsers) -> None:
+    sources = sub.add_parser("sources", help="source definitions and their legal approval")
+    actions = sources.add_subparsers(dest="sources_command", required=True, metavar="ACTION")
+
+    check = actions.add_parser("check", help="validate source files; name each error's line")
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    check.set_defaults(handler=check_files)
+
+    propose = actions.add_parser("propose", help="register the sources of a file for approval")
+    propose.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    propose.set_defaults(handler=propose_sources)
+
+    listing = actions.add_parser("list", help="list registered sources and their approval")
+    listing.set_defaults(handler=list_sources)
+
+    approve = actions.add_parser("approve", help="approve a source's current scope (legal role)")
+    approve.add_argument("source", help="source id")
+    approve.add_argument("--as", dest="user", required=True, help="a user with the legal role")
+    approve.add_argument("--basis", required=True, help="the legal basis of the approval")
+    approve.set_defaults(handler=approve_one)
+
+    suspend = actions.add_parser("suspend", help="stop crawling a source (legal or admin role)")
+    suspend.add_argument("source", help="source id")
+    suspend.add_argument("--as", dest="user", required=True, help="a legal or admin user")
+    suspend.add_argument("--reason", required=True, help="why crawling stops")
+    suspend.set_defaults(handler=suspend_one)
+
+
+def check_files(args: argparse.Namespace) -> int:
+    """Validate source files and print each source, or each error with its line."""
+    failed = False
+    for path in args.files:
+        try:
+            sources = load_sources(path)
+        except SourceError as error:
+            out.print(f"[red]{error}[/red]", highlight=False)
+            failed = True
+            continue
+        for source in sources:
+            out.print(f"{path}: source {source.id!r} is valid", highlight=False)
+    return 1 if failed else 0
+
+
+def propose_sources(args: argparse.Namespace) -> int:
+    """Register each source of the files; a changed scope then needs a new approval."""
+    sources = [source for path in args.files for source in _load(path)]
+    now = datetime.now(UTC)
+    with open_store().sessions() as session:
+        for source in sources:
+            fingerprint = register_source(session, source, now=now)
+            append_event(
+                session,
+                action="source.proposed",
+                object_type="source",
+                object_id=source.id,
+                now=now,
+                detail={"scope_fingerprint": fingerprint, "scope": _scope(source)},
+            )
+            state = approval_state(session, source.id, fingerprint)
+            out.print(f"{source.id}: registered, {state}", highlight=False)
+    return 0
+
+
+def list_sources(args: argparse.Namespace) -> int:
+    """List registered sources with the approval state of their current scope."""
+    table = Table("id", "name", "domains", "approval", "approved by", "legal basis")
+    with open_store().sessions() as session:
+        for source in session.scalars(select(Source).order_by(Source.id)):
+            state = approval_state(session, source.id, source.scope_fingerprint)
+            latest = source.approvals[-1] if source.approvals else None
+            table.add_row(
+                source.id,
+                source.name,
+                ", ".join(source.config.get("allowed_domains", [])),
+                state,
+                latest.approved_by.username if latest else "",
+                latest.legal_basis if latest else "",
+            )
+    out.print(table)
+    return 0
+
+
+def approve_one(args: argparse.Namespace) -> int:
+    """Approve a source's registered scope as a legal user confirmed by password."""
+    store = open_store()
+    with store.sessions() as session:
+        source = _registered(session, args.source)
+        err.print(f"approving {source.id} ({source.name}) for this scope:", highlight=False)
+        for key, value in _scope_of_config(source.config).items():
+            err.print(f"  {key}: {', '.join(value) or '-'}", highlight=False)
+    user = _confirm(store, args.user)
+    now = datetime.now(UTC)
+    with store.sessions() as session:
+        approver = session.merge(user)
+        approve_source(
+            session, source_id=args.source, approver=approver, legal_basis=args.basis, now=now
+        )
+    out.print(f"{args.source}: approved by {args.user}", highlight=False)
+    return 0
+
+
+def suspend_one(args: argparse.Namespace) -> int:
+    """Suspend a source as a legal or admin user confirmed by password."""
+    store = open_store()
+    with store.sessions() as session:
+        _registered(session, args.source)
+    user = _confirm(store, args.user)
+    with store.sessions() as session:
+        suspend_source(
+            session,
+            source_id=args.source,
+            actor=session.merge(user),
+            reason=args.reason,
+            now=datetime.now(UTC),
+        )
+    out.print(f"{args.source}: suspended; no crawl runs until it is approved again")
+    return 0
+
+
+def _confirm(store: Store, username: str) -> User:
+    password = read_password(f"password of {username}: ")
+    with store.sessions() as session:
+        user = authenticate(session, username=username, password=password, now=datetime.now(UTC))
+    if user is None:
+        raise UsageError(f"wrong user name or password for {username!r}, or the user is disabled")
+    return user
+
+
+def _registered(session: Session, source_id: str) -> Source:
+    source = session.get(Source, source_id)
+    if source is None:
+        raise UsageError(f"no source {source_id!r}: run `synthwatch sources propose FILE` first")
+    return source
+
+
+def _scope(source: SourceConfig) -> dict[str, list[str]]:
+    return _scope_of_config(source.to_config())
+
+
+def _scope_of_config(config: dict[str, Any]) -> dict[str, list[str]]:
+    keys = ("allowed_domains", "seeds", "sitemaps")
+    return {key: [str(value) for value in config.get(key) or []] for key in keys}
+
+
+def _load(path: Path) -> list[SourceConfig]:
+    try:
+        return load_sources(path)
+    except SourceError as error:
+        raise UsageError(str(error)) from error

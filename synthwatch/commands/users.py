@@ -1,0 +1,102 @@
+"""``synthwatch users``: add, list, disable (never delete) and change roles of review users."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from review.auth import create_user
+from storage.audit import append_event
+from storage.models import ROLES, User
+from storage.repository import get_user
+from synthwatch.commands.common import Subparsers, open_store, out, read_password
+from synthwatch.errors import UsageError
+
+
+def register(sub: Subparsers) -> None:
+    users = sub.add_parser("users", help="review-app users (disabled, never deleted)")
+    actions = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+
+    add = actions.add_parser("add", help="add a user; the password is asked for")
+    add.add_argument("username")
+    add.add_argument("--role", choices=ROLES, required=True)
+    add.set_defaults(handler=add_user)
+
+    actions.add_parser("list", help="list users").set_defaults(handler=list_users)
+
+    disable = actions.add_parser("disable", help="disable a user (their sessions end)")
+    disable.add_argument("username")
+    disable.set_defaults(handler=disable_user)
+
+    role = actions.add_parser("set-role", help="change a user's role")
+    role.add_argument("username")
+    role.add_argument("role", choices=ROLES)
+    role.set_defaults(handler=set_role)
+
+
+def add_user(args: argparse.Namespace) -> int:
+    """Add a user with a role and a password read from the terminal or a pipe."""
+    password = read_password(f"password for {args.username}: ")
+    with open_store().sessions() as session:
+        create_user(session, username=args.username, password=password, role=args.role, now=_now())
+    out.print(f"user {args.username} ({args.role}) added", highlight=False)
+    return 0
+
+
+def list_users(args: argparse.Namespace) -> int:
+    """List users with their role and whether they are active."""
+    table = Table("user", "role", "active", "created")
+    with open_store().sessions() as session:
+        for user in session.scalars(select(User).order_by(User.username)):
+            table.add_row(
+                user.username,
+                user.role,
+                "yes" if user.active else "disabled",
+                user.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            )
+    out.print(table)
+    return 0
+
+
+def disable_user(args: argparse.Namespace) -> int:
+    """Disable a user; the row and its history stay."""
+    with open_store().sessions() as session:
+        user = _user(session, args.username)
+        user.active = False
+        append_event(
+            session, action="user.disabled", object_type="user", object_id=user.id, now=_now()
+        )
+    out.print(f"user {args.username} disabled", highlight=False)
+    return 0
+
+
+def set_role(args: argparse.Namespace) -> int:
+    """Change a user's role."""
+    with open_store().sessions() as session:
+        user = _user(session, args.username)
+        before, user.role = user.role, args.role
+        append_event(
+            session,
+            action="user.role_changed",
+            object_type="user",
+            object_id=user.id,
+            now=_now(),
+            detail={"from": before, "to": args.role},
+        )
+    out.print(f"user {args.username} is now {args.role}", highlight=False)
+    return 0
+
+
+def _user(session: Session, username: str) -> User:
+    user = get_user(session, username)
+    if user is None:
+        raise UsageError(f"no user {username!r}")
+    return user
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
