@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -41,6 +42,7 @@ ROLES = ("analyst", "legal", "admin")
 CASE_STATES = ("new", "confirmed", "dismissed", "escalated", "approved", "rejected", "referred")
 CRAWL_STATUSES = ("running", "finished", "failed", "interrupted")
 SCHEDULE_STATUSES = ("running", "finished", "failed", "skipped")
+DIGEST_STATUSES = ("pending", "sending", "sent", "failed")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -76,6 +78,11 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    email: Mapped[str | None] = mapped_column(String(320))
+    digest_subscribed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Login throttling: failures in a row, and when the last one happened.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_failed_login_at: Mapped[datetime | None]
 
     def __repr__(self) -> str:
         return f"<User {self.username} ({self.role})>"
@@ -254,6 +261,26 @@ class Case(Base):
 
     listing: Mapped[Listing] = relationship(back_populates="case")
     assignee: Mapped[User | None] = relationship()
+    decisions: Mapped[list[CaseDecision]] = relationship(
+        back_populates="case", order_by="CaseDecision.id"
+    )
+
+
+class CaseDecision(Base):
+    """One state change of a case, with who made it and why; written by review.workflow only."""
+
+    __tablename__ = "case_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime]
+
+    case: Mapped[Case] = relationship(back_populates="decisions")
+    actor: Mapped[User] = relationship()
 
 
 class AuditEvent(Base):
@@ -300,3 +327,32 @@ class Lease(Base):
     holder: Mapped[str] = mapped_column(String(200))
     acquired_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class DigestMessage(Base):
+    """The outbox: one weekly digest per (week, recipient), built once and sent at most once.
+
+    The message (Message-ID, subject, both parts) is fixed when the row is created, so a resend
+    after a crash is the same message.
+    """
+
+    __tablename__ = "digest_outbox"
+    __table_args__ = (UniqueConstraint("week", "recipient_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    week: Mapped[str] = mapped_column(String(8))
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    email: Mapped[str] = mapped_column(String(320))
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    subject: Mapped[str] = mapped_column(String(255))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    smtp_reply: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+
+    recipient: Mapped[User] = relationship()
