@@ -356,3 +356,18 @@ class DigestMessage(Base):
     sent_at: Mapped[datetime | None]
 
     recipient: Mapped[User] = relationship()
+
+
+class LexiconCandidate(Base):
+    """An unknown chemical-looking name seen beside sale indicators, kept for lexicon curation."""
+
+    __tablename__ = "lexicon_candidates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    term: Mapped[str] = mapped_column(String(200), unique=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    # A few contexts it was seen in (listing version id and the text around it), bounded.
+    examples: Mapped[list[Any]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(16), default="new")
