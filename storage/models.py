@@ -25,7 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -79,7 +79,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     email: Mapped[str | None] = mapped_column(String(320))
-    digest_subscribed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    digest_subscribed: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     # Login throttling: failures in a row, and when the last one happened.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_failed_login_at: Mapped[datetime | None]
