@@ -25,7 +25,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    text,
+)
+from sqlalchemy import (
+    text as sql_text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -80,7 +82,7 @@ class User(Base):
     created_at: Mapped[datetime]
     email: Mapped[str | None] = mapped_column(String(320))
     digest_subscribed: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=text("false")
+        Boolean, default=False, server_default=sql_text("false")
     )
     # Login throttling: failures in a row, and when the last one happened.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -79,7 +79,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("email", sa.String(length=320), nullable=True))
         batch_op.add_column(
             sa.Column(
-                "digest_subscribed", sa.Boolean(), server_default=sa.text("0"), nullable=False
+                "digest_subscribed", sa.Boolean(), server_default=sa.text("false"), nullable=False
             )
         )
         batch_op.add_column(
