@@ -48,6 +48,12 @@ def ledger(session: Session, job_id: str) -> list[ScheduleLedger]:
     return list(session.scalars(query.order_by(ScheduleLedger.period_start)))
 
 
+def last_period(session: Session, job_id: str) -> ScheduleLedger | None:
+    """Return the ledger row of a job's latest claimed period."""
+    query = select(ScheduleLedger).where(ScheduleLedger.job_id == job_id)
+    return session.scalars(query.order_by(ScheduleLedger.period_start.desc()).limit(1)).first()
+
+
 def acquire_lease(
     session: Session, *, name: str, holder: str, now: datetime, ttl: timedelta
 ) -> bool:

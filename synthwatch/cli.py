@@ -41,6 +41,8 @@ def configure_logging(verbose: bool) -> None:
     )
     # Alembic announces its SQLite dialect on every connection check; only its warnings matter.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # APScheduler logs every lease check; the scheduler logs each crawl it starts and ends.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

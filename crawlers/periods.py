@@ -1,0 +1,123 @@
+"""When a source's crawls fall due: APScheduler triggers and period identity for its schedule.
+
+A period is the latest scheduled time at or before a moment, to the second: a function of the
+schedule and the clock only, so every scheduler process and every restart names it alike.
+Interval schedules run on a fixed grid (the epoch, plus a stable per-source offset, plus
+multiples of the interval), so that processes agree and a hundred daily sources don't all start
+at midnight. Cron schedules are crontab lines in UTC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from crawlers.sources import INTERVAL, SourceConfig
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# How far back to look for a cron line's latest time; 8 years covers "0 0 29 2 *" over 2100.
+CRON_LOOKBACK = (
+    timedelta(minutes=1),
+    timedelta(hours=1),
+    timedelta(days=1),
+    timedelta(days=32),
+    timedelta(days=367),
+    timedelta(days=8 * 366),
+)
+SECOND = timedelta(seconds=1)
+CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+NUMERIC_WEEKDAYS = re.compile(r"^(\*|[0-9]+)(?:-([0-9]+))?(?:/([0-9]+))?$")
+
+
+class GridIntervalTrigger(IntervalTrigger):
+    """An interval trigger that stays on its grid (start_date + k x interval) after any run.
+
+    IntervalTrigger counts from the previous fire time, so one off-grid run (a catch-up started
+    at once) would shift every later run and its period.
+    """
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        after = now
+        if previous_fire_time is not None:
+            after = max(now, previous_fire_time + timedelta(microseconds=1))
+        step: timedelta = self.interval
+        return self.start_date + -((self.start_date - after) // step) * step
+
+
+def trigger_for(source: SourceConfig) -> BaseTrigger:
+    """Return the APScheduler trigger of a source's validated schedule string."""
+    grid = _interval_grid(source)
+    if grid is not None:
+        step, anchor = grid
+        return GridIntervalTrigger(
+            seconds=int(step.total_seconds()), start_date=anchor, timezone=UTC
+        )
+    return crontab_trigger(source.schedule.removeprefix("cron:").strip())
+
+
+def crontab_trigger(expr: str) -> CronTrigger:
+    """Return the UTC trigger of a crontab line whose weekdays count as crontab's (0, 7 = Sun).
+
+    APScheduler 3's `from_crontab` counts weekdays from Monday = 0 (its issue 286), so that
+    `0 6 * * 1` would fire on Tuesdays; numeric weekdays are turned into names first.
+    """
+    fields = expr.split()
+    if len(fields) == 5:
+        fields[4] = _weekday_names(fields[4])
+    return CronTrigger.from_crontab(" ".join(fields), timezone=UTC)
+
+
+def _weekday_names(field: str) -> str:
+    """Spell a crontab weekday field with names: `1-5` -> `mon,...,fri`, `*/2` -> `sun,tue,...`."""
+    if field == "*":
+        return field
+    days: list[str] = []
+    for item in field.split(","):
+        found = NUMERIC_WEEKDAYS.match(item)
+        if found is None:
+            days.append(item)  # a name means the same day to both
+            continue
+        start, stop, step = found.groups()
+        first = 0 if start == "*" else int(start)
+        last = int(stop) if stop else (6 if start == "*" or step else first)
+        if last > 7 or first > last or step == "0":
+            days.append(item)  # invalid: APScheduler names the error
+            continue
+        days += [CRON_DAYS[day % 7] for day in range(first, last + 1, int(step or 1))]
+    return ",".join(dict.fromkeys(days))
+
+
+def period_start(source: SourceConfig, now: datetime) -> datetime | None:
+    """Return the source's latest scheduled time at or before `now`, to the second."""
+    grid = _interval_grid(source)
+    if grid is not None:
+        step, anchor = grid
+        return anchor + ((now - anchor) // step) * step
+    trigger = trigger_for(source)
+    for window in CRON_LOOKBACK:
+        fire = trigger.get_next_fire_time(None, now - window)
+        if fire is None or fire > now:
+            continue
+        while (later := trigger.get_next_fire_time(None, fire + SECOND)) and later <= now:
+            fire = later
+        return fire
+    return None
+
+
+def _interval_grid(source: SourceConfig) -> tuple[timedelta, datetime] | None:
+    """Return an interval schedule's step and grid anchor; None for a cron schedule."""
+    found = INTERVAL.match(source.schedule)
+    if found is None:
+        return None
+    seconds = int(found.group(1)) * UNIT[found.group(2)]
+    digest = hashlib.sha256(source.id.encode()).digest()
+    offset = int.from_bytes(digest[:8], "big") % seconds
+    return timedelta(seconds=seconds), EPOCH + timedelta(seconds=offset)

@@ -1,0 +1,205 @@
+"""``synthwatch digest``: preview, send (idempotent, catching up missed weeks), the outbox and
+who is subscribed."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from review.digest import Reader, write_preview
+from review.mail import SmtpTransport
+from review.mail_settings import (
+    DigestSchedule,
+    SmtpSettings,
+    check_address,
+    message_id_domain,
+)
+from review.outbox import retry_failed, send_digests
+from review.settings import base_url_from_env
+from storage.audit import append_event
+from storage.digest_queries import outbox_rows
+from storage.models import DIGEST_STATUSES, User
+from storage.repository import get_user
+from synthwatch.commands.common import Subparsers, err, open_store, out
+from synthwatch.errors import UsageError
+
+
+def register(sub: Subparsers) -> None:
+    digest = sub.add_parser("digest", help="the weekly digest e-mail")
+    actions = digest.add_subparsers(dest="digest_command", required=True, metavar="ACTION")
+
+    preview = actions.add_parser("preview", help="write the digest of a week to an HTML file")
+    preview.add_argument("--week", help="ISO week such as 2026-W48 (default: this week so far)")
+    preview.add_argument("--out", type=Path, required=True, metavar="FILE")
+    preview.add_argument("--as", dest="as_user", metavar="USER", help="as this user gets it")
+    preview.set_defaults(handler=preview_digest)
+
+    send = actions.add_parser(
+        "send", help="send every due week not sent yet (or one --week), then retry what waits"
+    )
+    send.add_argument("--week", help="send this ended ISO week to subscribers who lack it")
+    send.set_defaults(handler=send_digest)
+
+    outbox = actions.add_parser("outbox", help="list digest messages and their SMTP replies")
+    outbox.add_argument("--week")
+    outbox.add_argument("--status", choices=DIGEST_STATUSES)
+    outbox.add_argument("--limit", type=int, default=50)
+    outbox.set_defaults(handler=list_outbox)
+
+    retry = actions.add_parser("retry", help="queue a failed message again (same Message-ID)")
+    retry.add_argument("outbox_id", type=int, metavar="ID")
+    retry.set_defaults(handler=retry_message)
+
+    subscribe = actions.add_parser("subscribe", help="subscribe a user, at an e-mail address")
+    subscribe.add_argument("username")
+    subscribe.add_argument("email")
+    subscribe.set_defaults(handler=subscribe_user)
+
+    unsubscribe = actions.add_parser("unsubscribe", help="stop sending a user the digest")
+    unsubscribe.add_argument("username")
+    unsubscribe.set_defaults(handler=unsubscribe_user)
+
+    actions.add_parser("recipients", help="list subscribed users").set_defaults(
+        handler=list_recipients
+    )
+
+
+def preview_digest(args: argparse.Namespace) -> int:
+    """Write one week's digest to an HTML file."""
+    with open_store().sessions() as session:
+        reader = None
+        if args.as_user:
+            user = _user(session, args.as_user)
+            reader = Reader(user.id, user.username, user.role)
+        path = write_preview(
+            session,
+            args.out,
+            now=_now(),
+            week=args.week,
+            base_url=base_url_from_env(),
+            reader=reader,
+        )
+    err.print(f"digest written to {path}", highlight=False)
+    return 0
+
+
+def send_digest(args: argparse.Namespace) -> int:
+    """Enqueue due weeks and deliver; exit 1 when a message failed for good in this run."""
+    smtp = SmtpSettings.from_env()
+    store = open_store()
+    report = send_digests(
+        store.session_factory,
+        SmtpTransport(smtp),
+        sender=smtp.sender,
+        clock=_now,
+        schedule=DigestSchedule.from_env(),
+        base_url=base_url_from_env(),
+        message_id_domain=message_id_domain(),
+        week=args.week,
+    )
+    for week, count in report.enqueued.items():
+        out.print(f"enqueued {week}: {count} message(s)", highlight=False)
+    for label, entries in (
+        ("sent", report.sent),
+        ("retrying", report.retrying),
+        ("failed", report.failed),
+    ):
+        for outbox_id, week, reply in entries:
+            out.print(f"{label} #{outbox_id} ({week}): {reply}", highlight=False, markup=False)
+    if not (report.enqueued or report.sent or report.retrying or report.failed):
+        out.print("nothing due", highlight=False)
+    return 1 if report.failed else 0
+
+
+def list_outbox(args: argparse.Namespace) -> int:
+    """List outbox rows, newest week first."""
+    table = Table("id", "week", "user", "e-mail", "status", "late", "attempts", "when", "reply")
+    with open_store().sessions() as session:
+        rows = outbox_rows(session, week=args.week, status=args.status, limit=args.limit)
+        for row, username in rows:
+            when = row.sent_at or row.next_attempt_at
+            table.add_row(
+                str(row.id),
+                row.week,
+                username,
+                row.email,
+                row.status,
+                "late" if row.late else "",
+                str(row.attempts),
+                when.strftime("%Y-%m-%d %H:%M UTC") if when else "",
+                row.smtp_reply or "",
+            )
+    out.print(table)
+    return 0
+
+
+def retry_message(args: argparse.Namespace) -> int:
+    """Queue a failed message again; the next ``digest send`` delivers it."""
+    with open_store().sessions() as session:
+        row = retry_failed(session, args.outbox_id, now=_now())
+        out.print(f"#{row.id} ({row.week}) to {row.email} is queued again", highlight=False)
+    return 0
+
+
+def subscribe_user(args: argparse.Namespace) -> int:
+    """Subscribe a user to the digest at an e-mail address."""
+    email = check_address(args.email.strip(), what="e-mail address")
+    with open_store().sessions() as session:
+        user = _user(session, args.username)
+        if not user.active:
+            raise UsageError(f"user {args.username!r} is disabled and gets no digest")
+        user.email, user.digest_subscribed = email, True
+        _audit(session, user, "digest.subscribed", {"email": email})
+    out.print(f"{args.username} gets the weekly digest at {email}", highlight=False)
+    return 0
+
+
+def unsubscribe_user(args: argparse.Namespace) -> int:
+    """Stop sending a user the digest (messages already queued for them are not sent)."""
+    with open_store().sessions() as session:
+        user = _user(session, args.username)
+        user.digest_subscribed = False
+        _audit(session, user, "digest.unsubscribed", {})
+    out.print(f"{args.username} no longer gets the weekly digest", highlight=False)
+    return 0
+
+
+def list_recipients(args: argparse.Namespace) -> int:
+    """List the users with an e-mail address and whether they get the digest."""
+    table = Table("user", "role", "e-mail", "digest")
+    with open_store().sessions() as session:
+        query = select(User).where(User.email.is_not(None)).order_by(User.username)
+        for user in session.scalars(query):
+            state = "subscribed" if user.digest_subscribed else "no"
+            if not user.active:
+                state = "disabled (none sent)"
+            table.add_row(user.username, user.role, user.email or "", state)
+    out.print(table)
+    return 0
+
+
+def _user(session: Session, username: str) -> User:
+    user = get_user(session, username)
+    if user is None:
+        raise UsageError(f"no user {username!r}")
+    return user
+
+
+def _audit(session: Session, user: User, action: str, detail: dict[str, str]) -> None:
+    append_event(
+        session,
+        action=action,
+        object_type="user",
+        object_id=user.id,
+        now=_now(),
+        detail={"username": user.username, **detail},
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,66 @@
+"""``synthwatch schedule``: run every approved source on its schedule until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.table import Table
+
+from crawlers.schedule import JobInfo, Scheduler, describe_jobs
+from crawlers.sources import load_all_sources
+from synthwatch.commands.common import Subparsers, err, open_store, out
+
+
+def register(sub: Subparsers) -> None:
+    schedule = sub.add_parser(
+        "schedule", help="crawl approved sources on their schedules (one active scheduler)"
+    )
+    schedule.add_argument("--sources", type=Path, action="append", required=True, metavar="FILE")
+    schedule.add_argument(
+        "--timeout", type=float, default=3600.0, help="seconds a crawl may take (default 3600)"
+    )
+    schedule.add_argument("--list", action="store_true", help="print the jobs and exit")
+    schedule.set_defaults(handler=run_schedule)
+
+
+def run_schedule(args: argparse.Namespace) -> int:
+    """Print the jobs, then trigger crawls until SIGTERM or Ctrl-C."""
+    store = open_store()
+    if args.list:
+        sources = load_all_sources(args.sources)
+        with store.sessions() as session:
+            jobs = describe_jobs(session, sources, now=datetime.now(UTC))
+        out.print(jobs_table(jobs))
+        return 0
+    scheduler = Scheduler(store.session_factory, args.sources, crawl_timeout=args.timeout)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    out.print(jobs_table(scheduler.describe()))
+    err.print(
+        f"scheduler {scheduler.holder} starting; it crawls only while it holds the scheduler "
+        "lease (another scheduler may hold it). Ctrl-C stops it.",
+        highlight=False,
+    )
+    scheduler.run(stop)
+    return 0
+
+
+def jobs_table(jobs: list[JobInfo]) -> Table:
+    """Return one row per source: schedule, approval, next run and the last period."""
+    table = Table("source", "schedule", "approval", "next run (UTC)", "last period", "status")
+    for job in jobs:
+        if job.approval != "approved":
+            next_run = "-"
+        elif job.catch_up:
+            next_run = "now (catch-up)"
+        else:
+            next_run = job.next_run.strftime("%Y-%m-%d %H:%M:%S") if job.next_run else "-"
+        last = job.last_period.strftime("%Y-%m-%d %H:%M:%S") if job.last_period else "never"
+        table.add_row(
+            job.source_id, job.schedule, job.approval, next_run, last, job.last_status or ""
+        )
+    return table
