@@ -2,31 +2,47 @@
 
 Which week: ``week="2026-W48"`` names one ISO week (Monday 00:00 UTC to the next Monday). Without
 it the digest covers the ISO week that contains ``now``, up to ``now`` ("week to date"), which is
-what a preview or the demo wants. A job that sends the digest of the week that just ended passes
-``week=previous_week(now)``.
+what a preview or the demo wants. Sending (``review.outbox``) always names a week that has ended.
+
+One ``Digest`` is built per week; each reader gets it rendered for them
+(``review.digest_render``): legal reviewers also see the cases waiting for their decision.
+Everything scraped (titles, source names, candidate terms, crawl errors) reaches the
+HTML part through Jinja2's autoescaping only, and the subject is built from counts only.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from pathlib import Path
-from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy.orm import Session
 
+from review.digest_chart import Trend, trend_chart
+from review.digest_render import render_html
+from review.digest_sources import MissedSchedule, SourceActivity, source_report
 from review.errors import ReviewError, WeekError
-from review.highlight import css_token
 from review.settings import DEFAULT_BASE_URL
-from storage.models import CrawlRun
+from storage.digest_queries import (
+    CandidateRow,
+    EscalatedCase,
+    IndicatorTag,
+    LedgerProblem,
+    Undelivered,
+    case_indicators,
+    decision_counts,
+    escalated_cases,
+    first_seen_substances,
+    new_lexicon_candidates,
+    undelivered_digests,
+)
 from storage.queries import (
+    CaseSummary,
     SubstanceCount,
     SubstanceTag,
     backlog,
-    captures_per_run,
     count_new_cases,
     crawl_runs_between,
     new_case_summaries,
@@ -34,46 +50,57 @@ from storage.queries import (
 )
 
 TOP_CASES = 10
-MAX_ERROR_CHARS = 300
+TOP_TRENDS = 8
+KEY_INDICATORS = 4
+MAX_INDICATOR_VALUE_CHARS = 40
+MAX_CANDIDATES = 20
+MAX_WAITING = 50
+# Trending: this week against the mean of this many weeks before, and at least this many
+# listings this week (one listing more than usual is noise, not a trend).
+WEEKS_BEFORE = 4
+MIN_TRENDING_LISTINGS = 2
+# Undelivered digests of this many weeks before are reported in a digest.
+UNDELIVERED_WEEKS = 4
+DECISION_KINDS = ("confirmed", "dismissed", "escalated", "approved", "rejected", "referred")
+# Indicators an analyst reads first; other kinds follow in the order found.
+INDICATOR_PRIORITY = ("price", "quantity", "purity", "shipping", "contact", "disclaimer")
+# The schedule ledger's job id of the digest's weeks (a claim per week, see review.outbox); apart
+# from the scheduler's own ids (``crawl:<source>``) and from whatever it names its digest job.
+DIGEST_JOB_ID = "digest:weeks"
 _WEEK = re.compile(r"(\d{4})-W(\d{2})")
-# A crawl's stats key counts as refused or blocked when its last segment is one of these, e.g.
-# ``synthwatch/guard/refused``, ``synthwatch/robots/refused``, Scrapy's ``robotstxt/forbidden``;
-# per-reason subkeys (``synthwatch/guard/refused/onion``) are not counted twice.
-REFUSED_SEGMENTS = frozenset({"refused", "forbidden"})
-BLOCKED_SEGMENTS = frozenset({"blocked"})
 
 
 @dataclass(frozen=True, slots=True)
 class DigestCase:
-    """A new flagged listing of the week, with the link that opens its case."""
+    """A case as the digest lists it, with the link that opens it in the review app."""
 
     case_id: int
     title: str
     score: float
     substances: tuple[SubstanceTag, ...]
     classes: tuple[str, ...]
+    indicators: tuple[IndicatorTag, ...]
     source_name: str
     link: str
 
 
 @dataclass(frozen=True, slots=True)
-class SourceActivity:
-    """What the crawls of one source did in the week."""
+class WaitingCase:
+    """An escalated case waiting for a legal decision."""
 
-    source_id: str
-    source_name: str
-    runs: int
-    last_status: str
-    failed_runs: int
-    pages: int
-    refused: int
-    blocked: int
-    errors: tuple[str, ...]
+    case: DigestCase
+    escalated_at: datetime | None
+    escalated_by_id: int | None
+    escalated_by: str
 
-    @property
-    def has_problems(self) -> bool:
-        """Say whether a run failed or pages were refused or blocked."""
-        return bool(self.failed_runs or self.refused or self.blocked)
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Who a digest is rendered for."""
+
+    user_id: int
+    username: str
+    role: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +113,21 @@ class Digest:
     generated_at: datetime
     base_url: str
     new_cases: int
+    decisions: tuple[tuple[str, int], ...]
     top_cases: tuple[DigestCase, ...]
     substances: tuple[SubstanceCount, ...]
+    trends: tuple[Trend, ...]
+    chart_png: bytes
+    first_seen: tuple[SubstanceCount, ...]
+    candidates: tuple[CandidateRow, ...]
+    candidates_total: int
     sources: tuple[SourceActivity, ...]
+    missed_schedules: tuple[MissedSchedule, ...]
+    ledger_problems: tuple[LedgerProblem, ...]
     backlog: int
     oldest_backlog_age: timedelta | None
+    waiting: tuple[WaitingCase, ...]
+    undelivered: tuple[Undelivered, ...]
 
     @property
     def week_to_date(self) -> bool:
@@ -108,10 +145,36 @@ class Digest:
         return f"{self.base_url}/"
 
     @property
-    def subject(self) -> str:
-        """Return the subject line of the digest's e-mail."""
-        plural = "" if self.new_cases == 1 else "s"
-        return f"SynthWatch {self.week}: {self.new_cases} new flagged listing{plural}"
+    def decisions_total(self) -> int:
+        """Count the week's decisions of every kind."""
+        return sum(count for _kind, count in self.decisions)
+
+    @property
+    def source_problems(self) -> int:
+        """Count the sources and scheduled jobs with something to look at."""
+        return (
+            sum(s.has_problems for s in self.sources)
+            + len(self.missed_schedules)
+            + len(self.ledger_problems)
+        )
+
+    @property
+    def chart_data_uri(self) -> str:
+        """Return the chart as a ``data:`` URI, or "" without a chart."""
+        if not self.chart_png:
+            return ""
+        return "data:image/png;base64," + base64.b64encode(self.chart_png).decode("ascii")
+
+    def waiting_for(self, reader: Reader | None) -> tuple[WaitingCase, ...]:
+        """Return the escalated cases ``reader`` may decide; all of them for a preview (None).
+
+        Only legal reviewers decide, and never on a case they escalated themselves.
+        """
+        if reader is None:
+            return self.waiting
+        if reader.role != "legal":
+            return ()
+        return tuple(w for w in self.waiting if w.escalated_by_id != reader.user_id)
 
 
 # ---------------------------------------------------------------- weeks
@@ -141,6 +204,12 @@ def week_bounds(week: str) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=7)
 
 
+def weeks_before(week: str, count: int) -> list[str]:
+    """Return the ``count`` ISO weeks before ``week``, nearest first."""
+    start, _end = week_bounds(week)
+    return [iso_week(start - timedelta(days=7 * n)) for n in range(1, count + 1)]
+
+
 # ---------------------------------------------------------------- building
 
 
@@ -158,7 +227,25 @@ def build_digest(
     start, end = week_bounds(week)
     base_url = base_url.rstrip("/")
     top = new_case_summaries(session, start=start, end=end, limit=TOP_CASES)
-    waiting = backlog(session, state="new")
+    waiting = escalated_cases(session, limit=MAX_WAITING)
+    indicators = case_indicators(
+        session, [c.case_id for c in top] + [w.summary.case_id for w in waiting]
+    )
+    pending = backlog(session, state="new")
+    substances = tuple(substance_counts(session, start=start, end=end))
+    trends = _trends(session, substances, start=start)
+    sources = source_report(
+        session,
+        crawl_runs_between(session, start=start, end=end),
+        start=start,
+        end=end,
+        now=now,
+        exclude_job=DIGEST_JOB_ID,
+    )
+    decided = decision_counts(session, start=start, end=end)
+    candidates, candidates_total = new_lexicon_candidates(
+        session, start=start, end=end, limit=MAX_CANDIDATES
+    )
     return Digest(
         week=week,
         start=start,
@@ -166,100 +253,86 @@ def build_digest(
         generated_at=now,
         base_url=base_url,
         new_cases=count_new_cases(session, start=start, end=end),
-        top_cases=tuple(
-            DigestCase(
-                case_id=c.case_id,
-                title=c.title,
-                score=c.score,
-                substances=c.substances,
-                classes=tuple(dict.fromkeys(t.substance_class for t in c.substances)),
-                source_name=c.source_name,
-                link=f"{base_url}/cases/{c.case_id}",
-            )
-            for c in top
-        ),
-        substances=tuple(substance_counts(session, start=start, end=end)),
-        sources=_source_activity(session, crawl_runs_between(session, start=start, end=end)),
-        backlog=waiting.count,
+        decisions=tuple((kind, decided.get(kind, 0)) for kind in DECISION_KINDS),
+        top_cases=tuple(_digest_case(c, indicators, base_url) for c in top),
+        substances=substances,
+        trends=trends,
+        chart_png=trend_chart(trends, weeks_before=WEEKS_BEFORE),
+        first_seen=tuple(first_seen_substances(session, start=start, end=end)),
+        candidates=tuple(candidates),
+        candidates_total=candidates_total,
+        sources=sources.activity,
+        missed_schedules=sources.missed,
+        ledger_problems=sources.ledger,
+        backlog=pending.count,
         oldest_backlog_age=(
-            now - waiting.oldest_created_at if waiting.oldest_created_at is not None else None
+            now - pending.oldest_created_at if pending.oldest_created_at is not None else None
+        ),
+        waiting=tuple(_waiting_case(w, indicators, base_url) for w in waiting),
+        undelivered=tuple(
+            undelivered_digests(session, weeks=weeks_before(week, UNDELIVERED_WEEKS))
         ),
     )
 
 
-def _source_activity(session: Session, runs: list[CrawlRun]) -> tuple[SourceActivity, ...]:
-    pages = captures_per_run(session, [run.id for run in runs])
-    by_source: dict[str, list[CrawlRun]] = {}
-    for run in runs:
-        by_source.setdefault(run.source_id, []).append(run)
-    activity = []
-    for source_id, source_runs in by_source.items():
-        errors = [
-            f"run {r.id}: {r.error[:MAX_ERROR_CHARS]}" for r in source_runs if r.error is not None
-        ]
-        activity.append(
-            SourceActivity(
-                source_id=source_id,
-                source_name=source_runs[0].source.name,
-                runs=len(source_runs),
-                last_status=source_runs[-1].status,
-                failed_runs=sum(r.status == "failed" for r in source_runs),
-                pages=sum(pages.get(r.id, 0) for r in source_runs),
-                refused=sum(_stat_total(r.stats, REFUSED_SEGMENTS) for r in source_runs),
-                blocked=sum(_stat_total(r.stats, BLOCKED_SEGMENTS) for r in source_runs),
-                errors=tuple(errors),
-            )
-        )
-    return tuple(sorted(activity, key=lambda a: (not a.has_problems, a.source_name)))
-
-
-def _stat_total(stats: dict[str, Any], segments: frozenset[str]) -> int:
-    return sum(
-        value
-        for key, value in stats.items()
-        if key.rsplit("/", 1)[-1] in segments
-        and isinstance(value, int)
-        and not isinstance(value, bool)
+def _digest_case(
+    summary: CaseSummary, indicators: dict[int, tuple[IndicatorTag, ...]], base_url: str
+) -> DigestCase:
+    return DigestCase(
+        case_id=summary.case_id,
+        title=summary.title,
+        score=summary.score,
+        substances=summary.substances,
+        classes=tuple(dict.fromkeys(t.substance_class for t in summary.substances)),
+        indicators=_key_indicators(indicators.get(summary.case_id, ())),
+        source_name=summary.source_name,
+        link=f"{base_url}/cases/{summary.case_id}",
     )
 
 
-# ---------------------------------------------------------------- rendering
-
-
-def format_age(age: timedelta | None) -> str:
-    """Return an age as days and hours, e.g. ``3 days 4 h``."""
-    if age is None:
-        return "-"
-    hours = max(0, int(age.total_seconds() // 3600))
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days} day{'' if days == 1 else 's'} {hours} h"
-    return f"{hours} h"
-
-
-@cache
-def _environment(autoescape: bool) -> Environment:
-    env = Environment(
-        loader=PackageLoader("review", "templates"),
-        autoescape=autoescape,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
+def _waiting_case(
+    escalated: EscalatedCase, indicators: dict[int, tuple[IndicatorTag, ...]], base_url: str
+) -> WaitingCase:
+    return WaitingCase(
+        case=_digest_case(escalated.summary, indicators, base_url),
+        escalated_at=escalated.escalated_at,
+        escalated_by_id=escalated.escalated_by_id,
+        escalated_by=escalated.escalated_by,
     )
-    env.filters["css_token"] = css_token
-    env.filters["age"] = format_age
-    return env
 
 
-def render_html(digest: Digest) -> str:
-    """Render the digest as an HTML e-mail body (autoescaped)."""
-    return _environment(autoescape=True).get_template("digest/digest.html").render(d=digest)
+def _key_indicators(tags: tuple[IndicatorTag, ...]) -> tuple[IndicatorTag, ...]:
+    rank = {kind: n for n, kind in enumerate(INDICATOR_PRIORITY)}
+    ordered = sorted(enumerate(tags), key=lambda t: (rank.get(t[1].kind, len(rank)), t[0]))
+    return tuple(
+        IndicatorTag(tag.kind, _shorten(tag.value, MAX_INDICATOR_VALUE_CHARS))
+        for _n, tag in ordered[:KEY_INDICATORS]
+    )
 
 
-def render_text(digest: Digest) -> str:
-    """Render the digest as the plain-text part of the e-mail."""
-    return _environment(autoescape=False).get_template("digest/digest.txt").render(d=digest)
+def _trends(
+    session: Session, this_week: tuple[SubstanceCount, ...], *, start: datetime
+) -> tuple[Trend, ...]:
+    totals: dict[str, int] = {}
+    for n in range(1, WEEKS_BEFORE + 1):
+        week_start = start - timedelta(days=7 * n)
+        for count in substance_counts(
+            session, start=week_start, end=week_start + timedelta(days=7)
+        ):
+            totals[count.concept_id] = totals.get(count.concept_id, 0) + count.listings
+    trends = [
+        Trend(c.concept_id, c.name, c.substance_class, c.listings, mean)
+        for c in this_week
+        if c.listings >= MIN_TRENDING_LISTINGS
+        and c.listings > (mean := totals.get(c.concept_id, 0) / WEEKS_BEFORE)
+    ]
+    trends.sort(key=lambda t: (-t.change, -t.this_week, t.name))
+    return tuple(trends[:TOP_TRENDS])
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def write_preview(
@@ -269,9 +342,13 @@ def write_preview(
     now: datetime,
     week: str | None = None,
     base_url: str = DEFAULT_BASE_URL,
+    reader: Reader | None = None,
 ) -> Path:
-    """Write the HTML digest of a week to ``path`` and return the path."""
+    """Write the HTML digest of a week to ``path`` and return the path.
+
+    Without a reader the preview shows every section, the legal reviewers' one included.
+    """
     digest = build_digest(session, week=week, now=now, base_url=base_url)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(digest), encoding="utf-8")
+    path.write_text(render_html(digest, reader=reader), encoding="utf-8")
     return path

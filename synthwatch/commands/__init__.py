@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
-from synthwatch.commands import app, crawls, demo, evidence, schedule, sources, users
+from synthwatch.commands import (
+    app,
+    crawls,
+    demo,
+    digest,
+    evidence,
+    schedule,
+    sources,
+    users,
+)
 
-MODULES = (demo, sources, crawls, schedule, evidence, users, app)
+MODULES = (demo, sources, crawls, schedule, evidence, users, digest, app)

@@ -4,6 +4,7 @@ who is subscribed."""
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from review.outbox import retry_failed, send_digests
 from review.settings import base_url_from_env
 from storage.audit import append_event
 from storage.digest_queries import outbox_rows
-from storage.models import DIGEST_STATUSES, User
+from storage.models import DIGEST_STATUSES, DigestMessage, User
 from storage.repository import get_user
 from synthwatch.commands.common import Subparsers, err, open_store, out
 from synthwatch.errors import UsageError
@@ -49,6 +50,7 @@ def register(sub: Subparsers) -> None:
     outbox.add_argument("--week")
     outbox.add_argument("--status", choices=DIGEST_STATUSES)
     outbox.add_argument("--limit", type=int, default=50)
+    outbox.add_argument("--json", action="store_true", help="one JSON object per line")
     outbox.set_defaults(handler=list_outbox)
 
     retry = actions.add_parser("retry", help="queue a failed message again (same Message-ID)")
@@ -123,6 +125,9 @@ def list_outbox(args: argparse.Namespace) -> int:
         rows = outbox_rows(session, week=args.week, status=args.status, limit=args.limit)
         for row, username in rows:
             when = row.sent_at or row.next_attempt_at
+            if args.json:
+                print(json.dumps(_outbox_json(row, username), sort_keys=True))
+                continue
             table.add_row(
                 str(row.id),
                 row.week,
@@ -134,8 +139,29 @@ def list_outbox(args: argparse.Namespace) -> int:
                 when.strftime("%Y-%m-%d %H:%M UTC") if when else "",
                 row.smtp_reply or "",
             )
-    out.print(table)
+    if not args.json:
+        out.print(table)
     return 0
+
+
+def _outbox_json(row: DigestMessage, username: str) -> dict[str, object]:
+    def moment(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": row.id,
+        "week": row.week,
+        "user": username,
+        "email": row.email,
+        "message_id": row.message_id,
+        "status": row.status,
+        "late": row.late,
+        "attempts": row.attempts,
+        "created_at": moment(row.created_at),
+        "next_attempt_at": moment(row.next_attempt_at),
+        "sent_at": moment(row.sent_at),
+        "smtp_reply": row.smtp_reply,
+    }
 
 
 def retry_message(args: argparse.Namespace) -> int:

@@ -10,19 +10,26 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from review.digest import (
+    Reader,
     build_digest,
-    format_age,
     iso_week,
     previous_week,
-    render_html,
-    render_text,
     week_bounds,
+    weeks_before,
     write_preview,
 )
+from review.digest_render import format_age, render_html, render_text, subject_line
+from review.digest_sources import expected_runs
 from review.errors import WeekError
+from tests.review.digest_testkit import FORUM_NAME, XSS_TERM, DigestSeed, seed_digest
 from tests.review.review_testkit import NOW, WEEK, XSS_IMG, XSS_TITLE, Seed
 
 BASE_URL = "https://review.example"
+
+
+@pytest.fixture
+def history(factory: sessionmaker[Session]) -> DigestSeed:
+    return seed_digest(factory)
 
 
 def test_the_digest_counts_the_new_cases_of_its_week(
@@ -38,6 +45,9 @@ def test_the_digest_counts_the_new_cases_of_its_week(
     assert top.link == f"{BASE_URL}/cases/{seed.cases['fentanyl']}"
     assert top.classes == ("opioid",)
     assert top.source_name == "Demo Market <b>"
+    # The kinds an analyst reads first (price, quantity, purity, ...), then the rest; four at most.
+    assert [i.kind for i in top.indicators] == ["purity", "shipping", "contact", "bulk"]
+    assert top.indicators[0].value == "99%"
     assert seed.cases["old"] not in {c.case_id for c in digest.top_cases}
     assert digest.backlog == 5
     assert digest.oldest_backlog_age == timedelta(days=7)
@@ -55,27 +65,170 @@ def test_the_digest_counts_substances_by_listing(
     assert counts["fentanyl"] == (1, 2)
     assert counts["protonitazene"] == (1, 1)
     assert "etizolam" not in counts  # seen the week before
-    assert digest.substances[0].concept_id == "fentanyl"
 
 
-def test_the_digest_reports_crawls_with_refused_blocked_and_errors(
-    factory: sessionmaker[Session], seed: Seed
+def test_the_digest_counts_decisions_by_kind(
+    factory: sessionmaker[Session], history: DigestSeed
 ) -> None:
     with factory() as session:
         digest = build_digest(session, week=WEEK, now=NOW)
 
-    (source,) = digest.sources
-    assert source.source_id == seed.source_id
-    assert source.runs == 2
-    assert source.failed_runs == 1
-    assert source.last_status == "failed"
-    assert source.pages == 6
-    assert source.refused == 4  # guard/refused 3 + robotstxt/forbidden 1; the subkey not again
-    assert source.blocked == 2
-    assert source.errors == (
-        f"run {seed.run_ids[1]}: robots.txt timed out: <b>host disallowed</b>",
+    assert dict(digest.decisions) == {
+        "confirmed": 1,
+        "dismissed": 1,
+        "escalated": 2,
+        "approved": 0,
+        "rejected": 0,
+        "referred": 0,
+    }
+    assert digest.decisions_total == 4  # last week's confirmation is not counted
+    assert digest.backlog == 2
+    assert digest.oldest_backlog_age == timedelta(hours=1)
+
+
+def test_substances_trend_against_the_mean_of_the_four_weeks_before(
+    factory: sessionmaker[Session], history: DigestSeed
+) -> None:
+    with factory() as session:
+        digest = build_digest(session, week=WEEK, now=NOW)
+
+    (trend,) = digest.trends  # the others are in one listing only: no trend
+    assert (trend.concept_id, trend.this_week, trend.before_mean) == ("fentanyl", 2, 0.25)
+    assert digest.chart_png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert digest.chart_data_uri.startswith("data:image/png;base64,iVBOR")
+    first = {s.concept_id for s in digest.first_seen}
+    assert {"protonitazene", "mephedrone"} <= first
+    assert "fentanyl" not in first  # seen in W44
+    assert "etizolam" not in first  # seen in W47, not this week
+    assert [c.term for c in digest.candidates] == [XSS_TERM, "bromazolam-x"]
+    assert digest.candidates_total == 2
+
+
+def test_the_digest_reports_failed_blocked_robots_and_unscheduled_sources(
+    factory: sessionmaker[Session], history: DigestSeed
+) -> None:
+    with factory() as session:
+        digest = build_digest(session, week=WEEK, now=NOW)
+
+    forum = next(s for s in digest.sources if s.source_id == "forum")
+    assert (forum.robots, forum.robots_unreachable, forum.blocked) == (2, 1, 1)
+    assert (forum.error_count, forum.refused, forum.interrupted_runs) == (3, 1, 1)
+    assert forum.source_name == FORUM_NAME and forum.has_problems
+    demo = next(s for s in digest.sources if s.source_id == history.base.source_id)
+    assert demo.runs == 3 and demo.failed_runs == 1 and demo.pages == 7
+    assert demo.robots == 1  # Scrapy's robotstxt/forbidden
+    assert demo.errors == (
+        f"run {history.base.run_ids[1]}: robots.txt timed out: <b>host disallowed</b>",
     )
-    assert source.has_problems
+    missed = {m.source_id: m for m in digest.missed_schedules}
+    assert set(missed) == {"quiet", "waiting"}  # the forum ran its once a week
+    assert (missed["quiet"].expected, missed["quiet"].runs) == (3, 0)  # Mon-Wed noon at 06:00
+    assert missed["waiting"].note == "not approved by a legal reviewer yet"
+    assert [(p.job_id, p.status) for p in digest.ledger_problems] == [("crawl:quiet", "failed")]
+    assert digest.source_problems == 2 + 2 + 1
+    assert [(u.week, u.username) for u in digest.undelivered] == [("2026-W45", "ana")]
+
+
+def test_legal_readers_get_the_cases_waiting_for_them_but_not_their_own(
+    factory: sessionmaker[Session], history: DigestSeed
+) -> None:
+    cases = history.base.cases
+    with factory() as session:
+        digest = build_digest(session, week=WEEK, now=NOW)
+    lee = Reader(history.users["lee"], "lee", "legal")
+    lou = Reader(history.users["lou"], "lou", "legal")
+    ana = Reader(history.users["ana"], "ana", "analyst")
+
+    assert [w.case.case_id for w in digest.waiting_for(lou)] == [cases["nitazene"], cases["old"]]
+    assert [w.case.case_id for w in digest.waiting_for(lee)] == [cases["nitazene"]]  # old: his
+    assert digest.waiting_for(ana) == ()
+    assert len(digest.waiting_for(None)) == 2  # a preview shows the section
+    assert subject_line(digest, reader=lou) == (
+        "SynthWatch 2026-W48: 4 new flagged listings, 2 waiting for your decision"
+    )
+    assert subject_line(digest, reader=ana, late=True) == (
+        "[late] SynthWatch 2026-W48: 4 new flagged listings"
+    )
+    page = lxml.html.fromstring(render_html(digest, reader=lou))
+    assert page.xpath("//table[@id='waiting']//a/@href") == [
+        f"http://127.0.0.1:8000/cases/{cases['nitazene']}",
+        f"http://127.0.0.1:8000/cases/{cases['old']}",
+    ]
+    assert "escalated by" not in render_html(digest, reader=ana).lower()
+    assert lxml.html.fromstring(render_html(digest, reader=ana)).xpath("//*[@id='waiting']") == []
+
+
+def test_both_parts_of_a_seeded_week(factory: sessionmaker[Session], history: DigestSeed) -> None:
+    cases = history.base.cases
+    with factory() as session:
+        digest = build_digest(session, week=WEEK, now=NOW, base_url=BASE_URL)
+    reader = Reader(history.users["lou"], "lou", "legal")
+    html = render_html(digest, reader=reader, late_due=datetime(2026, 11, 23, 7, tzinfo=UTC))
+    text = render_text(digest, reader=reader, late_due=datetime(2026, 11, 23, 7, tzinfo=UTC))
+    page = lxml.html.fromstring(html)
+
+    assert page.xpath("string(//*[@id='new-cases'])") == "4"
+    assert page.xpath("string(//*[@id='decisions-total'])") == "4"
+    assert page.xpath("string(//*[@id='backlog'])") == "2"
+    assert page.xpath("string(//*[@id='oldest'])") == "1 h"
+    assert page.xpath("string(//*[@data-kind='escalated'])") == "2"
+    assert "was due Mon 23 Nov 2026 07:00 UTC" in page.xpath("string(//*[@id='late'])")
+    assert page.xpath("//img[@id='trend-chart']/@src")[0].startswith("data:image/png;base64,")
+    assert page.xpath("//table[@id='trends']//td[1]/text()") == ["Fentanyl"]
+    assert XSS_TERM in page.xpath("string(//table[@id='candidates'])")
+    assert "Quiet shop" in page.xpath("string(//*[@id='missed-schedules'])")
+    assert "crawl:quiet" in page.xpath("string(//*[@id='ledger-problems'])")
+    assert "550 5.1.1" in page.xpath("string(//*[@id='undelivered'])")
+    assert FORUM_NAME in page.xpath("string(//table[@id='sources'])")
+    assert page.xpath("//table[@id='top-cases']//a/@href")[0] == (
+        f"{BASE_URL}/cases/{cases['fentanyl']}"
+    )
+
+    for expected in (
+        "New flagged listings: 4",
+        "Decisions:            4",
+        "Waiting for review:   2 (oldest 1 h)",
+        "WAITING FOR YOUR DECISION",
+        f"{BASE_URL}/cases/{cases['nitazene']}",
+        f"{BASE_URL}/cases/{cases['fentanyl']}",
+        "indicators: purity (99%); shipping; contact (wickr); bulk (10 g)",
+        "   2 /  0.25  Fentanyl (opioid)",
+        f"   7  {XSS_TERM} (new)",
+        "LATE: this digest was due Mon 23 Nov 2026 07:00 UTC",
+        "Quiet shop (quiet, cron:0 6 * * *): 0 of 3 scheduled runs",
+        "! crawl:quiet at Tue 24 Nov 06:00 UTC: failed (exit code 1)",
+        "! 2026-W45 to ana after 1 attempt: 550 5.1.1",
+        f"! {FORUM_NAME}: 1 run (1 interrupted), last interrupted, 0 pages, "
+        "2 disallowed by robots.txt (1 unreachable), 1 blocked, 3 errors, 1 refused",
+        "Generated 2026-11-25 12:00 UTC by SynthWatch for lou, subscribed",
+    ):
+        assert expected in text, expected
+    assert "<" + "b>iso" in text  # plain text is not HTML: nothing to escape
+    assert "&lt;" not in text
+
+
+def test_the_html_part_keeps_scraped_markup_inert(
+    factory: sessionmaker[Session], history: DigestSeed
+) -> None:
+    with factory() as session:
+        html = render_html(build_digest(session, week=WEEK, now=NOW))
+    page = lxml.html.fromstring(html)
+
+    assert page.xpath("//script") == []
+    assert page.xpath("//b | //i | //svg") == []
+    assert [
+        e
+        for e in page.iter()
+        if isinstance(e.tag, str) and any(a.startswith("on") for a in e.attrib)
+    ] == []
+    assert XSS_TITLE not in html and XSS_IMG not in html and XSS_TERM not in html
+    assert XSS_IMG in page.xpath("string(//table[@id='top-cases'])")
+    assert XSS_TITLE in [a.text_content() for a in page.xpath("//table[@id='top-cases']//a")]
+    # Every link goes to the review app: none comes from a crawled page.
+    assert {h.split("/cases/")[0] for h in page.xpath("//a/@href")} == {
+        "http://127.0.0.1:8000/",
+        "http://127.0.0.1:8000",
+    }
 
 
 def test_an_empty_week_gives_an_empty_digest(factory: sessionmaker[Session], seed: Seed) -> None:
@@ -88,8 +241,10 @@ def test_an_empty_week_gives_an_empty_digest(factory: sessionmaker[Session], see
         (),
         (),
     )
+    assert (digest.trends, digest.chart_png, digest.decisions_total) == ((), b"", 0)
     assert not digest.week_to_date
     assert "No new flagged listings" in render_text(digest)
+    assert "trend-chart" not in render_html(digest)
 
 
 def test_the_default_week_is_the_week_of_now(factory: sessionmaker[Session], seed: Seed) -> None:
@@ -106,12 +261,30 @@ def test_weeks() -> None:
     assert previous_week(NOW) == "2026-W47"
     assert iso_week(datetime(2027, 1, 1, tzinfo=UTC)) == "2026-W53"
     assert week_bounds("2026-W53")[0] == datetime(2026, 12, 28, tzinfo=UTC)
+    assert weeks_before("2027-W01", 2) == ["2026-W53", "2026-W52"]
 
 
 @pytest.mark.parametrize("week", ["2026-48", "2026-W54", "2025-W53", "W48", "2026-W48; DROP"])
 def test_a_bad_week_is_refused(week: str) -> None:
     with pytest.raises(WeekError, match="week"):
         week_bounds(week)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        ("interval:1d", 7),
+        ("interval:6h", 28),
+        ("interval:2w", 0),
+        ("cron:0 6 * * 1-5", 5),
+        ("cron:* * * * *", 500),  # enough to know it should have run
+        ("cron:not a cron", 0),
+        ("weekly", 0),
+    ],
+)
+def test_expected_runs_of_a_schedule(schedule: str, expected: int) -> None:
+    start, end = week_bounds(WEEK)
+    assert expected_runs(schedule, start, end) == expected
 
 
 def test_ages() -> None:
@@ -132,11 +305,6 @@ def test_the_preview_contains_the_seeded_cases_and_escapes_them(
     html = path.read_text(encoding="utf-8")
     page = lxml.html.fromstring(html)
     assert page.xpath("//script") == []
-    assert [
-        e
-        for e in page.iter()
-        if isinstance(e.tag, str) and any(a.startswith("on") for a in e.attrib)
-    ] == []
     assert "<b>host disallowed</b>" not in html
     links = page.xpath("//table[@id='top-cases']//a")
     assert [a.text_content() for a in links] == [
@@ -147,24 +315,10 @@ def test_the_preview_contains_the_seeded_cases_and_escapes_them(
     ]
     assert links[0].get("href") == f"{BASE_URL}/cases/{seed.cases['fentanyl']}"
     assert page.xpath("string(//*[@id='new-cases'])") == "4"
-    assert page.xpath("string(//*[@id='backlog'])") == "5"
     substances = page.xpath("//table[@id='substances']/tbody/tr/td[1]/text()")
     assert "Fentanyl" in substances and XSS_TITLE in substances
-    assert XSS_IMG in page.xpath("string(//table[@id='top-cases'])")
     assert "robots.txt timed out: <b>host disallowed</b>" in page.xpath(
         "string(//table[@id='sources'])"
     )
-
-
-def test_the_text_digest_lists_cases_with_links(factory: sessionmaker[Session], seed: Seed) -> None:
-    with factory() as session:
-        digest = build_digest(session, week=WEEK, now=NOW, base_url=BASE_URL)
-
-    text = render_text(digest)
-    html = render_html(digest)
-
-    assert f"{BASE_URL}/cases/{seed.cases['nitazene']}" in text
-    assert "Protonitazene HCl" in text
-    assert XSS_TITLE in text  # plain text is not HTML: nothing to escape
-    assert XSS_TITLE not in html
-    assert digest.subject == "SynthWatch 2026-W48: 4 new flagged listings"
+    # A preview shows the legal reviewers' section too.
+    assert page.xpath("//*[@id='waiting-section']")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from storage.schedule import acquire_lease, claim_period, finish_period, ledger, release_lease
 
@@ -42,3 +42,15 @@ def test_a_released_lease_is_free(session: Session, now: datetime) -> None:
     assert acquire_lease(session, name="scheduler", holder="a", now=now, ttl=TTL)
     release_lease(session, name="scheduler", holder="a")
     assert acquire_lease(session, name="scheduler", holder="b", now=now, ttl=TTL)
+
+
+def test_a_claim_rolled_back_with_its_transaction_is_gone(
+    session_factory: sessionmaker[Session], now: datetime
+) -> None:
+    # On SQLite a savepoint that is a transaction's first write used to commit on release.
+    with session_factory() as session:
+        session.begin()
+        assert claim_period(session, job_id="crawl:shop", period_start=now, holder="a", now=now)
+        session.rollback()
+    with session_factory() as session:
+        assert ledger(session, "crawl:shop") == []

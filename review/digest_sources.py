@@ -1,0 +1,210 @@
+"""What the digest says about sources: crawls that failed, were blocked or refused by robots.txt,
+and sources that were not crawled as often as their schedule asks.
+
+A crawl's stats are the ones the crawler records (``crawlers/guard.py``, ``crawlers/robots.py``):
+``synthwatch/refused/<reason>`` per refused request, ``synthwatch/blocked`` per CAPTCHA or WAF
+page, ``synthwatch/errors`` per failed request or item, ``synthwatch/robots/unreachable`` per
+robots.txt that could not be read (the host is then disallowed: robots fails closed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.orm import Session
+
+from storage.digest_queries import LedgerProblem, ledger_problems, sources_not_suspended
+from storage.models import CrawlRun
+from storage.queries import captures_per_run
+from storage.repository import approval_state
+
+MAX_ERROR_CHARS = 300
+# A source crawled fewer than this fraction of the times its schedule asked is reported.
+MIN_RUN_FRACTION = 0.5
+# Enough to tell "ran" from "did not"; a cron firing every minute needs no exact count.
+MAX_COUNTED_FIRES = 500
+ROBOTS_KEYS = frozenset(
+    {"synthwatch/refused/robots", "synthwatch/refused/crawl_delay", "robotstxt/forbidden"}
+)
+REFUSED_PREFIX = "synthwatch/refused/"
+BLOCKED_KEY = "synthwatch/blocked"
+ERRORS_KEY = "synthwatch/errors"
+ROBOTS_UNREACHABLE_KEY = "synthwatch/robots/unreachable"
+_INTERVAL = re.compile(r"interval:([1-9][0-9]*)([smhdw])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_APPROVAL_NOTES = {
+    "unapproved": "not approved by a legal reviewer yet",
+    "rescoped": "its widened scope waits for a legal reviewer's approval",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceActivity:
+    """What the crawls of one source did in the week."""
+
+    source_id: str
+    source_name: str
+    runs: int
+    last_status: str
+    failed_runs: int
+    interrupted_runs: int
+    pages: int
+    robots: int
+    robots_unreachable: int
+    blocked: int
+    refused: int
+    error_count: int
+    errors: tuple[str, ...]
+
+    @property
+    def has_problems(self) -> bool:
+        """Say whether a run failed or stopped, or robots.txt, a block page or errors got in."""
+        return bool(
+            self.failed_runs
+            or self.interrupted_runs
+            or self.robots
+            or self.robots_unreachable
+            or self.blocked
+            or self.error_count
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MissedSchedule:
+    """A source crawled fewer times than its schedule asked for in the week."""
+
+    source_id: str
+    source_name: str
+    schedule: str
+    expected: int
+    runs: int
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceReport:
+    """The sources part of a digest."""
+
+    activity: tuple[SourceActivity, ...]
+    missed: tuple[MissedSchedule, ...]
+    ledger: tuple[LedgerProblem, ...]
+
+    @property
+    def problems(self) -> int:
+        """Count the sources and scheduled jobs with something to look at."""
+        return sum(a.has_problems for a in self.activity) + len(self.missed) + len(self.ledger)
+
+
+def source_report(
+    session: Session,
+    runs: list[CrawlRun],
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    exclude_job: str | None = None,
+) -> SourceReport:
+    """Summarise the week's crawl runs, missed schedules and failed scheduled jobs."""
+    activity = source_activity(session, runs)
+    counts = {a.source_id: a.runs for a in activity}
+    return SourceReport(
+        activity=activity,
+        missed=missed_schedules(session, counts, start=start, end=min(end, now)),
+        ledger=tuple(ledger_problems(session, start=start, end=end, exclude_job=exclude_job)),
+    )
+
+
+def source_activity(session: Session, runs: list[CrawlRun]) -> tuple[SourceActivity, ...]:
+    """Summarise crawl runs per source; sources with problems first."""
+    pages = captures_per_run(session, [run.id for run in runs])
+    by_source: dict[str, list[CrawlRun]] = {}
+    for run in runs:
+        by_source.setdefault(run.source_id, []).append(run)
+    activity = []
+    for source_id, source_runs in by_source.items():
+        stats = [run.stats or {} for run in source_runs]
+        activity.append(
+            SourceActivity(
+                source_id=source_id,
+                source_name=source_runs[0].source.name,
+                runs=len(source_runs),
+                last_status=source_runs[-1].status,
+                failed_runs=sum(r.status == "failed" for r in source_runs),
+                interrupted_runs=sum(r.status == "interrupted" for r in source_runs),
+                pages=sum(pages.get(r.id, 0) for r in source_runs),
+                robots=sum(_count(s, lambda k: k in ROBOTS_KEYS) for s in stats),
+                robots_unreachable=sum(_count(s, ROBOTS_UNREACHABLE_KEY.__eq__) for s in stats),
+                blocked=sum(_count(s, BLOCKED_KEY.__eq__) for s in stats),
+                refused=sum(_count(s, _other_refusal) for s in stats),
+                error_count=sum(_count(s, ERRORS_KEY.__eq__) for s in stats),
+                errors=tuple(
+                    f"run {r.id}: {r.error[:MAX_ERROR_CHARS]}"
+                    for r in source_runs
+                    if r.error is not None
+                ),
+            )
+        )
+    return tuple(sorted(activity, key=lambda a: (not a.has_problems, a.source_name, a.source_id)))
+
+
+def missed_schedules(
+    session: Session, runs: dict[str, int], *, start: datetime, end: datetime
+) -> tuple[MissedSchedule, ...]:
+    """Return the sources crawled less than their schedule asked for in ``[start, end)``.
+
+    Suspended sources are meant not to run and are left out; a source registered during the
+    week is judged from its registration on.
+    """
+    missed = []
+    for source in sources_not_suspended(session):
+        schedule = source.config.get("schedule")
+        window_start = max(start, source.created_at)
+        if not isinstance(schedule, str) or window_start >= end:
+            continue
+        expected = expected_runs(schedule, window_start, end)
+        done = runs.get(source.id, 0)
+        if expected == 0 or (done and done >= expected * MIN_RUN_FRACTION):
+            continue
+        state = approval_state(session, source.id, source.scope_fingerprint)
+        missed.append(
+            MissedSchedule(
+                source.id, source.name, schedule, expected, done, _APPROVAL_NOTES.get(state, "")
+            )
+        )
+    return tuple(missed)
+
+
+def expected_runs(schedule: str, start: datetime, end: datetime) -> int:
+    """Return how many times a source schedule (``interval:6h``, ``cron:0 6 * * *``) fires."""
+    interval = _INTERVAL.fullmatch(schedule)
+    if interval is not None:
+        step = timedelta(seconds=int(interval[1]) * _UNIT_SECONDS[interval[2]])
+        return int((end - start) / step)
+    if not schedule.startswith("cron:"):
+        return 0
+    try:
+        trigger = CronTrigger.from_crontab(schedule.removeprefix("cron:").strip(), timezone="UTC")
+    except ValueError:
+        return 0
+    fires, moment = 0, trigger.get_next_fire_time(None, start)
+    while moment is not None and moment < end and fires < MAX_COUNTED_FIRES:
+        fires += 1
+        moment = trigger.get_next_fire_time(moment, moment + timedelta(seconds=1))
+    return fires
+
+
+def _other_refusal(key: str) -> bool:
+    return key.startswith(REFUSED_PREFIX) and key not in ROBOTS_KEYS and key.count("/") == 2
+
+
+def _count(stats: dict[str, Any], wanted: Callable[[str], bool]) -> int:
+    return sum(
+        value
+        for key, value in stats.items()
+        if wanted(key) and isinstance(value, int) and not isinstance(value, bool)
+    )
