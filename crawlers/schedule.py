@@ -32,6 +32,7 @@ import logging
 import os
 import secrets
 import socket
+import subprocess
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -163,6 +164,44 @@ def describe_jobs(
     return infos
 
 
+@dataclass(frozen=True, slots=True)
+class PeriodicCommand:
+    """A command the lease holder runs as a child process every `every` (the digest, say).
+
+    The command decides for itself whether anything is due, so running it often is safe.
+    """
+
+    name: str
+    argv: tuple[str, ...]
+    every: timedelta
+    timeout: float
+
+    @property
+    def job_id(self) -> str:
+        return f"command:{self.name}"
+
+    def __call__(self) -> None:
+        """Run the command and log how it ended; a timeout kills it."""
+        try:
+            done = subprocess.run(
+                list(self.argv),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            logger.error("%s killed after its %.0f s timeout", self.name, self.timeout)
+            return
+        except OSError as exc:
+            logger.error("%s could not start: %s", self.name, exc)
+            return
+        tail = " | ".join((done.stdout + done.stderr).strip().splitlines()[-3:])
+        level = logging.INFO if done.returncode == 0 else logging.ERROR
+        logger.log(level, "%s ended with exit code %d: %s", self.name, done.returncode, tail)
+
+
 def default_holder() -> str:
     """Return a holder id unique to this process: host, pid and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"[:200]
@@ -184,6 +223,7 @@ class Scheduler:
         misfire_grace: timedelta = timedelta(days=1),
         reload_every: float = 30.0,
         max_crawls: int = 2,
+        commands: Sequence[PeriodicCommand] = (),
     ) -> None:
         self.holder = holder or default_holder()
         self._factory = session_factory
@@ -200,6 +240,8 @@ class Scheduler:
         self._holding = False
         self._stopping = False
         self._jobs: dict[str, str] = {}  # source id -> schedule of its APScheduler job
+        self._commands = tuple(commands)
+        self._command_jobs = False
         self._overrun: set[str] = set()  # jobs whose firing found their last crawl running
         self._signature = _signature(self._files)
         self._sources = {s.id: s for s in load_all_sources(self._files)}
@@ -209,6 +251,7 @@ class Scheduler:
                 # Crawls wait on their child process; lease and reload jobs never queue behind.
                 "default": ThreadPoolExecutor(2),
                 "crawls": ThreadPoolExecutor(max_crawls),
+                "commands": ThreadPoolExecutor(max(1, len(commands))),
             },
             job_defaults={
                 "coalesce": True,
@@ -399,8 +442,30 @@ class Scheduler:
                     logger.info("source files reloaded: %d sources", len(self._sources))
             self._sync()
 
+    def _sync_commands(self) -> None:
+        """Give the periodic commands their jobs while this process holds the lease."""
+        wanted = self._holding and not self._stopping
+        if wanted == self._command_jobs:
+            return
+        for command in self._commands:
+            if wanted:
+                self._scheduler.add_job(
+                    command,
+                    "interval",
+                    seconds=command.every.total_seconds(),
+                    id=command.job_id,
+                    name=command.job_id,
+                    executor="commands",
+                    next_run_time=self._clock(),
+                )
+            else:
+                with contextlib.suppress(JobLookupError):
+                    self._scheduler.remove_job(command.job_id)
+        self._command_jobs = wanted
+
     def _sync(self) -> None:
         """Give each approved source a job (the holder only); catch up unclaimed periods."""
+        self._sync_commands()
         wanted: dict[str, SourceConfig] = {}
         due: set[str] = set()
         now = self._clock()

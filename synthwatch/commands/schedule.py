@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rich.table import Table
 
-from crawlers.schedule import JobInfo, Scheduler, describe_jobs
+from crawlers.schedule import JobInfo, PeriodicCommand, Scheduler, describe_jobs
 from crawlers.sources import load_all_sources
 from synthwatch.commands.common import Subparsers, err, open_store, out
+
+# `digest send` decides itself which weeks are due (SYNTHWATCH_DIGEST_HOUR/TZ) and retries
+# failed deliveries, so it runs often rather than once a Monday.
+DIGEST_EVERY = timedelta(minutes=15)
+DIGEST_TIMEOUT_S = 900.0
 
 
 def register(sub: Subparsers) -> None:
@@ -36,7 +42,15 @@ def run_schedule(args: argparse.Namespace) -> int:
             jobs = describe_jobs(session, sources, now=datetime.now(UTC))
         out.print(jobs_table(jobs))
         return 0
-    scheduler = Scheduler(store.session_factory, args.sources, crawl_timeout=args.timeout)
+    digest = PeriodicCommand(
+        name="digest",
+        argv=(sys.executable, "-m", "synthwatch", "digest", "send"),
+        every=DIGEST_EVERY,
+        timeout=DIGEST_TIMEOUT_S,
+    )
+    scheduler = Scheduler(
+        store.session_factory, args.sources, crawl_timeout=args.timeout, commands=[digest]
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     out.print(jobs_table(scheduler.describe()))

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawlers.periods import crontab_trigger, period_start, trigger_for
 from crawlers.runner import CrawlOutcome
-from crawlers.schedule import CrawlJob, Scheduler, catch_up_due, describe_jobs
+from crawlers.schedule import CrawlJob, PeriodicCommand, Scheduler, catch_up_due, describe_jobs
 from crawlers.sources import Discovery, SourceConfig, load_sources
 from storage import repository as repo
 from storage.db import transaction
@@ -492,3 +492,32 @@ def test_a_scheduled_period_crawls_in_a_child_process(
         run = session.get(CrawlRun, row.crawl_run_id)
         assert run is not None and run.status == "finished" and run.source_id == "shop"
     assert "/item/1" in server.paths()
+
+
+def test_periodic_commands_run_only_while_the_lease_is_held(
+    harness: Harness,
+    session_factory: sessionmaker[Session],
+    started: list[Scheduler],
+    tmp_path: Path,
+) -> None:
+    files = harness.write_sources(sources_toml(("ok", "interval:1d")))
+    marks = tmp_path / "digest-runs.txt"
+    touch = PeriodicCommand(
+        name="digest",
+        argv=(sys.executable, "-c", f"open({str(marks)!r}, 'a').write('run\\n')"),
+        every=timedelta(seconds=1),
+        timeout=30,
+    )
+    holder = Scheduler(session_factory, [files], run_job=FakeJob(), lease_ttl=TTL)
+    waiting = Scheduler(
+        session_factory, [files], run_job=FakeJob(), lease_ttl=TTL, commands=[touch]
+    )
+    started.extend([holder, waiting])
+    holder.start()
+    waiting.start()
+    time.sleep(1.5)
+    assert not marks.exists(), "a scheduler without the lease ran its command"
+
+    holder.shutdown()  # releases the lease: the waiting scheduler takes it and runs the command
+    wait_for(lambda: marks.exists() and marks.read_text().count("run") >= 2, timeout=30)
+    assert waiting.holds_lease
