@@ -62,7 +62,11 @@ def bare_round(sources_file: Path, source_ids: list[str]) -> Measure:
 
 
 def pipeline_round(sources_file: Path, source_ids: list[str], home: Path) -> Measure:
-    env = {"SYNTHWATCH_HOME": str(home), "SYNTHWATCH_DATABASE_URL": ""}
+    env = {
+        "SYNTHWATCH_HOME": str(home),
+        "SYNTHWATCH_DATABASE_URL": "",
+        "SYNTHWATCH_CONTACT_URL": "http://127.0.0.1/contact",
+    }
     store = Store.open(StorageSettings.from_env(env), migrate=True)
     now = datetime.now(UTC)
     with store.sessions() as session:

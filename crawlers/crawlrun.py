@@ -6,12 +6,20 @@ asked: a source whose approval state for its current scope fingerprint is not `a
 the state, stat `synthwatch/gate/refused`, and `CloseSpider("not_approved")` before the
 first request of any kind, robots.txt included. An approved source gets a running crawl run
 whose WARC file is `evidence/<source>/<run>.warc.gz`; the pipelines write through it.
+
+Runs of the source still marked running when a new one opens were killed: they are marked
+interrupted first. The validators (ETag, Last-Modified) of the source's listings are loaded for
+the spider's conditional GETs. When the crawl finishes normally and complete
+(`synthwatch/incomplete` is 0), listings it did not see get a miss, and those missed by
+`SYNTHWATCH_GONE_AFTER` such crawls in a row are marked gone. The run closes with the stats
+documented in `crawlers.stats`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +35,8 @@ from twisted.python.failure import Failure
 from crawlers.evidence import warc_relpath
 from crawlers.registry import register_source
 from crawlers.sources import SourceConfig
+from crawlers.stats import record_error, run_stats
+from storage.crawl_state import interrupt_stale_runs, listing_validators, mark_missing_listings
 from storage.db import make_engine, make_session_factory, transaction
 from storage.errors import StorageError
 from storage.migrate import require_current
@@ -48,14 +58,6 @@ GATE_STATES = {
     "suspended": "its approval is suspended",
     "rescoped": "its scope changed since it was approved, so it needs a new approval",
 }
-# Scrapy's own stats that belong in the run summary beside every `synthwatch/*` key.
-SUMMARY_STATS = (
-    "downloader/request_count",
-    "downloader/response_count",
-    "item_scraped_count",
-    "item_dropped_count",
-    "elapsed_time_seconds",
-)
 
 
 def utc_now() -> datetime:
@@ -69,17 +71,6 @@ def gate_error(source_id: str, state: str) -> str:
     return f"legal gate: source {source_id!r} is {state}: {why}"
 
 
-def run_stats(stats: dict[str, Any], reason: str) -> dict[str, Any]:
-    """Return the JSON-able summary of a crawl's stats."""
-    summary: dict[str, Any] = {
-        key: value
-        for key, value in sorted(stats.items())
-        if key.startswith("synthwatch/") or key in SUMMARY_STATS
-    }
-    summary["finish_reason"] = reason
-    return json.loads(json.dumps(summary, default=str))
-
-
 class CrawlRunExtension:
     """Open the crawl run behind the legal gate; close it with the crawl's stats."""
 
@@ -90,13 +81,16 @@ class CrawlRunExtension:
         database_url: str,
         home: Path,
         run_file: Path | None = None,
+        gone_after: int = 3,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.crawler = crawler
         self.database_url = database_url
         self.home = home
         self.run_file = run_file
+        self.gone_after = gone_after
         self.clock = clock
+        self.validators: dict[str, tuple[str | None, str | None]] = {}
         self.engine: Engine | None = None
         self.session_factory: sessionmaker[Session] | None = None
         self.source: SourceConfig | None = None
@@ -114,6 +108,7 @@ class CrawlRunExtension:
             database_url=settings["SYNTHWATCH_DATABASE_URL"],
             home=Path(settings["SYNTHWATCH_HOME"]),
             run_file=Path(run_file) if run_file else None,
+            gone_after=max(1, settings.getint("SYNTHWATCH_GONE_AFTER", 3)),
         )
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
@@ -156,14 +151,24 @@ class CrawlRunExtension:
         self.session_factory = make_session_factory(self.engine)
         now = self.clock()
         with transaction(self.session_factory) as session:
+            interrupted = interrupt_stale_runs(session, source_id=source.id, now=now)
             fingerprint = register_source(session, source, now=now)
             state = approval_state(session, source.id, fingerprint)
             run = start_crawl_run(session, source_id=source.id, now=now)
             warc_file = warc_relpath(source.id, run.id) if state == "approved" else None
             run.warc_file = warc_file
+            validators = listing_validators(session, source.id) if state == "approved" else {}
             session.flush()
         # Only once the transaction committed does this crawl have a run (and maybe approval).
         self.gate_state, self.run_id, self.warc_file = state, run.id, warc_file
+        self.validators = validators
+        if interrupted:
+            self.crawler.stats.set_value("synthwatch/interrupted_runs", len(interrupted))
+            logger.warning(
+                "crawl runs %s of %r never closed (killed?): marked interrupted",
+                ", ".join(map(str, interrupted)),
+                source.id,
+            )
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.run_id is None or self.session_factory is None:
@@ -173,27 +178,60 @@ class CrawlRunExtension:
         ok = self.approved and (reason == "finished" or reason.startswith("closespider_"))
         status = "finished" if ok else "failed"
         error = self.error or (None if ok else f"crawl closed: {reason}")
-        stats = run_stats(self.crawler.stats.get_stats(), reason)
         try:
             with transaction(self.session_factory) as session:
                 run = session.get(CrawlRun, self.run_id)
                 assert run is not None
+                now = self.clock()
+                # A crawl stopped early (closespider_*) saw part of the site: no misses.
+                if ok and reason == "finished":
+                    self._count_misses(session, run, now)
+                stats = self._close_stats(run, now, reason)
                 if run.warc_file and not (self.home / run.warc_file).exists():
                     run.warc_file = None  # no listing was stored, so no evidence was written
-                finish_crawl_run(
-                    session, run, now=self.clock(), status=status, stats=stats, error=error
-                )
+                finish_crawl_run(session, run, now=now, status=status, stats=stats, error=error)
         except (SQLAlchemyError, StorageError):
             logger.exception("cannot close crawl run %s", self.run_id)
         logger.info("crawl run %s %s (%s)", self.run_id, status, reason)
         self._write_run_file(status, reason=reason)
         self._dispose()
 
+    def _count_misses(self, session: Session, run: CrawlRun, now: datetime) -> None:
+        """Give a miss to the listings a complete crawl did not see; mark gone the long missed."""
+        stats = self.crawler.stats
+        partial = int(stats.get_value("synthwatch/incomplete", 0))
+        if partial:
+            logger.info(
+                "crawl run %s saw the site partly (%s failures): no misses", run.id, partial
+            )
+            return
+        assert self.source is not None
+        missed, gone = mark_missing_listings(
+            session,
+            source_id=self.source.id,
+            run_started=run.started_at,
+            gone_after=self.gone_after,
+            now=now,
+        )
+        stats.set_value("synthwatch/listings_missed", missed)
+        stats.set_value("synthwatch/listings_gone", gone)
+
+    def _close_stats(self, run: CrawlRun, now: datetime, reason: str) -> dict[str, Any]:
+        stats = self.crawler.stats
+        stats.set_value("synthwatch/requests", stats.get_value("downloader/request_count", 0))
+        duration = (now - run.started_at).total_seconds()
+        stats.set_value("synthwatch/duration_seconds", round(duration, 3))
+        return run_stats(stats.get_stats(), reason)
+
     def spider_error(self, failure: Failure, response: Any, spider: Spider) -> None:
-        self.crawler.stats.inc_value("synthwatch/errors")
+        self._record_error("spider", getattr(response, "url", "?"))
 
     def item_error(self, item: Any, response: Any, spider: Spider, failure: Failure) -> None:
-        self.crawler.stats.inc_value("synthwatch/errors")
+        self._record_error("pipeline", str(getattr(item, "url", getattr(response, "url", "?"))))
+
+    def _record_error(self, reason: str, url: str) -> None:
+        limit = self.crawler.settings.getint("SYNTHWATCH_ERROR_URLS_MAX", 200)
+        record_error(self.crawler.stats, reason, url, limit)
 
     def _write_run_file(self, status: str, reason: str | None = None) -> None:
         if self.run_file is None:
@@ -205,6 +243,7 @@ class CrawlRunExtension:
             "gate": self.gate_state,
             "error": self.error,
             "finish_reason": reason,
+            "pid": os.getpid(),
         }
         self.run_file.parent.mkdir(parents=True, exist_ok=True)
         self.run_file.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

@@ -7,6 +7,10 @@ class CrawlerError(Exception):
     """Base class of crawler errors."""
 
 
+class ConfigError(CrawlerError):
+    """A crawler setting that is missing or wrong; the message names the setting."""
+
+
 class SourceError(CrawlerError):
     """A source file that cannot be loaded; the message names the file, line and key."""
 

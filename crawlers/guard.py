@@ -38,6 +38,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.threads import deferToThread
 
 from crawlers.sources import HIDDEN_SUFFIXES, in_domains
+from crawlers.stats import record_blocked, record_refusal
 
 if TYPE_CHECKING:
     from typing import Self
@@ -89,21 +90,6 @@ CAPTCHA_MARKERS = (b"g-recaptcha", b"h-captcha", b"hcaptcha.com", b"cf-turnstile
 BLOCK_STATUSES = frozenset({403, 429, 503})
 # Markers sit near the top of a challenge page; scanning more only costs time.
 SCAN_BYTES = 256 * 1024
-
-
-def record_refusal(stats: StatsCollector, reason: str, url: str, limit: int) -> None:
-    """Count a refusal and keep its URL for the run summary."""
-    key, list_key = f"synthwatch/refused/{reason}", f"synthwatch/refused_urls/{reason}"
-    record_url(stats, key, list_key, url, limit)
-
-
-def record_url(stats: StatsCollector, key: str, list_key: str, url: str, limit: int) -> None:
-    """Count an event under `key` and keep its URL in the bounded list `list_key`."""
-    stats.inc_value(key)
-    urls: list[str] = list(stats.get_value(list_key, []))
-    if len(urls) < limit and url not in urls:
-        urls.append(url)
-        stats.set_value(list_key, urls)
 
 
 def ip_literal(host: str) -> IPAddress | None:
@@ -251,13 +237,7 @@ class OpenWebGuard:
         if login_wall(response):
             raise self.refuse("login", response.url)
         if challenge_page(response):
-            record_url(
-                self.stats,
-                "synthwatch/blocked",
-                "synthwatch/blocked_urls",
-                response.url,
-                self.refused_urls_max,
-            )
+            record_blocked(self.stats, response.url, self.refused_urls_max)
             logger.warning("blocked by a CAPTCHA/WAF challenge: %s", response.url)
             raise IgnoreRequest(f"challenge page at {response.url} (blocked)")
         return response

@@ -1,4 +1,4 @@
-"""The item a listing page becomes, filled in by the spider and then the pipelines."""
+"""The items of a crawl: a fetched listing page (`PageItem`), or an unchanged one (a 304)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,20 @@ class PageItem:
     @property
     def content_type(self) -> str:
         """Return the response's Content-Type, or an empty string."""
-        for name, value in self.headers:
-            if name.lower() == "content-type":
+        return self.header("Content-Type") or ""
+
+    def header(self, name: str) -> str | None:
+        """Return the first value of a response header, or None."""
+        for key, value in self.headers:
+            if key.lower() == name.lower():
                 return value
-        return ""
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class UnchangedListing:
+    """A listing that answered a conditional GET with 304: seen now, nothing to keep again."""
+
+    source_id: str
+    url: str
+    seen_at: datetime

@@ -2,7 +2,8 @@
 
 The order is the evidence invariant: a page's WARC records are on disk before its text is
 analysed, and both before its listing row commits (one transaction per page). A page without
-evidence or analysis is dropped, never stored.
+evidence or analysis is dropped, never stored. An `UnchangedListing` (a 304) passes evidence
+and extraction untouched: the store only records that it was seen.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from crawlers import __version__
 from crawlers.crawlrun import CrawlRunExtension
 from crawlers.errors import EvidenceError
 from crawlers.evidence import WarcEvidenceWriter
-from crawlers.items import PageItem
+from crawlers.items import PageItem, UnchangedListing
+from crawlers.stats import record_error
 from nlp import Analysis
+from storage.crawl_state import mark_listing_seen
 from storage.db import transaction
 from storage.errors import StorageError
 from storage.repository import (
@@ -50,16 +53,24 @@ def crawl_run_of(crawler: Crawler) -> CrawlRunExtension:
 class EvidencePipeline:
     """Write each listing page's request and response to the crawl run's WARC file."""
 
-    def __init__(self, run: CrawlRunExtension, stats: StatsCollector, *, fsync: bool) -> None:
+    def __init__(
+        self, run: CrawlRunExtension, stats: StatsCollector, *, fsync: bool, errors_max: int = 200
+    ) -> None:
         self.run = run
         self.stats = stats
         self.fsync = fsync
+        self.errors_max = errors_max
         self.writer: WarcEvidenceWriter | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        fsync = crawler.settings.getbool("SYNTHWATCH_EVIDENCE_FSYNC", True)
-        return cls(crawl_run_of(crawler), crawler.stats, fsync=fsync)
+        settings = crawler.settings
+        return cls(
+            crawl_run_of(crawler),
+            crawler.stats,
+            fsync=settings.getbool("SYNTHWATCH_EVIDENCE_FSYNC", True),
+            errors_max=settings.getint("SYNTHWATCH_ERROR_URLS_MAX", 200),
+        )
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, PageItem):
@@ -76,7 +87,7 @@ class EvidencePipeline:
         try:
             item.evidence = self.writer.write(item)
         except EvidenceError as exc:
-            self.stats.inc_value("synthwatch/errors")
+            record_error(self.stats, "evidence", item.url, self.errors_max)
             raise DropItem(f"evidence of {item.url} not written: {exc}") from exc
         self.stats.inc_value("synthwatch/evidence/records")
         return item
@@ -150,18 +161,27 @@ class ExtractPipeline:
         return item
 
 
+def validator(value: str | None, most: int) -> str | None:
+    """Return a validator to keep, or None when there is none or it is too long to store."""
+    return value if value and len(value) <= most else None
+
+
 class StorePipeline:
     """Record the capture and the listing, one committed transaction per page."""
 
-    def __init__(self, run: CrawlRunExtension, stats: StatsCollector) -> None:
+    def __init__(self, run: CrawlRunExtension, stats: StatsCollector, errors_max: int = 200):
         self.run = run
         self.stats = stats
+        self.errors_max = errors_max
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawl_run_of(crawler), crawler.stats)
+        errors_max = crawler.settings.getint("SYNTHWATCH_ERROR_URLS_MAX", 200)
+        return cls(crawl_run_of(crawler), crawler.stats, errors_max)
 
     def process_item(self, item: Any) -> Any:
+        if isinstance(item, UnchangedListing):
+            return self.seen_unchanged(item)
         if not isinstance(item, PageItem):
             return item
         evidence, analysis = item.evidence, item.analysis
@@ -194,14 +214,41 @@ class StorePipeline:
                     fields=item.fields,
                     analysis=analysis,
                     now=item.fetched_at,
+                    etag=validator(item.header("ETag"), 500),
+                    last_modified=validator(item.header("Last-Modified"), 100),
                 )
                 new_version = stored.new_version
+                first = new_version and len(stored.listing.versions) == 1
         except (SQLAlchemyError, StorageError) as exc:
-            self.stats.inc_value("synthwatch/errors")
+            record_error(self.stats, "storage", item.url, self.errors_max)
             raise DropItem(f"{item.url} not stored: {exc}") from exc
         self.stats.inc_value("synthwatch/listings_stored")
         if new_version:
             self.stats.inc_value("synthwatch/listings_new_version")
+            self.stats.inc_value(
+                "synthwatch/listings_new" if first else "synthwatch/listings_changed"
+            )
+        else:
+            self.stats.inc_value("synthwatch/listings_unchanged")
         if analysis.offer:
             self.stats.inc_value("synthwatch/flagged")
+        return item
+
+    def seen_unchanged(self, item: UnchangedListing) -> UnchangedListing:
+        """Record that a listing answered 304: seen now, unchanged."""
+        factory = self.run.session_factory
+        if factory is None or not self.run.approved:
+            raise DropItem(f"no crawl run to record {item.url} in")
+        try:
+            with transaction(factory) as session:
+                known = mark_listing_seen(session, item.source_id, item.url, item.seen_at)
+        except (SQLAlchemyError, StorageError) as exc:
+            record_error(self.stats, "storage", item.url, self.errors_max)
+            raise DropItem(f"{item.url} not recorded as seen: {exc}") from exc
+        if not known:
+            # Only listings with stored validators are asked conditionally, so this is odd.
+            logger.warning("304 for %s, which is not a stored listing", item.url)
+            record_error(self.stats, "storage", item.url, self.errors_max)
+            raise DropItem(f"304 for unknown listing {item.url}")
+        self.stats.inc_value("synthwatch/listings_unchanged")
         return item

@@ -4,8 +4,9 @@ Twisted's reactor cannot be restarted, so every crawl is its own process; the sc
 `synthwatch demo` call `run_crawl`. The child gets `SCRAPY_SETTINGS_MODULE=crawlers.settings`,
 the source files and the storage environment, runs in its own process group (killed as a
 whole on timeout: SIGTERM, then SIGKILL after a grace period), and writes its output to
-`<SYNTHWATCH_HOME>/logs/<source>-<time>.log` and its crawl run id and final status to a JSON
-file beside it.
+`<SYNTHWATCH_HOME>/logs/<source>-<time>.log` and its crawl run id, final status and process id
+to a JSON file beside it. Without a contact URL (`SYNTHWATCH_CONTACT_URL`, in the environment
+given or inherited, or as a setting) no child is started: `ConfigError` names the variable.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from crawlers.identity import CONTACT_SETTING, require_contact
 from crawlers.sources import SOURCE_ID
 from storage.config import StorageSettings
 
@@ -74,10 +76,12 @@ def run_crawl(
 
     The child inherits this process's environment with `env` set on top (e.g. SYNTHWATCH_HOME,
     SYNTHWATCH_DATABASE_URL); `settings` are extra Scrapy settings, passed as `-s NAME=VALUE`.
+    Raises ConfigError, before starting anything, when no valid contact URL is given.
     """
     if not SOURCE_ID.match(source_id):
         raise ValueError(f"not a source id: {source_id!r}")
     child_env = crawl_env({**os.environ, **(env or {})}, sources, allow_loopback=allow_loopback)
+    require_contact((settings or {}).get(CONTACT_SETTING) or child_env.get(CONTACT_SETTING))
     logs = StorageSettings.from_env(child_env).home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")

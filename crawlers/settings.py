@@ -3,13 +3,16 @@
 Polite by default: one request per host at a time, a delay between requests that AutoThrottle
 only ever raises, an identifying User-Agent with a contact URL, size and time limits. Scrapy's
 own robots.txt and offsite middlewares are off because `crawlers.robots` and `crawlers.guard`
-do that job (failing closed, with stats and the refused URLs kept for the run summary).
+do that job (failing closed, with stats and the refused URLs kept for the run summary); its
+User-Agent, redirect and decompression middlewares are replaced by ours (`crawlers.identity`,
+`crawlers.faults`), and `crawlers.retry_after` honours Retry-After.
 
 Environment variables read here:
 
 - `SYNTHWATCH_SOURCES`: source TOML files, separated by `os.pathsep`.
 - `SYNTHWATCH_ALLOW_LOOPBACK=1`: let the guard fetch loopback addresses (the demo and tests).
-- `SYNTHWATCH_CONTACT_URL`: the contact URL in the User-Agent.
+- `SYNTHWATCH_CONTACT_URL`: the contact URL in the User-Agent (an http(s) URL or `mailto:`);
+  required: without it a crawl refuses to start (`crawlers.identity`).
 - `SYNTHWATCH_HOME`, `SYNTHWATCH_DATABASE_URL`: through `storage.config.StorageSettings`.
 """
 
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-from crawlers import __version__
+from crawlers.identity import user_agent
 from storage.config import StorageSettings
 
 _storage = StorageSettings.from_env()
@@ -27,12 +30,12 @@ SPIDER_LOADER_CLASS = "crawlers.loader.SourceSpiderLoader"
 SPIDER_MODULES: list[str] = []
 
 # ---------------------------------------------------------------- who we are
-SYNTHWATCH_CONTACT_URL = os.environ.get(
-    "SYNTHWATCH_CONTACT_URL", "https://github.com/synthwatch/synthwatch/blob/main/README.md"
-)
-USER_AGENT = f"SynthWatch/{__version__} (+{SYNTHWATCH_CONTACT_URL})"
-# The product token matched against robots.txt User-agent lines (RFC 9309 §2.2.1).
+# No default: whoever runs the crawler says how to reach them (checked when a crawl starts).
+SYNTHWATCH_CONTACT_URL = os.environ.get("SYNTHWATCH_CONTACT_URL", "").strip()
+# The product token of the User-Agent, matched against robots.txt User-agent lines (RFC 9309
+# §2.2.1). `crawlers.identity.IdentityMiddleware` sends the User-Agent, built as here.
 SYNTHWATCH_ROBOTS_AGENT = "SynthWatch"
+USER_AGENT = user_agent(SYNTHWATCH_CONTACT_URL, product=SYNTHWATCH_ROBOTS_AGENT)
 DEFAULT_REQUEST_HEADERS = {
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
     "Accept-Language": "en",
@@ -55,8 +58,15 @@ DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 30
 RETRY_TIMES = 2
-# Not 429: retrying "too many requests" at once is impolite (Retry-After comes in a later issue).
+# Not 429: `crawlers.retry_after` waits as long as the server asks before retrying a 429 (or a
+# 503 that says Retry-After); a 503 without it is retried here, as other 5xx are.
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
+# A 429 or 503 with Retry-After pauses its host, then the request is retried at most this many
+# times; a wait longer than SYNTHWATCH_RETRY_AFTER_MAX seconds is an error
+# (`retry_after_too_long`), and a 429 without Retry-After waits SYNTHWATCH_RETRY_AFTER_DEFAULT.
+SYNTHWATCH_RETRY_AFTER_TIMES = 3
+SYNTHWATCH_RETRY_AFTER_MAX = 300.0
+SYNTHWATCH_RETRY_AFTER_DEFAULT = 60.0
 # Measured: ~10 items in flight is where the pipelines stop being the bottleneck.
 CONCURRENT_ITEMS = 10
 COOKIES_ENABLED = False
@@ -67,8 +77,19 @@ ROBOTSTXT_OBEY = False
 # robots.txt is fetched by our middleware; a Crawl-delay above this skips the host.
 SYNTHWATCH_ROBOTS_MAX_CRAWL_DELAY = 60.0
 SYNTHWATCH_ROBOTS_TIMEOUT = 20.0
+# An unreachable robots.txt (5xx, timeout, network failure) keeps its host refused; it is
+# fetched again after each of these back-offs (seconds), while the host's requests wait, and
+# after the last one the host stays refused for the rest of the crawl.
+SYNTHWATCH_ROBOTS_RETRY_DELAYS = [15.0, 60.0]
+# Rules are kept in $SYNTHWATCH_HOME/robots-cache/ for this long across crawls (RFC 9309 §2.4
+# allows at most 24 hours, which caps it); 0 turns the cache off.
+SYNTHWATCH_ROBOTS_CACHE_SECONDS = 24 * 3600
 # At most this many refused or blocked URLs per reason are kept for the run summary.
 SYNTHWATCH_REFUSED_URLS_MAX = 50
+# At most this many {url, reason} entries of failed URLs are kept (`synthwatch/error_urls`).
+SYNTHWATCH_ERROR_URLS_MAX = 200
+# A listing missed by this many complete, finished crawls in a row is marked gone.
+SYNTHWATCH_GONE_AFTER = 3
 SYNTHWATCH_DNS_CACHE_SIZE = 4096
 
 DOWNLOADER_MIDDLEWARES = {
@@ -77,8 +98,17 @@ DOWNLOADER_MIDDLEWARES = {
     # We never send credentials, so HTTP auth and cookies have no business running.
     "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
     "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
+    # Replaced by ours at the same places: ours send our identity and name their failures.
+    "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
     "crawlers.guard.OpenWebGuard": 50,
     "crawlers.robots.RobotsTxtMiddleware": 100,
+    "crawlers.identity.IdentityMiddleware": 500,
+    # Above RetryMiddleware (550), so it sees a 429/503 with Retry-After first.
+    "crawlers.retry_after.RetryAfterMiddleware": 560,
+    "crawlers.faults.BoundedHttpCompressionMiddleware": 590,
+    "crawlers.faults.BoundedRedirectMiddleware": 600,
 }
 EXTENSIONS = {
     "crawlers.crawlrun.CrawlRunExtension": 10,

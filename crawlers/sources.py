@@ -1,9 +1,10 @@
 """Source definitions: `[[source]]` blocks in TOML files, validated into `SourceConfig`.
 
-A source says where a site starts (seeds, sitemaps), which hosts may be fetched
-(allowed_domains and their subdomains), how listing pages are found (discovery selectors) and,
-optionally, where a listing's fields are. Its *scope* is bound to legal approval by
-`scope_fingerprint`: widening the scope makes a new fingerprint that needs a new approval.
+A source says where a site starts (seeds, sitemaps, site-search URLs), which hosts may be
+fetched (allowed_domains and their subdomains), how listing pages are found (discovery
+selectors), how politely to crawl it and, optionally, where a listing's fields are. Its *scope*
+is bound to legal approval by `scope_fingerprint`: widening the scope makes a new fingerprint
+that needs a new approval. docs/sources.md documents every key.
 """
 
 from __future__ import annotations
@@ -42,10 +43,19 @@ SOURCE_KEYS = frozenset(
         "legal_note",
         "discovery",
         "fields",
+        "search",
+        "politeness",
     }
 )
 DISCOVERY_KEYS = frozenset({"index_links", "listing_links", "pagination", "listing_url_pattern"})
+SEARCH_KEYS = frozenset({"url_templates", "keywords", "use_lexicon", "max_keywords"})
+POLITENESS_KEYS = frozenset({"download_delay", "concurrent_requests_per_domain", "timeout"})
 FIELD_NAMES = ("title", "price", "seller", "description", "posted")
+KEYWORD = "{keyword}"
+DEFAULT_MAX_KEYWORDS = 50
+# Bounds of the politeness overrides, in seconds.
+MAX_DOWNLOAD_DELAY = 3600.0
+MAX_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +66,37 @@ class Discovery:
     listing_links: tuple[str, ...] = ()
     pagination: tuple[str, ...] = ()
     listing_url_pattern: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """Site-search URLs: each template with `{keyword}` filled from keywords or the lexicon."""
+
+    url_templates: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    use_lexicon: bool = False
+    max_keywords: int = DEFAULT_MAX_KEYWORDS
+
+
+@dataclass(frozen=True, slots=True)
+class Politeness:
+    """Per-source overrides of the crawl settings; None keeps the default."""
+
+    download_delay: float | None = None
+    concurrent_requests_per_domain: int | None = None
+    timeout: float | None = None
+
+    def settings(self) -> dict[str, float | int]:
+        """Return the Scrapy settings these overrides set."""
+        settings: dict[str, float | int] = {}
+        if self.download_delay is not None:
+            settings["DOWNLOAD_DELAY"] = self.download_delay
+            settings["AUTOTHROTTLE_START_DELAY"] = self.download_delay
+        if self.concurrent_requests_per_domain is not None:
+            settings["CONCURRENT_REQUESTS_PER_DOMAIN"] = self.concurrent_requests_per_domain
+        if self.timeout is not None:
+            settings["DOWNLOAD_TIMEOUT"] = self.timeout
+        return settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +112,14 @@ class SourceConfig:
     discovery: Discovery
     sitemaps: tuple[str, ...] = ()
     fields: tuple[tuple[str, str], ...] = ()
-    search_templates: tuple[str, ...] = ()
+    search: Search = Search()
+    politeness: Politeness = Politeness()
     origin: str = field(default="", compare=False)
+
+    @property
+    def search_templates(self) -> tuple[str, ...]:
+        """Return the site-search URL templates (part of the scope)."""
+        return self.search.url_templates
 
     @property
     def field_selectors(self) -> dict[str, str]:
@@ -97,6 +144,16 @@ class SourceConfig:
             },
             "fields": dict(self.fields),
             "search_templates": list(self.search_templates),
+            "search": {
+                "keywords": list(self.search.keywords),
+                "use_lexicon": self.search.use_lexicon,
+                "max_keywords": self.search.max_keywords,
+            },
+            "politeness": {
+                "download_delay": self.politeness.download_delay,
+                "concurrent_requests_per_domain": self.politeness.concurrent_requests_per_domain,
+                "timeout": self.politeness.timeout,
+            },
         }
 
 
@@ -223,6 +280,9 @@ class _Locator:
         line = self._find_key(key, table_start, table_stop)
         if line is None and table is not None and table_start != start:
             return table_start + 1
+        if line is None and table is not None:
+            # An inline table (`search = { ... }`): its own key's line.
+            line = self._find_key(table, start, stop)
         return line or start + 1
 
     def _find_key(self, key: str, start: int, stop: int) -> int | None:
@@ -273,6 +333,8 @@ class _SourceParser:
             discovery=discovery,
             sitemaps=sitemaps,
             fields=self.fields(),
+            search=self.search(domains),
+            politeness=self.politeness(),
             origin=f"{self.filename}:{self.locator.block_line(self.index)}",
         )
 
@@ -368,6 +430,79 @@ class _SourceParser:
                 raise self.fail(key, f"invalid CSS selector {selector!r}", table="discovery")
         return tuple(value)
 
+    def table(self, key: str, known: frozenset[str]) -> dict[str, Any]:
+        """Return an optional `[source.<key>]` table whose keys are all known."""
+        table = self.block.get(key, {})
+        if not isinstance(table, dict):
+            raise self.fail(key, f"expected a [source.{key}] table")
+        for unknown in sorted(set(table) - known):
+            raise self.fail(unknown, "unknown key", table=key)
+        return table
+
+    def search(self, domains: tuple[str, ...]) -> Search:
+        table = self.table("search", SEARCH_KEYS)
+        if not table:
+            return Search()
+        message = f"expected a list of http(s) URLs, each with {KEYWORD}"
+        templates = table.get("url_templates")
+        if not isinstance(templates, list) or not templates:
+            raise self.fail("url_templates", message, table="search")
+        for template in templates:
+            if not isinstance(template, str) or KEYWORD not in template:
+                raise self.fail("url_templates", message, table="search")
+            parts = urlsplit(template.replace(KEYWORD, "x"))
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise self.fail("url_templates", message, table="search")
+            if not in_domains(parts.hostname, domains):
+                raise self.fail(
+                    "url_templates", f"{template!r} is outside allowed_domains", table="search"
+                )
+        keywords = table.get("keywords", [])
+        if not isinstance(keywords, list) or not all(
+            isinstance(k, str) and k.strip() for k in keywords
+        ):
+            raise self.fail("keywords", "expected a list of non-empty strings", table="search")
+        use_lexicon = table.get("use_lexicon", False)
+        if not isinstance(use_lexicon, bool):
+            raise self.fail("use_lexicon", "expected true or false", table="search")
+        if bool(keywords) == use_lexicon:
+            raise self.fail(
+                "keywords", "give keywords, or use_lexicon = true (one of them)", table="search"
+            )
+        max_keywords = table.get("max_keywords", DEFAULT_MAX_KEYWORDS)
+        if not _integer(max_keywords) or max_keywords < 1:
+            raise self.fail("max_keywords", "expected a whole number of at least 1", table="search")
+        return Search(
+            url_templates=tuple(dict.fromkeys(templates)),
+            keywords=tuple(dict.fromkeys(k.strip() for k in keywords)),
+            use_lexicon=use_lexicon,
+            max_keywords=max_keywords,
+        )
+
+    def politeness(self) -> Politeness:
+        table = self.table("politeness", POLITENESS_KEYS)
+        delay = self.seconds(table, "download_delay", MAX_DOWNLOAD_DELAY)
+        timeout = self.seconds(table, "timeout", MAX_TIMEOUT)
+        concurrency = table.get("concurrent_requests_per_domain")
+        # 0 would mean "no limit" to Scrapy; more than 1 is more than one request per host.
+        if concurrency is not None and (not _integer(concurrency) or concurrency != 1):
+            raise self.fail(
+                "concurrent_requests_per_domain",
+                "expected 1: never more than one request per host at a time",
+                table="politeness",
+            )
+        return Politeness(delay, concurrency, timeout)
+
+    def seconds(self, table: Mapping[str, Any], key: str, most: float) -> float | None:
+        value = table.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= most:
+            raise self.fail(
+                key, f"expected seconds above 0 and at most {most:g}", table="politeness"
+            )
+        return float(value)
+
     def fields(self) -> tuple[tuple[str, str], ...]:
         table = self.block.get("fields", {})
         if not isinstance(table, dict):
@@ -382,6 +517,10 @@ class _SourceParser:
                 raise self.fail(key, "expected a CSS selector", table="fields")
             pairs.append((key, selector))
         return tuple(pairs)
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def valid_css(selector: str) -> bool:

@@ -45,7 +45,7 @@ def crawl_summary(session: Session, run_ids: list[int]) -> CrawlSummary:
         stats = run.stats or {}
         pages += int(stats.get("synthwatch/pages_fetched", 0))
         for key, value in stats.items():
-            if key.startswith(REFUSED_PREFIX):
+            if key.startswith(REFUSED_PREFIX) and value:
                 refused[key.removeprefix(REFUSED_PREFIX)] += int(value)
     listings = list(
         session.scalars(

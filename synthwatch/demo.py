@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from synthwatch.summary import summary_table
 DEMO_USERS = {"demo-analyst": "analyst", "demo-legal": "legal"}
 LEGAL_BASIS = "Invented demo marketplace served on 127.0.0.1 by `synthwatch demo`; no real vendor."
 CRAWL_TIMEOUT_S = 300.0
+DEMO_CONTACT_URL = "http://127.0.0.1/contact"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,8 @@ def crawl_demo_site(store: Store, console: Console, *, site_port: int) -> DemoRe
         sources_file = render_sources(site_url, home / "demo-sources.toml")
         sources = load_sources(sources_file)
         now = datetime.now(UTC)
+        # Every crawl names its operator; the demo's is this machine, unless one is configured.
+        contact = os.environ.get("SYNTHWATCH_CONTACT_URL") or DEMO_CONTACT_URL
         with store.sessions() as session:
             passwords = ensure_demo_users(session, now)
             approve_demo_sources(session, sources, now)
@@ -84,7 +88,7 @@ def crawl_demo_site(store: Store, console: Console, *, site_port: int) -> DemoRe
                 outcome = run_crawl(
                     source.id,
                     sources=[sources_file],
-                    env={"SYNTHWATCH_HOME": str(home)},
+                    env={"SYNTHWATCH_HOME": str(home), "SYNTHWATCH_CONTACT_URL": contact},
                     timeout=CRAWL_TIMEOUT_S,
                     allow_loopback=True,
                 )

@@ -1,10 +1,15 @@
 """The generic, config-driven spider: one subclass per source, built by `crawlers.loader`.
 
-Seeds are index pages; an index page links to more index pages (`index_links`, `pagination`)
-and to listing pages (`listing_links`); sitemaps (a sitemap index is followed) name listing
-pages by `listing_url_pattern`. A listing page becomes a `PageItem`. Each URL is requested
-once per crawl: links are deduplicated here, before any Request is built, which measured
-2.6x faster than leaving it all to the scheduler's dupefilter.
+Seeds and site-search result pages are index pages; an index page links to more index pages
+(`index_links`, `pagination`) and to listing pages (`listing_links`); sitemaps (a sitemap index
+is followed) name listing pages by `listing_url_pattern`. A listing page becomes a `PageItem`.
+Each URL is requested once per crawl: links are deduplicated here, before any Request is built,
+which measured 2.6x faster than leaving it all to the scheduler's dupefilter.
+
+Incremental: a listing stored before with an ETag or Last-Modified is requested with
+`If-None-Match` / `If-Modified-Since`; its 304 becomes an `UnchangedListing` (no WARC record, no
+analysis). A failed request is recorded once, under the URL first requested, with its reason
+(`crawlers.faults`); a source's `[source.politeness]` overrides apply to its spider only.
 """
 
 from __future__ import annotations
@@ -13,22 +18,29 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urldefrag, urlsplit
 
-from scrapy import Request, Spider
-from scrapy.exceptions import CloseSpider, IgnoreRequest
+from scrapy import Request, Spider, signals
+from scrapy.exceptions import CloseSpider
 from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
-from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
 from crawlers.crawlrun import GATE_REASON, CrawlRunExtension, utc_now
+from crawlers.faults import failure_reason, first_url
 from crawlers.html_text import PageReader
-from crawlers.items import Headers, PageItem
+from crawlers.items import Headers, PageItem, UnchangedListing
+from crawlers.search import search_urls
 from crawlers.sources import SourceConfig
+from crawlers.stats import record_error
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +78,21 @@ class ListingSpider(Spider):
     def update_settings(cls, settings: BaseSettings) -> None:
         super().update_settings(settings)
         source = getattr(cls, "source", None)
-        if source is not None and set(source.allowed_domains) <= LOOPBACK_HOSTS:
+        if source is None:
+            return
+        if set(source.allowed_domains) <= LOOPBACK_HOSTS:
             # Our own demo and test servers only; see SYNTHWATCH_LOOPBACK_DOWNLOAD_DELAY.
             delay = settings.getfloat("SYNTHWATCH_LOOPBACK_DOWNLOAD_DELAY", 0.05)
             settings.set("DOWNLOAD_DELAY", delay, priority="spider")
             settings.set("AUTOTHROTTLE_START_DELAY", delay, priority="spider")
+        for name, value in source.politeness.settings().items():
+            settings.set(name, value, priority="spider")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
+        return spider
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -82,6 +104,8 @@ class ListingSpider(Spider):
         self.listing_url = re.compile(pattern) if pattern else None
         self.seen: set[str] = set()
         self.clock: Callable[[], datetime] = utc_now
+        # URL → (ETag, Last-Modified) of the listings stored before, for conditional GETs.
+        self.validators: dict[str, tuple[str | None, str | None]] = {}
 
     async def start(self) -> AsyncIterator[Any]:
         # The crawl-run extension closes an unapproved crawl before this runs; this is the
@@ -90,20 +114,35 @@ class ListingSpider(Spider):
         if run is None or not run.approved:
             logger.error("source %r has no approved crawl run: no request sent", self.name)
             raise CloseSpider(GATE_REASON)
+        self.validators = dict(run.validators)
         for url in self.source.seeds:
             if request := self.request(url, self.parse_index):
                 yield request
         for url in self.source.sitemaps:
             if request := self.request(url, self.parse_sitemap):
                 yield request
+        for url in search_urls(self.source.search):
+            if request := self.request(url, self.parse_index):
+                yield request
 
     def request(self, url: str, callback: Callable[..., Any]) -> Request | None:
-        """Build a request for a URL not seen before in this crawl, else None."""
+        """Build a request for a URL not seen before in this crawl, else None.
+
+        A listing with stored validators is asked for conditionally, and may answer 304.
+        """
         url = urldefrag(url)[0]
         if url in self.seen:
             return None
         self.seen.add(url)
-        return Request(url, callback=callback, errback=self.on_error)
+        request = Request(url, callback=callback, errback=self.on_error)
+        etag, modified = self.validators.get(url, (None, None))
+        if callback == self.parse_listing and (etag or modified):
+            if etag:
+                request.headers[b"If-None-Match"] = etag.encode("latin-1")
+            if modified:
+                request.headers[b"If-Modified-Since"] = modified.encode("latin-1")
+            request.meta["handle_httpstatus_list"] = [304]
+        return request
 
     def parse_index(self, response: Response) -> Iterator[Request]:
         """Follow an index page's listing, index and pagination links."""
@@ -156,8 +195,12 @@ class ListingSpider(Spider):
         head = body[:512].lstrip()
         return body if head.startswith((b"<?xml", b"<urlset", b"<sitemapindex")) else None
 
-    def parse_listing(self, response: Response) -> Iterator[PageItem]:
-        """Turn a listing page into a PageItem."""
+    def parse_listing(self, response: Response) -> Iterator[PageItem | UnchangedListing]:
+        """Turn a listing page into a PageItem, or its 304 into an UnchangedListing."""
+        if response.status == 304:
+            url = first_url(response.request) if response.request is not None else response.url
+            yield UnchangedListing(source_id=self.source.id, url=url, seen_at=self.clock())
+            return
         if not isinstance(response, TextResponse):
             self.crawler.stats.inc_value("synthwatch/skipped/not_text")
             return
@@ -181,18 +224,27 @@ class ListingSpider(Spider):
         )
 
     def on_error(self, failure: Failure) -> None:
-        """Record a failed request (refusals were recorded where they happened)."""
-        request = getattr(failure, "request", None)
-        url = request.url if request is not None else "?"
-        if isinstance(failure.value, HttpError):
-            status = failure.value.response.status
-            self.crawler.stats.inc_value("synthwatch/errors")
-            self.crawler.stats.inc_value(f"synthwatch/errors/http_{status}")
-            logger.warning("HTTP %s for %s", status, url)
-        elif failure.check(IgnoreRequest):
+        """Record a failed request (refusals and blocks were recorded where they happened)."""
+        reason = failure_reason(failure.value) if failure.value is not None else "other"
+        if reason is None:
             return
+        request = getattr(failure, "request", None)
+        url = first_url(request) if request is not None else "?"
+        self.record_error(reason, url)
+        logger.warning("failed to fetch %s (%s): %s", url, reason, failure.getErrorMessage())
+
+    def request_dropped(self, request: Request, spider: Spider) -> None:
+        """Record a redirect the dupefilter dropped: a loop is an error, else a URL seen."""
+        redirects = request.meta.get("redirect_urls")
+        if not redirects:
+            return
+        if request.url in redirects:
+            self.record_error("redirect_loop", first_url(request))
+            logger.warning("redirect loop: %s", " -> ".join([*redirects, request.url]))
         else:
-            name = failure.type.__name__ if failure.type is not None else "error"
-            self.crawler.stats.inc_value("synthwatch/errors")
-            self.crawler.stats.inc_value(f"synthwatch/errors/{name}")
-            logger.warning("failed to fetch %s: %s", url, failure.getErrorMessage())
+            self.crawler.stats.inc_value("synthwatch/redirects/to_seen")
+
+    def record_error(self, reason: str, url: str) -> None:
+        """Count a failed URL with its reason in the crawl's stats."""
+        limit = self.crawler.settings.getint("SYNTHWATCH_ERROR_URLS_MAX", 200)
+        record_error(self.crawler.stats, reason, url, limit)

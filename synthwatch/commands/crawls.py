@@ -18,7 +18,7 @@ from synthwatch.commands.common import Subparsers, err, open_store, out
 PAGES = "synthwatch/pages_fetched"
 LISTINGS = {
     "new": "synthwatch/listings_new",
-    "changed": "synthwatch/listings_new_version",
+    "changed": "synthwatch/listings_changed",
     "unchanged": "synthwatch/listings_unchanged",
     "gone": "synthwatch/listings_gone",
 }
@@ -91,7 +91,7 @@ def list_runs(args: argparse.Namespace) -> int:
 def run_data(run: CrawlRun) -> dict[str, Any]:
     """Return what `crawl-runs` shows of one run, as JSON-ready data."""
     stats: dict[str, Any] = run.stats or {}
-    duration = stats.get("elapsed_time_seconds")
+    duration = stats.get("synthwatch/duration_seconds")
     return {
         "id": run.id,
         "source": run.source_id,

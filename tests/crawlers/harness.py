@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import select
+import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,28 +24,52 @@ from storage.models import Source
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_ANALYSER = "tests.crawlers.fakes.KeywordAnalyser"
+# Loopback, like every other address a test crawl talks to.
+CONTACT_URL = "http://127.0.0.1/contact"
 
 
 @dataclass
 class Route:
+    """A scripted answer. `hang` and `announce` wait (at most that many seconds, or until the
+    client closes) instead of answering; `announce` first sends headers announcing that many
+    bytes; `reset` aborts the connection with a TCP RST."""
+
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    hang: float = 0.0
+    announce: int = 0
+    reset: bool = False
 
 
 @dataclass(frozen=True)
 class Hit:
+    """One request as the server saw it; `start` and `end` are `time.monotonic()` values.
+
+    `end` is taken just before the response's first byte is written: a client that waits for
+    responses cannot send its next request before it. A request the server left hanging ends
+    when the server sees the client close it (`abandoned`), a moment after the client gave up.
+    """
+
     method: str
     path: str
     headers: dict[str, str]
+    port: int = 0
+    start: float = 0.0
+    end: float = 0.0
+    status: int = 0
+    abandoned: bool = False
 
 
 class MockServer:
-    """A scripted HTTP server on 127.0.0.1 that answers from `routes` and logs every request."""
+    """A scripted HTTP server on 127.0.0.1 that answers from `routes` and logs every request.
+
+    A route may be a list of answers given in turn, the last one repeating.
+    """
 
     def __init__(self) -> None:
-        self.routes: dict[str, Route] = {}
+        self.routes: dict[str, Route | list[Route]] = {}
         self.hits: list[Hit] = []
         self._lock = threading.Lock()
         server = self
@@ -54,31 +81,98 @@ class MockServer:
                 pass
 
             def do_GET(self) -> None:
-                with server._lock:
-                    server.hits.append(Hit("GET", self.path, dict(self.headers.items())))
-                route = server.routes.get(self.path) or server.routes.get(self.path.split("?")[0])
-                route = route or Route(404, b"<html><body>not found</body></html>")
+                start = time.monotonic()
+                route = server.next_route(self.path)
                 if route.delay:
                     time.sleep(route.delay)
-                self.send_response(route.status)
+                if route.reset:
+                    server.log(self, start, 0)
+                    self.close_connection = True
+                    self.rfile.close()
+                    linger = struct.pack("ii", 1, 0)
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                    self.connection.close()
+                    return
+                if route.hang:
+                    self.close_connection = True
+                    server.wait_for_close(self.connection, route.hang)
+                    server.log(self, start, 0, abandoned=True)
+                    return
                 headers = {"Content-Type": "text/html; charset=utf-8", **route.headers}
+                etag = route.headers.get("ETag")
+                if etag and self.headers.get("If-None-Match") == etag:
+                    route = Route(304, b"", {"ETag": etag})
+                    headers = route.headers
+                length = route.announce or len(route.body)
+                if not route.announce:
+                    server.log(self, start, route.status)
+                self.send_response(route.status)
                 for name, value in headers.items():
                     self.send_header(name, value.replace("{base}", server.base_url))
-                self.send_header("Content-Length", str(len(route.body)))
+                self.send_header("Content-Length", str(length))
                 self.end_headers()
-                self.wfile.write(route.body)
+                if route.announce:
+                    self.close_connection = True
+                    server.wait_for_close(self.connection, 10.0)
+                    server.log(self, start, route.status, abandoned=True)
+                    return
+                try:
+                    self.wfile.write(route.body)
+                except OSError:
+                    self.close_connection = True
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def add(self, path: str, body: str | bytes = b"", status: int = 200, **kwargs: Any) -> None:
-        data = body.replace("{base}", self.base_url).encode() if isinstance(body, str) else body
-        self.routes[path] = Route(status, data, **kwargs)
+        self.routes[path] = Route(status, self.data(body), **kwargs)
+
+    def add_sequence(self, path: str, *routes: Route) -> None:
+        self.routes[path] = list(routes)
+
+    def data(self, body: str | bytes) -> bytes:
+        return body.replace("{base}", self.base_url).encode() if isinstance(body, str) else body
+
+    def next_route(self, path: str) -> Route:
+        with self._lock:
+            route = self.routes.get(path) or self.routes.get(path.split("?")[0])
+            if isinstance(route, list):
+                return route.pop(0) if len(route) > 1 else route[0]
+        return route or Route(404, b"<html><body>not found</body></html>")
+
+    def log(
+        self, handler: BaseHTTPRequestHandler, start: float, status: int, abandoned: bool = False
+    ) -> None:
+        hit = Hit(
+            "GET", handler.path, dict(handler.headers.items()), self.port, start,
+            time.monotonic(), status, abandoned,
+        )  # fmt: skip
+        with self._lock:
+            self.hits.append(hit)
+
+    @staticmethod
+    def wait_for_close(connection: socket.socket, most: float) -> None:
+        """Wait until the client closes the connection, at most `most` seconds."""
+        end = time.monotonic() + most
+        while (left := end - time.monotonic()) > 0:
+            readable, _, _ = select.select([connection], [], [], left)
+            if not readable:
+                continue
+            try:
+                if not connection.recv(1, socket.MSG_PEEK):
+                    return
+            except OSError:
+                return
+            time.sleep(0.01)
 
     def paths(self) -> list[str]:
         with self._lock:
@@ -184,9 +278,15 @@ class Harness:
         env |= {
             "SYNTHWATCH_HOME": str(self.home),
             "SYNTHWATCH_DATABASE_URL": self.database_url,
+            "SYNTHWATCH_CONTACT_URL": CONTACT_URL,
             "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
         }
-        settings = {"SYNTHWATCH_ANALYSER": FAKE_ANALYSER, **kw.pop("settings", {})}
+        settings = {
+            "SYNTHWATCH_ANALYSER": FAKE_ANALYSER,
+            # Seconds, not the minutes a real host gets, before robots.txt is asked again.
+            "SYNTHWATCH_ROBOTS_RETRY_DELAYS": "0.2,0.4",
+            **kw.pop("settings", {}),
+        }
         return run_crawl(
             source_id,
             sources=[sources],

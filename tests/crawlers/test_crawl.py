@@ -159,13 +159,17 @@ def test_a_robots_txt_server_error_fails_closed(harness: Harness, server: MockSe
     outcome = harness.crawl("shop", sources)
 
     assert outcome.ok, outcome.log_path.read_text()
-    assert set(server.paths()) == {"/robots.txt"}  # retried, then the host is refused
+    # Asked three times (after each back-off), then the host is refused for this crawl.
+    assert server.paths() == ["/robots.txt"] * 3
     with harness.session_factory() as session:
         run = session.get(CrawlRun, outcome.run_id)
         assert run is not None
         assert run.stats["synthwatch/robots/unreachable"] == 1
+        assert run.stats["synthwatch/robots/retries"] == 2
         assert run.stats["synthwatch/refused_urls/robots"] == [f"{server.base_url}/"]
-        assert run.stats.get("synthwatch/listings_stored", 0) == 0
+        assert run.stats["synthwatch/listings_stored"] == 0
+    # Not cached: the next crawl asks again.
+    assert not (harness.home / "robots-cache").exists()
 
 
 def test_an_unreachable_host_fails_closed(harness: Harness, server: MockServer) -> None:
@@ -214,3 +218,20 @@ def test_a_host_name_resolving_to_loopback_is_refused_unless_allowed(
         run = session.get(CrawlRun, outcome.run_id)
         assert run is not None
         assert run.stats["synthwatch/refused_urls/private_address"] == [f"{base}/"]
+
+
+def test_a_crawl_waiting_out_a_back_off_stops_at_once_when_told(
+    harness: Harness, server: MockServer
+) -> None:
+    server.add("/robots.txt", "busy", status=503)
+    sources = harness.write_sources(source_toml("shop", server.base_url))
+    harness.register_file(sources)
+
+    # The timeout's SIGTERM comes during a 60 s back-off; the crawl must not need SIGKILL.
+    outcome = harness.crawl(
+        "shop", sources, timeout=4, grace=8, settings={"SYNTHWATCH_ROBOTS_RETRY_DELAYS": "60"}
+    )
+
+    assert outcome.timed_out and outcome.exit_code == 0, outcome.log_path.read_text()
+    assert outcome.status == "failed" and outcome.duration < 10
+    assert server.paths() == ["/robots.txt"]

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scrapy.exceptions import CloseSpider
@@ -14,9 +15,14 @@ from crawlers.loader import spider_class
 from crawlers.registry import register_source
 from crawlers.sources import Discovery, SourceConfig, scope_fingerprint
 from crawlers.spiders.listing import ListingSpider
-from storage.models import CrawlRun
+from crawlers.stats import COUNTERS, ERROR_URLS
+from storage import repository as repo
+from storage.db import transaction
+from storage.models import CrawlRun, Listing
 from storage.repository import approval_state
 from tests.crawlers.harness import Harness
+
+LISTINGS_STORED = "synthwatch/listings_stored"
 
 SOURCE = SourceConfig(
     id="shop",
@@ -120,12 +126,16 @@ def test_a_finished_crawl_records_its_stats(harness: Harness, now: datetime) -> 
         run = session.get(CrawlRun, extension.run_id)
         assert run is not None and run.status == "finished" and run.error is None
         assert run.finished_at == now
-        assert run.stats == {
-            "downloader/response_count": 9,
-            "finish_reason": "finished",
-            "synthwatch/listings_stored": 3,
-            "synthwatch/refused_urls/onion": ["http://x.onion/"],
-        }
+        kept = {key for key in run.stats if not key.startswith("synthwatch/")}
+        assert kept == {"downloader/response_count", "finish_reason"}
+        assert run.stats["synthwatch/listings_stored"] == 3
+        assert run.stats["synthwatch/refused_urls/onion"] == ["http://x.onion/"]
+        assert run.stats["synthwatch/duration_seconds"] == 0.0
+        # Every documented counter is there, 0 when nothing happened.
+        assert {key: run.stats[key] for key in COUNTERS if key != LISTINGS_STORED} == dict.fromkeys(
+            (key for key in COUNTERS if key != LISTINGS_STORED), 0
+        )
+        assert run.stats[ERROR_URLS] == []
         assert run.warc_file is None  # nothing was stored, so no WARC file exists
 
 
@@ -160,7 +170,116 @@ def test_failures_in_callbacks_and_pipelines_are_counted(harness: Harness) -> No
     extension.spider_error(failure, None, spider)
     extension.item_error(object(), None, spider, failure)
 
-    assert spider.crawler.stats.get_value("synthwatch/errors") == 2
+    stats = spider.crawler.stats
+    assert stats.get_value("synthwatch/errors") == 2
+    assert stats.get_value("synthwatch/errors/spider") == 1
+    assert stats.get_value("synthwatch/errors/pipeline") == 1
+    assert stats.get_value("synthwatch/incomplete") == 2
+
+
+def stored_listing(harness: Harness, path: str, seen: datetime, *, etag: str | None = None) -> None:
+    """Store a listing of the shop as a crawl before this one would have."""
+    url = f"https://shop.example{path}"
+    analysis = repo.AnalysisRecord(score=0.0, offer=False)
+    with transaction(harness.session_factory) as session:
+        old_run = repo.start_crawl_run(session, source_id="shop", now=seen)
+        old_run.status = "finished"
+        capture = repo.record_capture(
+            session,
+            crawl_run_id=old_run.id,
+            url=url,
+            http_status=200,
+            content_type="text/html",
+            fetched_at=seen,
+            warc_file="evidence/shop/0.warc.gz",
+            warc_offset=0,
+            warc_length=1,
+            payload_sha256="0" * 64,
+        )
+        repo.store_listing(
+            session,
+            source_id="shop",
+            url=url,
+            capture=capture,
+            title=path,
+            text=path,
+            fields={},
+            analysis=analysis,
+            now=seen,
+            etag=etag,
+        )
+
+
+def test_opening_a_run_marks_a_killed_one_interrupted(harness: Harness) -> None:
+    harness.register(SOURCE)
+    killed, killed_spider = open_extension(harness)
+    killed.spider_opened(killed_spider)  # its process dies here: the run is never closed
+
+    extension, spider = open_extension(harness)
+    extension.spider_opened(spider)
+
+    with harness.session_factory() as session:
+        old = session.get(CrawlRun, killed.run_id)
+        assert old is not None and old.status == "interrupted" and old.finished_at == harness.now
+        assert old.error is not None and "killed" in old.error
+        new = session.get(CrawlRun, extension.run_id)
+        assert new is not None and new.status == "running"
+    assert spider.crawler.stats.get_value("synthwatch/interrupted_runs") == 1
+
+
+def test_the_validators_of_stored_listings_are_loaded(harness: Harness) -> None:
+    harness.register(SOURCE)
+    stored_listing(harness, "/1", harness.now - timedelta(days=1), etag='"v1"')
+    stored_listing(harness, "/2", harness.now - timedelta(days=1))
+    extension, spider = open_extension(harness)
+
+    extension.spider_opened(spider)
+
+    assert extension.validators == {"https://shop.example/1": ('"v1"', None)}
+
+
+def close_finished(harness: Harness, *, incomplete: int = 0) -> dict[str, Any]:
+    extension, spider = open_extension(harness)
+    extension.gone_after = 2
+    extension.spider_opened(spider)
+    spider.crawler.stats.set_value("synthwatch/incomplete", incomplete)
+    extension.spider_closed(spider, "finished")
+    with harness.session_factory() as session:
+        run = session.get(CrawlRun, extension.run_id)
+        assert run is not None
+        return dict(run.stats)
+
+
+def test_listings_missed_by_complete_crawls_in_a_row_are_gone(harness: Harness) -> None:
+    harness.register(SOURCE)
+    stored_listing(harness, "/1", harness.now - timedelta(days=2))
+
+    first = close_finished(harness)
+    partial = close_finished(harness, incomplete=1)
+    second = close_finished(harness)
+
+    assert (first["synthwatch/listings_missed"], first["synthwatch/listings_gone"]) == (1, 0)
+    # A crawl that saw part of the site says nothing about what it did not see.
+    assert (partial["synthwatch/listings_missed"], partial["synthwatch/listings_gone"]) == (0, 0)
+    assert (second["synthwatch/listings_missed"], second["synthwatch/listings_gone"]) == (1, 1)
+    with harness.session_factory() as session:
+        listing = session.query(Listing).one()
+        assert listing.gone_at == harness.now and listing.missed_crawls == 2
+
+
+def test_a_crawl_stopped_early_counts_no_misses(harness: Harness) -> None:
+    harness.register(SOURCE)
+    stored_listing(harness, "/1", harness.now - timedelta(days=2))
+    extension, spider = open_extension(harness)
+    extension.spider_opened(spider)
+
+    extension.spider_closed(spider, "closespider_timeout")
+
+    with harness.session_factory() as session:
+        run = session.get(CrawlRun, extension.run_id)
+        assert run is not None and run.status == "finished"
+        assert run.stats["synthwatch/listings_missed"] == 0
+        assert session.query(Listing).one().missed_crawls == 0
 
 
 def test_registering_returns_the_fingerprint_and_never_approves(harness: Harness) -> None:

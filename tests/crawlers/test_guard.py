@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 from scrapy import Request, Spider
@@ -243,3 +244,49 @@ def test_binary_responses_are_not_scanned() -> None:
 )
 def test_login_paths(path: str, login: bool) -> None:
     assert is_login_path(path) is login
+
+
+async def system_resolve(host: str) -> list[str]:
+    """The system resolver, for names /etc/hosts answers without any network (localhost)."""
+    infos = await asyncio.to_thread(socket.getaddrinfo, host, None, proto=socket.IPPROTO_TCP)
+    return [str(info[4][0]) for info in infos]
+
+
+class LocalSpider(Spider):
+    name = "local"
+    allowed_domains = ["localhost", "shop.example"]
+
+
+def test_localhost_is_a_private_address_unless_loopback_is_allowed() -> None:
+    crawler = get_crawler(LocalSpider)
+    guard = OpenWebGuard(crawler.stats, resolver=system_resolve)
+    guard.spider_opened(LocalSpider())
+
+    with pytest.raises(IgnoreRequest):
+        check(guard, Request("http://localhost:8421/item/1"))
+
+    assert crawler.stats.get_value("synthwatch/refused_urls/private_address") == [
+        "http://localhost:8421/item/1"
+    ]
+    allowed = OpenWebGuard(crawler.stats, allow_loopback=True, resolver=system_resolve)
+    allowed.spider_opened(LocalSpider())
+    check(allowed, Request("http://localhost:8421/item/1"))
+
+
+def test_a_name_with_any_private_address_is_refused_and_cached() -> None:
+    asked: list[str] = []
+
+    async def resolve(host: str) -> list[str]:
+        asked.append(host)
+        return ["93.184.216.34", "10.20.30.40"]  # one public, one private: refused
+
+    crawler = get_crawler(ShopSpider)
+    guard = OpenWebGuard(crawler.stats, resolver=resolve)
+    guard.spider_opened(ShopSpider())
+
+    for path in ("/a", "/b"):
+        with pytest.raises(IgnoreRequest):
+            check(guard, Request(f"https://split.shop.example{path}"))
+
+    assert crawler.stats.get_value("synthwatch/refused/private_address") == 2
+    assert asked == ["split.shop.example"]

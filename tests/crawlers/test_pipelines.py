@@ -9,13 +9,14 @@ from scrapy.utils.test import get_crawler
 
 from crawlers.crawlrun import CrawlRunExtension
 from crawlers.evidence import verify_capture
-from crawlers.items import PageItem
+from crawlers.items import PageItem, UnchangedListing
 from crawlers.loader import spider_class
 from crawlers.pipelines import (
     EvidencePipeline,
     ExtractPipeline,
     StorePipeline,
     analysis_record,
+    validator,
 )
 from crawlers.sources import Discovery, SourceConfig
 from storage.models import Capture, Listing
@@ -151,3 +152,69 @@ def test_no_evidence_is_written_without_an_approved_run(harness: Harness) -> Non
         EvidencePipeline.from_crawler(crawler).process_item(page())
 
     assert not (harness.home / "evidence").exists()
+
+
+def run_pipelines(crawler: Any, *items: Any) -> None:
+    evidence = EvidencePipeline.from_crawler(crawler)
+    extract, store = ExtractPipeline.from_crawler(crawler), StorePipeline.from_crawler(crawler)
+    for item in items:
+        store.process_item(extract.process_item(evidence.process_item(item)))
+    evidence.close_spider()
+
+
+def test_new_changed_and_unchanged_listings_are_counted(harness: Harness) -> None:
+    crawler, _ = open_run(harness)
+    with_validators = page("Acetone 1 L", "https://shop.example/2")
+    with_validators.headers += [
+        ("ETag", '"v1"'),
+        ("Last-Modified", "Tue, 24 Nov 2026 10:00:00 GMT"),
+    ]
+
+    run_pipelines(
+        crawler,
+        page(),
+        page(),  # the same text again
+        page("Fentanyl powder, $110 a gram"),  # changed
+        with_validators,
+    )
+
+    stats = crawler.stats
+    assert stats.get_value("synthwatch/listings_new") == 2
+    assert stats.get_value("synthwatch/listings_changed") == 1
+    assert stats.get_value("synthwatch/listings_unchanged") == 1
+    assert stats.get_value("synthwatch/listings_new_version") == 3
+    assert stats.get_value("synthwatch/listings_stored") == 4
+    with harness.session_factory() as session:
+        listing = session.query(Listing).filter_by(url="https://shop.example/2").one()
+        assert listing.http_etag == '"v1"'
+        assert listing.http_last_modified == "Tue, 24 Nov 2026 10:00:00 GMT"
+
+
+def test_a_304_marks_the_listing_seen_and_keeps_nothing_new(harness: Harness) -> None:
+    crawler, _ = open_run(harness)
+    run_pipelines(crawler, page())
+    later = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+    run_pipelines(crawler, UnchangedListing("shop", "https://shop.example/1", later))
+
+    assert crawler.stats.get_value("synthwatch/listings_unchanged") == 1
+    assert crawler.stats.get_value("synthwatch/evidence/records") == 1
+    with harness.session_factory() as session:
+        listing = session.query(Listing).one()
+        assert listing.last_seen == later and len(listing.versions) == 1
+        assert session.query(Capture).count() == 1
+
+
+def test_a_304_for_an_unknown_listing_is_an_error(harness: Harness) -> None:
+    crawler, _ = open_run(harness)
+    store = StorePipeline.from_crawler(crawler)
+
+    with pytest.raises(DropItem):
+        store.process_item(UnchangedListing("shop", "https://shop.example/9", datetime.now(UTC)))
+
+    assert crawler.stats.get_value("synthwatch/errors/storage") == 1
+
+
+def test_validators_too_long_to_store_are_dropped() -> None:
+    assert validator('"' + "x" * 600 + '"', 500) is None
+    assert validator(None, 500) is None and validator('"ok"', 500) == '"ok"'

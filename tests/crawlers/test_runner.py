@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from crawlers.errors import ConfigError
 from crawlers.runner import crawl_env, run_crawl
+from tests.crawlers.harness import CONTACT_URL
 
 
 def test_the_child_environment(tmp_path: Path) -> None:
@@ -37,10 +39,45 @@ def test_the_environment_given_is_set_on_top_of_this_process(
     outcome = run_crawl(
         "no-such-source",
         sources=[],
-        env={"SYNTHWATCH_HOME": str(home), "SCRAPY_SETTINGS_MODULE": "ignored"},
+        env={
+            "SYNTHWATCH_HOME": str(home),
+            "SCRAPY_SETTINGS_MODULE": "ignored",
+            "SYNTHWATCH_CONTACT_URL": CONTACT_URL,
+        },
         timeout=60,
     )
 
     assert outcome.exit_code != 0 and outcome.run_id is None and not outcome.ok
     assert outcome.log_path.parent == home / "logs"
+    assert "Spider not found: no-such-source" in outcome.log_path.read_text()
+
+
+@pytest.mark.parametrize("contact", [None, "", "  ", "example.org", "ftp://example.org/"])
+def test_no_crawl_starts_without_a_contact_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, contact: str | None
+) -> None:
+    monkeypatch.delenv("SYNTHWATCH_CONTACT_URL", raising=False)
+    env = {"SYNTHWATCH_HOME": str(tmp_path / "home")}
+    if contact is not None:
+        env["SYNTHWATCH_CONTACT_URL"] = contact
+
+    with pytest.raises(ConfigError, match="SYNTHWATCH_CONTACT_URL"):
+        run_crawl("shop", sources=[], env=env, timeout=60)
+
+    assert not (tmp_path / "home").exists()  # no log, no child process
+
+
+def test_a_contact_url_may_come_as_a_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SYNTHWATCH_CONTACT_URL", raising=False)
+
+    outcome = run_crawl(
+        "no-such-source",
+        sources=[],
+        env={"SYNTHWATCH_HOME": str(tmp_path)},
+        settings={"SYNTHWATCH_CONTACT_URL": "mailto:crawler@example.org"},
+        timeout=60,
+    )
+
     assert "Spider not found: no-such-source" in outcome.log_path.read_text()

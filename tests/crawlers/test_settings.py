@@ -42,12 +42,14 @@ def test_settings_come_from_the_environment(
     assert f"sqlite:///{tmp_path / 'synthwatch.db'}" == module.SYNTHWATCH_DATABASE_URL
 
 
-def test_loopback_is_off_by_default(reload_settings: ModuleType) -> None:
+def test_loopback_is_off_and_there_is_no_contact_by_default(reload_settings: ModuleType) -> None:
     module = importlib.reload(reload_settings)
 
     assert module.SYNTHWATCH_ALLOW_LOOPBACK is False
     assert module.SYNTHWATCH_SOURCES == []
-    assert re.fullmatch(r"SynthWatch/\S+ \(\+https://\S+\)", module.USER_AGENT)
+    # No invented contact: a crawl refuses to start until one is set (tests/crawlers/test_identity).
+    assert module.SYNTHWATCH_CONTACT_URL == ""
+    assert re.fullmatch(r"SynthWatch/\S+", module.USER_AGENT)
 
 
 def test_the_defaults_are_polite() -> None:
@@ -64,6 +66,13 @@ def test_the_defaults_are_polite() -> None:
     guard = middlewares["crawlers.guard.OpenWebGuard"]
     robots = middlewares["crawlers.robots.RobotsTxtMiddleware"]
     assert guard is not None and robots is not None and guard < robots
+    # Retry-After is seen before Scrapy's RetryMiddleware (550) retries a 503 at once.
+    assert middlewares["crawlers.retry_after.RetryAfterMiddleware"] > 550
+    assert s.RETRY_TIMES <= 2 and 429 not in s.RETRY_HTTP_CODES
+    for replaced in ("useragent.UserAgentMiddleware", "redirect.RedirectMiddleware"):
+        assert middlewares[f"scrapy.downloadermiddlewares.{replaced}"] is None
+    assert s.SYNTHWATCH_ROBOTS_CACHE_SECONDS <= 24 * 3600
+    assert s.SYNTHWATCH_GONE_AFTER >= 2
     pipelines = s.ITEM_PIPELINES
     assert [p.rsplit(".", 1)[1] for p in sorted(pipelines, key=lambda p: pipelines[p])] == [
         "EvidencePipeline",

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from crawlers.errors import SourceError
-from crawlers.sources import Discovery, load_all_sources, load_sources, scope_fingerprint
+from crawlers.sources import (
+    Discovery,
+    Politeness,
+    Search,
+    load_all_sources,
+    load_sources,
+    scope_fingerprint,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 VALID = """\
@@ -199,7 +206,7 @@ def test_the_fingerprint_changes_when_the_scope_widens(tmp_path: Path) -> None:
         replace(source, allowed_domains=(*source.allowed_domains, "cdn.example")),
         replace(source, seeds=(*source.seeds, "http://127.0.0.1:8421/all/")),
         replace(source, sitemaps=(*source.sitemaps, "http://127.0.0.1:8421/more.xml")),
-        replace(source, search_templates=("http://127.0.0.1:8421/search?q={keyword}",)),
+        replace(source, search=Search(url_templates=("http://127.0.0.1:8421/search?q={keyword}",))),
     ]
 
     assert len({base, *(scope_fingerprint(s) for s in widened)}) == 5
@@ -215,6 +222,8 @@ def test_the_fingerprint_ignores_what_is_not_scope(tmp_path: Path) -> None:
         seeds=tuple(reversed(source.seeds)),
         fields=(),
         discovery=Discovery(listing_links=("a.card",)),
+        search=replace(source.search, keywords=("other",), max_keywords=3),
+        politeness=Politeness(download_delay=9.0),
     )
 
     assert scope_fingerprint(same) == scope_fingerprint(source)
@@ -227,3 +236,121 @@ def test_a_wrong_key_is_reported_before_a_missing_one(tmp_path: Path) -> None:
 
     with pytest.raises(SourceError, match=r":5: source 'demo-b2b': key 'seeds': expected"):
         load_sources(write(tmp_path, text))
+
+
+EXTRAS = """[source.search]
+url_templates = ["http://127.0.0.1:8421/search?q={keyword}", "http://127.0.0.1:8421/s/{keyword}"]
+keywords = ["fentanyl", "etizolam"]
+max_keywords = 10
+[source.politeness]
+download_delay = 2.5
+concurrent_requests_per_domain = 1
+timeout = 20
+"""
+WITH_EXTRAS = VALID.replace("[source.fields]\n", EXTRAS + "[source.fields]\n", 1)
+
+
+def test_search_and_politeness_load(tmp_path: Path) -> None:
+    b2b, shop = load_sources(write(tmp_path, WITH_EXTRAS))
+
+    assert b2b.search == Search(
+        url_templates=(
+            "http://127.0.0.1:8421/search?q={keyword}",
+            "http://127.0.0.1:8421/s/{keyword}",
+        ),
+        keywords=("fentanyl", "etizolam"),
+        max_keywords=10,
+    )
+    assert b2b.search_templates == b2b.search.url_templates
+    assert b2b.politeness == Politeness(2.5, 1, 20.0)
+    assert b2b.politeness.settings() == {
+        "DOWNLOAD_DELAY": 2.5,
+        "AUTOTHROTTLE_START_DELAY": 2.5,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
+        "DOWNLOAD_TIMEOUT": 20.0,
+    }
+    assert shop.search == Search() and shop.politeness.settings() == {}
+    config = b2b.to_config()
+    assert json.loads(json.dumps(config)) == config
+    assert config["search"]["keywords"] == ["fentanyl", "etizolam"]
+
+
+def test_the_lexicon_may_give_the_keywords(tmp_path: Path) -> None:
+    text = WITH_EXTRAS.replace('keywords = ["fentanyl", "etizolam"]', "use_lexicon = true")
+
+    b2b = load_sources(write(tmp_path, text))[0]
+
+    assert b2b.search.use_lexicon and b2b.search.keywords == ()
+
+
+TEMPLATES = (
+    'url_templates = ["http://127.0.0.1:8421/search?q={keyword}", '
+    '"http://127.0.0.1:8421/s/{keyword}"]'
+)
+KEYWORDS = 'keywords = ["fentanyl", "etizolam"]'
+CONCURRENCY = "concurrent_requests_per_domain = 1"
+BROKEN_EXTRAS = [
+    (
+        TEMPLATES,
+        'url_templates = ["http://127.0.0.1:8421/search?q=fentanyl"]',
+        16,
+        "key 'search.url_templates': expected a list of http(s) URLs, each with {keyword}",
+    ),
+    (
+        TEMPLATES,
+        'url_templates = ["https://elsewhere.example/?q={keyword}"]',
+        16,
+        "key 'search.url_templates': 'https://elsewhere.example/?q={keyword}' is outside",
+    ),
+    (
+        KEYWORDS,
+        'keywords = ["fentanyl"]\nuse_lexicon = true',
+        17,
+        "key 'search.keywords': give keywords, or use_lexicon = true (one of them)",
+    ),
+    # No keywords key: the table's own line.
+    (KEYWORDS, "use_lexicon = false", 15, "key 'search.keywords': give keywords, or"),
+    (KEYWORDS, 'keywords = ["", "x"]', 17, "key 'search.keywords': expected a list"),
+    ("max_keywords = 10", "max_keywords = 0", 18, "key 'search.max_keywords': expected a whole"),
+    ("max_keywords = 10", 'keyword = "x"', 18, "key 'search.keyword': unknown key"),
+    (
+        CONCURRENCY,
+        "concurrent_requests_per_domain = 2",
+        21,
+        "key 'politeness.concurrent_requests_per_domain': expected 1: never more than one",
+    ),
+    (
+        CONCURRENCY,
+        "concurrent_requests_per_domain = 0",
+        21,
+        "key 'politeness.concurrent_requests_per_domain': expected 1",
+    ),
+    ("download_delay = 2.5", "download_delay = -1", 20, "key 'politeness.download_delay': exp"),
+    ("download_delay = 2.5", 'download_delay = "2"', 20, "key 'politeness.download_delay'"),
+    ("timeout = 20", "timeout = 0", 22, "key 'politeness.timeout': expected seconds above 0"),
+    ("timeout = 20", "timeout = true", 22, "key 'politeness.timeout'"),
+    ("timeout = 20", "concurrent_requests = 4", 22, "'politeness.concurrent_requests': unknown"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "line", "message"), BROKEN_EXTRAS)
+def test_search_and_politeness_errors_name_the_file_line_and_key(
+    tmp_path: Path, old: str, new: str, line: int, message: str
+) -> None:
+    assert old in WITH_EXTRAS
+    path = write(tmp_path, WITH_EXTRAS.replace(old, new, 1))
+
+    with pytest.raises(SourceError) as error:
+        load_sources(path)
+
+    assert str(error.value).startswith(f"{path}:{line}: source 'demo-b2b': ")
+    assert message in str(error.value)
+
+
+def test_an_inline_search_table_is_reported_at_its_line(tmp_path: Path) -> None:
+    inline = 'search = { url_templates = ["http://127.0.0.1:8421/?q=x"], keywords = ["a"] }\n'
+    text = VALID.replace("[source.discovery]\n", inline + "[source.discovery]\n", 1)
+    path = write(tmp_path, text)
+
+    with pytest.raises(SourceError, match=rf"^{path}:10: source 'demo-b2b': key 'search.url_temp"):
+        load_sources(path)

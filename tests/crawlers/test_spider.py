@@ -3,20 +3,29 @@ from __future__ import annotations
 import asyncio
 import gzip
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from scrapy import Request
-from scrapy.exceptions import CloseSpider
+from scrapy.exceptions import (
+    CloseSpider,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
 from scrapy.http import HtmlResponse, Response, XmlResponse
+from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.test import get_crawler
+from twisted.python.failure import Failure
 
 from crawlers.crawlrun import CrawlRunExtension
-from crawlers.items import PageItem
+from crawlers.faults import CrawlFault
+from crawlers.items import PageItem, UnchangedListing
 from crawlers.loader import spider_class
-from crawlers.sources import Discovery, SourceConfig
+from crawlers.sources import Discovery, Politeness, Search, SourceConfig
 from crawlers.spiders.listing import ListingSpider
 
 BASE = "http://shop.example"
@@ -195,3 +204,112 @@ def test_loopback_sources_crawl_with_the_short_demo_delay(tmp_path: Path) -> Non
 
     assert fast.settings.getfloat("DOWNLOAD_DELAY") == 0.05
     assert polite.settings.getfloat("DOWNLOAD_DELAY") == 1.0
+
+
+def test_search_urls_are_index_pages(tmp_path: Path) -> None:
+    search = Search(
+        url_templates=(f"{BASE}/search?q={{keyword}}",), keywords=("4-ANPP", "etizolam")
+    )
+    spider = make_spider(tmp_path, source=replace(SOURCE, search=search))
+
+    requests = asyncio.run(collect(spider.start()))
+
+    assert urls(requests)[-2:] == [f"{BASE}/search?q=4-ANPP", f"{BASE}/search?q=etizolam"]
+    assert requests[-1].callback == spider.parse_index
+
+
+def test_listings_stored_before_are_asked_for_conditionally(tmp_path: Path) -> None:
+    spider = make_spider(tmp_path)
+    run = spider.crawler.get_extension(CrawlRunExtension)
+    assert run is not None
+    run.validators = {
+        f"{BASE}/item/1": ('"abc"', "Wed, 21 Oct 2026 07:28:00 GMT"),
+        f"{BASE}/item/2": (None, "Wed, 21 Oct 2026 07:28:00 GMT"),
+    }
+    asyncio.run(collect(spider.start()))
+
+    results = list(spider.parse_index(HtmlResponse(f"{BASE}/", body=INDEX.encode())))
+
+    one, two, _, three = (r for r in results if r.callback == spider.parse_listing)
+    assert one.headers[b"If-None-Match"] == b'"abc"'
+    assert one.headers[b"If-Modified-Since"] == b"Wed, 21 Oct 2026 07:28:00 GMT"
+    assert b"If-None-Match" not in two.headers and b"If-Modified-Since" in two.headers
+    assert one.meta["handle_httpstatus_list"] == [304]
+    assert b"If-Modified-Since" not in three.headers and "handle_httpstatus_list" not in three.meta
+
+
+def test_a_304_is_an_unchanged_listing(tmp_path: Path) -> None:
+    spider = make_spider(tmp_path)
+    spider.clock = lambda: datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    request = Request(f"{BASE}/item/1")
+
+    (item,) = spider.parse_listing(Response(request.url, status=304, request=request))
+
+    assert item == UnchangedListing("shop", f"{BASE}/item/1", spider.clock())
+
+
+@pytest.mark.parametrize(
+    ("exception", "reason"),
+    [
+        (HttpError(Response(f"{BASE}/item/1", status=500), "HTTP 500"), "http_500"),
+        (DownloadTimeoutError("took too long"), "timeout"),
+        (DownloadFailedError("Connection was closed cleanly."), "connection_lost"),
+        (CrawlFault("retry_after_too_long", "too long"), "retry_after_too_long"),
+    ],
+)
+def test_a_failed_request_is_recorded_once_with_its_reason(
+    tmp_path: Path, exception: Exception, reason: str
+) -> None:
+    spider = make_spider(tmp_path)
+    request = Request(f"{BASE}/item/9", meta={"redirect_urls": [f"{BASE}/item/1"]})
+    failure = Failure(exception)
+    failure.request = request  # type: ignore[attr-defined]
+
+    spider.on_error(failure)
+
+    stats = spider.crawler.stats
+    assert stats.get_value("synthwatch/errors") == 1
+    assert stats.get_value(f"synthwatch/errors/{reason}") == 1
+    # Recorded under the URL first asked for, before the redirect.
+    assert stats.get_value("synthwatch/error_urls") == [{"url": f"{BASE}/item/1", "reason": reason}]
+
+
+def test_refusals_are_not_errors(tmp_path: Path) -> None:
+    spider = make_spider(tmp_path)
+    failure = Failure(IgnoreRequest("robots.txt disallows it"))
+    failure.request = Request(f"{BASE}/private/1")  # type: ignore[attr-defined]
+
+    spider.on_error(failure)
+
+    assert spider.crawler.stats.get_value("synthwatch/errors") is None
+
+
+def test_a_redirect_back_to_a_requested_url_is_a_loop(tmp_path: Path) -> None:
+    spider = make_spider(tmp_path)
+    loop = Request(f"{BASE}/a", meta={"redirect_urls": [f"{BASE}/a", f"{BASE}/b"]})
+    seen = Request(f"{BASE}/item/2", meta={"redirect_urls": [f"{BASE}/old/2"]})
+
+    spider.request_dropped(loop, spider)
+    spider.request_dropped(seen, spider)
+    spider.request_dropped(Request(f"{BASE}/c"), spider)
+
+    stats = spider.crawler.stats
+    assert stats.get_value("synthwatch/error_urls") == [
+        {"url": f"{BASE}/a", "reason": "redirect_loop"}
+    ]
+    assert stats.get_value("synthwatch/redirects/to_seen") == 1
+
+
+def test_politeness_overrides_apply_to_the_source_only(tmp_path: Path) -> None:
+    slow = replace(SOURCE, id="slow", politeness=Politeness(5.0, 1, 12.0))
+    defaults = {"DOWNLOAD_DELAY": 1.0, "DOWNLOAD_TIMEOUT": 30, "CONCURRENT_REQUESTS_PER_DOMAIN": 8}
+
+    crawler = get_crawler(spider_class(slow), defaults)
+    other = get_crawler(spider_class(SOURCE), defaults)
+
+    assert crawler.settings.getfloat("DOWNLOAD_DELAY") == 5.0
+    assert crawler.settings.getfloat("AUTOTHROTTLE_START_DELAY") == 5.0
+    assert crawler.settings.getfloat("DOWNLOAD_TIMEOUT") == 12.0
+    assert crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == 1
+    assert other.settings.getfloat("DOWNLOAD_DELAY") == 1.0
+    assert other.settings.getfloat("DOWNLOAD_TIMEOUT") == 30

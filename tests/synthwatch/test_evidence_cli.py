@@ -97,8 +97,9 @@ def test_a_changed_hash_in_the_database_is_found(
 
 
 def test_crawl_runs_lists_the_run_with_its_stats(
-    home: Path, capsys: pytest.CaptureFixture[str]
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
     assert main(["crawl-runs", "--json"]) == 0
     (run,) = json.loads(capsys.readouterr().out)
     assert run["source"] == "demo-forum" and run["status"] == "finished"

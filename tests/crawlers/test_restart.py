@@ -1,0 +1,144 @@
+"""A crawl killed with SIGKILL mid-way and started again ends with the listings of one
+undisturbed crawl of the same site: none lost, none doubled, the killed run interrupted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from crawlers.evidence import verify_capture
+from crawlers.runner import CrawlOutcome
+from storage.db import make_engine, make_session_factory
+from storage.migrate import upgrade
+from storage.models import Capture, CrawlRun, Listing, ListingVersion
+from tests.crawlers.harness import Harness, MockServer, source_toml
+
+LISTINGS = 30
+PER_PAGE = 10
+SLOW = 0.05  # seconds per listing page: the crawl is mid-way when it is killed
+KILL_AFTER = 8  # listings stored
+
+
+def build_site(server: MockServer) -> None:
+    server.add("/robots.txt", "User-agent: *\nAllow: /\n", headers={"Content-Type": "text/plain"})
+    for page in range(LISTINGS // PER_PAGE):
+        links = "".join(
+            f'<a class="listing" href="/item/{n}">Item {n}</a>'
+            for n in range(page * PER_PAGE, (page + 1) * PER_PAGE)
+        )
+        following = f'<a rel="next" href="/?page={page + 1}">next</a>'
+        more = following if page + 1 < LISTINGS // PER_PAGE else ""
+        server.add("/" if page == 0 else f"/?page={page}", f"<html><body>{links}{more}</body>")
+    for n in range(LISTINGS):
+        # Half the listings carry an ETag: seen again they answer 304, the rest a full page.
+        headers = {"ETag": f'"item-{n}"'} if n % 2 else {}
+        body = f"<html><body><h1>Item {n}</h1><p>Listing number {n}, $20.</p></body></html>"
+        server.add(f"/item/{n}", body, delay=SLOW, headers=headers)
+
+
+def fresh_harness(tmp_path: Path, now: datetime) -> Iterator[Harness]:
+    tmp_path.mkdir()
+    engine = make_engine(f"sqlite:///{tmp_path / 'synthwatch.db'}")
+    upgrade(engine)
+    try:
+        yield Harness(tmp_path, str(engine.url), make_session_factory(engine), now)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def undisturbed(tmp_path: Path, now: datetime) -> Iterator[Harness]:
+    yield from fresh_harness(tmp_path / "undisturbed", now)
+
+
+@pytest.fixture
+def restarted(tmp_path: Path, now: datetime) -> Iterator[Harness]:
+    yield from fresh_harness(tmp_path / "restarted", now)
+
+
+def listings(harness: Harness) -> dict[str, list[str]]:
+    """Return each listing's URL path with the text hashes of its versions."""
+    with harness.session_factory() as session:
+        rows = session.scalars(select(Listing).order_by(Listing.id)).all()
+        found = {row.url.split("/", 3)[3]: [v.text_sha256 for v in row.versions] for row in rows}
+        assert len(found) == len(rows)
+        for capture in session.scalars(select(Capture)):
+            check = verify_capture(
+                harness.home,
+                capture.warc_file,
+                capture.warc_offset,
+                capture.warc_length,
+                capture.payload_sha256,
+            )
+            assert check.ok, check.message
+        return found
+
+
+def stored_count(harness: Harness) -> int:
+    with harness.session_factory() as session:
+        return session.scalar(select(func.count(Listing.id))) or 0
+
+
+def kill_mid_crawl(harness: Harness, sources: Path) -> CrawlOutcome:
+    """Start a crawl and SIGKILL its process group once some listings are stored."""
+    result: list[CrawlOutcome] = []
+    thread = threading.Thread(
+        target=lambda: result.append(harness.crawl("site", sources, timeout=120))
+    )
+    thread.start()
+    deadline = time.monotonic() + 60
+    while stored_count(harness) < KILL_AFTER:
+        assert thread.is_alive() and time.monotonic() < deadline, "the crawl ended too soon"
+        time.sleep(0.02)
+    (run_file,) = (harness.home / "logs").glob("site-*.json")
+    pid = json.loads(run_file.read_text())["pid"]
+    os.killpg(pid, signal.SIGKILL)
+    thread.join(30)
+    assert result, "run_crawl did not return"
+    return result[0]
+
+
+def test_a_crawl_killed_and_restarted_ends_like_an_undisturbed_one(
+    undisturbed: Harness, restarted: Harness, server: MockServer
+) -> None:
+    build_site(server)
+    text = source_toml("site", server.base_url, index_links="[]")
+
+    sources = undisturbed.write_sources(text)
+    undisturbed.register_file(sources)
+    assert undisturbed.crawl("site", sources).ok
+    expected = listings(undisturbed)
+
+    sources = restarted.write_sources(text)
+    restarted.register_file(sources)
+    killed = kill_mid_crawl(restarted, sources)
+    assert killed.exit_code == -signal.SIGKILL and killed.run_id is not None
+    partial = stored_count(restarted)
+    assert KILL_AFTER <= partial < LISTINGS
+    again = restarted.crawl("site", sources)
+
+    assert again.ok, again.log_path.read_text()
+    assert len(expected) == LISTINGS
+    assert listings(restarted) == expected  # same URLs, same versions: none lost or doubled
+    with restarted.session_factory() as session:
+        old = session.get(CrawlRun, killed.run_id)
+        assert old is not None and old.status == "interrupted"
+        new = session.get(CrawlRun, again.run_id)
+        assert new is not None and new.status == "finished"
+        assert new.stats["synthwatch/interrupted_runs"] == 1
+        # Listings the killed run stored were seen again, not stored anew.
+        assert new.stats["synthwatch/listings_new"] == LISTINGS - partial
+        seen = new.stats["synthwatch/listings_unchanged"]
+        assert seen == partial and new.stats["synthwatch/listings_changed"] == 0
+        assert session.scalar(select(func.count(ListingVersion.id))) == LISTINGS
+    conditional = [hit for hit in server.hits if "If-None-Match" in hit.headers]
+    assert conditional and all(hit.status == 304 for hit in conditional)
