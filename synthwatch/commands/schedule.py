@@ -19,6 +19,9 @@ from synthwatch.commands.common import Subparsers, err, open_store, out
 # failed deliveries, so it runs often rather than once a Monday.
 DIGEST_EVERY = timedelta(minutes=15)
 DIGEST_TIMEOUT_S = 900.0
+# A waiting scheduler takes over at most a lease plus one poll (ttl/12) after the holder died:
+# 50 s keeps that within a minute.
+LEASE_TTL = timedelta(seconds=50)
 
 
 def register(sub: Subparsers) -> None:
@@ -49,7 +52,11 @@ def run_schedule(args: argparse.Namespace) -> int:
         timeout=DIGEST_TIMEOUT_S,
     )
     scheduler = Scheduler(
-        store.session_factory, args.sources, crawl_timeout=args.timeout, commands=[digest]
+        store.session_factory,
+        args.sources,
+        crawl_timeout=args.timeout,
+        commands=[digest],
+        lease_ttl=LEASE_TTL,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
