@@ -12,12 +12,23 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crawlers.sources import INTERVAL, SourceConfig
+
+class Scheduled(Protocol):
+    """Anything with an id and a schedule string, such as a `SourceConfig`."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def schedule(self) -> str: ...
+
+
+INTERVAL = re.compile(r"^interval:([1-9][0-9]*)([smhdw])$")
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -52,7 +63,7 @@ class GridIntervalTrigger(IntervalTrigger):
         return self.start_date + -((self.start_date - after) // step) * step
 
 
-def trigger_for(source: SourceConfig) -> BaseTrigger:
+def trigger_for(source: Scheduled) -> BaseTrigger:
     """Return the APScheduler trigger of a source's validated schedule string."""
     grid = _interval_grid(source)
     if grid is not None:
@@ -95,7 +106,7 @@ def _weekday_names(field: str) -> str:
     return ",".join(dict.fromkeys(days))
 
 
-def period_start(source: SourceConfig, now: datetime) -> datetime | None:
+def period_start(source: Scheduled, now: datetime) -> datetime | None:
     """Return the source's latest scheduled time at or before `now`, to the second."""
     grid = _interval_grid(source)
     if grid is not None:
@@ -112,7 +123,7 @@ def period_start(source: SourceConfig, now: datetime) -> datetime | None:
     return None
 
 
-def _interval_grid(source: SourceConfig) -> tuple[timedelta, datetime] | None:
+def _interval_grid(source: Scheduled) -> tuple[timedelta, datetime] | None:
     """Return an interval schedule's step and grid anchor; None for a cron schedule."""
     found = INTERVAL.match(source.schedule)
     if found is None:

@@ -19,16 +19,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from apscheduler.triggers.cron import CronTrigger
 from cssselect import GenericTranslator, SelectorError
 
 from crawlers.errors import SourceError
+from crawlers.periods import INTERVAL, crontab_trigger
 
 # Starts with a letter or digit, so that an id never reads as a command-line option.
 SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
 HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){LABEL}(\.{LABEL})*$")
-INTERVAL = re.compile(r"^interval:([1-9][0-9]*)([smhdw])$")
 # Hidden-service suffixes: SynthWatch crawls the open web only.
 HIDDEN_SUFFIXES = (".onion", ".i2p")
 
@@ -391,7 +390,7 @@ class _SourceParser:
                 raise self.fail("schedule", message)
         elif value.startswith("cron:"):
             try:
-                CronTrigger.from_crontab(value.removeprefix("cron:").strip(), timezone="UTC")
+                crontab_trigger(value.removeprefix("cron:").strip())
             except ValueError as exc:
                 raise self.fail("schedule", f"{message}: {exc}") from exc
         else:

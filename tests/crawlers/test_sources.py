@@ -13,6 +13,7 @@ from crawlers.sources import (
     Search,
     load_all_sources,
     load_sources,
+    parse_sources,
     scope_fingerprint,
 )
 
@@ -354,3 +355,20 @@ def test_an_inline_search_table_is_reported_at_its_line(tmp_path: Path) -> None:
 
     with pytest.raises(SourceError, match=rf"^{path}:10: source 'demo-b2b': key 'search.url_temp"):
         load_sources(path)
+
+
+def test_a_sunday_written_as_7_is_a_valid_cron_weekday() -> None:
+    text = """\
+[[source]]
+id = "shop"
+name = "Invented shop"
+seeds = ["https://shop.example/"]
+allowed_domains = ["shop.example"]
+schedule = "cron:0 6 * * 7"
+legal_note = "invented"
+
+[source.discovery]
+listing_links = ["a.item"]
+"""
+    (source,) = parse_sources(text, "sources.toml")
+    assert source.schedule == "cron:0 6 * * 7"
