@@ -14,12 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.wrappers import Response
 
 from review.auth import endpoints_without_policy, enforce_policy, public
-from review.context import EXTENSION, ReviewContext, close_db
+from review.context import EXTENSION, ReviewContext, close_db, lock_for_writing
 from review.errors import ReviewError
 from review.highlight import css_token
 from review.security import add_security_headers
 from review.settings import ReviewSettings
 from review.views import register_blueprints
+from review.views.login import home_url
 
 STATIC_DIR = Path(__file__).with_name("static")
 STATIC_MAX_AGE_S = 3600
@@ -58,6 +59,7 @@ def create_app(
     )
     CSRFProtect(app)
 
+    app.before_request(lock_for_writing)
     app.before_request(enforce_policy)
     app.after_request(add_security_headers)
     app.teardown_appcontext(close_db)
@@ -77,10 +79,11 @@ def _utc_now() -> datetime:
 
 def _template_globals() -> dict[str, Any]:
     # Only the user the request already loaded: an error page must not need the database.
-    return {"user": g.get("user")}
+    user = g.get("user")
+    return {"user": user, "home_url": home_url(user)}
 
 
 @public
 def _static(filename: str) -> Response:
-    """Serve a file of ``review/static`` (the stylesheet); anyone may fetch it."""
+    """Serve a file of ``review/static`` (stylesheet, keyboard script); anyone may fetch it."""
     return send_from_directory(STATIC_DIR, filename, max_age=STATIC_MAX_AGE_S)

@@ -10,9 +10,10 @@ import hashlib
 import hmac
 import logging
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -20,14 +21,15 @@ from urllib.parse import urlsplit
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from review.context import db, now, review_context
+from review.context import db, now, request_id, review_context
 from review.errors import UserError
 from storage import repository
 from storage.audit import append_event
-from storage.models import ROLES, User
+from storage.models import ROLES, AuditEvent, User
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,12 @@ POLICY_ATTRIBUTE = "__synthwatch_policy__"
 MIN_PASSWORD_LENGTH = 8
 # argon2 hashes whatever it is given; a bound keeps one request from costing seconds.
 MAX_PASSWORD_LENGTH = 1024
-SESSION_USER_KEYS = ("user_id", "login_at", "credential")
+SESSION_USER_KEYS = ("user_id", "login_at", "seen_at", "sid", "credential")
+# Login throttling: after this many failures in a row, an account takes no password (not even
+# the right one) until LOCKOUT has passed since the last failure.
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+LOGOUT_ACTION = "auth.logout"
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 _hasher = PasswordHasher()
@@ -119,19 +126,26 @@ def authenticate(
 ) -> User | None:
     """Return the active user with these credentials, or None; audit the attempt either way.
 
-    The caller commits, so that failed attempts are kept too.
+    After ``MAX_FAILED_LOGINS`` failures in a row an account is locked for ``LOCKOUT``. The
+    caller commits, so that failed attempts (and their count) are kept too.
     """
     user = repository.get_user(session, username) if len(username) <= 64 else None
     if user is None:
         verify_password(_dummy_hash(), password)  # as slow as a real check: no user probing
         reason = "unknown user"
+    elif locked_out(user, now):
+        verify_password(_dummy_hash(), password)
+        reason = "throttled"
     elif not verify_password(user.password_hash, password):
+        user.failed_logins = (user.failed_logins or 0) + 1
+        user.last_failed_login_at = now
         reason = "wrong password"
     elif not user.active:
         reason = "user disabled"
     else:
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
+        user.failed_logins, user.last_failed_login_at = 0, None
         append_event(
             session,
             action="auth.login",
@@ -142,28 +156,47 @@ def authenticate(
             request_id=request_id,
         )
         return user
+    detail: dict[str, object] = {"username": username[:64], "reason": reason}
+    if user is not None and user.failed_logins:
+        detail["failures_in_a_row"] = user.failed_logins
     append_event(
         session,
         action="auth.login_failed",
         object_type="user",
         object_id=user.id if user else username[:64],
         now=now,
-        detail={"username": username[:64], "reason": reason},
+        detail=detail,
         request_id=request_id,
     )
     return None
+
+
+def locked_out(user: User, now: datetime) -> bool:
+    """Say whether too many failed logins in a row keep the account locked at ``now``."""
+    last = user.last_failed_login_at
+    return (
+        (user.failed_logins or 0) >= MAX_FAILED_LOGINS and last is not None and now - last < LOCKOUT
+    )
 
 
 # ---------------------------------------------------------------- the login session
 
 
 def login_user(user: User) -> None:
-    """Start a fresh session for a user who just authenticated."""
+    """Start a fresh session, with a new session id, for a user who just authenticated."""
     session.clear()  # nothing from before the login survives it, the CSRF token included
     session.permanent = True
+    moment = now().timestamp()
     session["user_id"] = user.id
-    session["login_at"] = now().timestamp()
+    session["login_at"] = session["seen_at"] = moment
+    session["sid"] = secrets.token_urlsafe(24)
     session["credential"] = _credential_binding(user)
+
+
+def session_digest() -> str | None:
+    """Return the digest of this session's id, as audit rows name the session (or None)."""
+    sid = session.get("sid")
+    return hashlib.sha256(sid.encode()).hexdigest()[:32] if isinstance(sid, str) else None
 
 
 def _credential_binding(user: User) -> str:
@@ -171,32 +204,64 @@ def _credential_binding(user: User) -> str:
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:32]
 
 
-def logout_user() -> None:
-    """End the session."""
+def logout_user(user: User | None) -> None:
+    """End the session here and for any copy of its cookie; the caller commits."""
+    digest = session_digest()
+    if digest is not None and user is not None:
+        # The cookie is signed, not stored: this row is what refuses a copy of it from now on.
+        append_event(
+            db(),
+            action=LOGOUT_ACTION,
+            object_type="session",
+            object_id=digest,
+            actor=user,
+            now=now(),
+            request_id=request_id(),
+        )
     session.clear()
+
+
+def _revoked(digest: str) -> bool:
+    query = select(AuditEvent.id).where(
+        AuditEvent.action == LOGOUT_ACTION,
+        AuditEvent.object_type == "session",
+        AuditEvent.object_id == digest,
+    )
+    return db().scalar(query.limit(1)) is not None
 
 
 def current_user() -> User | None:
     """Return the signed-in, active user of this request, or None.
 
-    A session whose user was disabled or deleted, or that is older than the session lifetime,
-    is ended here.
+    A session is ended here when its user was disabled or deleted or changed password, when it
+    is older than the session lifetime, unused for longer than the idle timeout, or logged out.
     """
     if "user" in g:
         return cast(User | None, g.user)
     user: User | None = None
     user_id, login_at = session.get("user_id"), session.get("login_at")
-    credential = session.get("credential")
-    if isinstance(user_id, int) and isinstance(login_at, float) and isinstance(credential, str):
-        lifetime = review_context().settings.session_lifetime.total_seconds()
+    seen_at, credential = session.get("seen_at"), session.get("credential")
+    digest = session_digest()
+    if (
+        isinstance(user_id, int)
+        and isinstance(login_at, float)
+        and isinstance(seen_at, float)
+        and isinstance(credential, str)
+        and digest is not None
+    ):
+        settings = review_context().settings
+        moment = now().timestamp()
         candidate = db().get(User, user_id)
         if (
             candidate is not None
             and candidate.active
-            and now().timestamp() - login_at < lifetime
+            and moment - login_at < settings.session_lifetime.total_seconds()
+            and moment - seen_at < settings.session_idle.total_seconds()
             and hmac.compare_digest(credential, _credential_binding(candidate))
+            and not _revoked(digest)
         ):
             user = candidate
+            session["seen_at"] = moment
     if user is None and session:
         # Keep an anonymous visitor's CSRF token; drop everything that claimed a user.
         for key in SESSION_USER_KEYS:
@@ -273,5 +338,23 @@ def enforce_policy() -> Response | None:
         target = request.full_path if request.method == "GET" else None
         return redirect(url_for("login.login", next=safe_next(target and target.rstrip("?"))))
     if user.role not in policy.roles:
+        record_denial(user, f"the {user.role} role may not use {request.endpoint}")
         abort(403)
     return None
+
+
+def record_denial(user: User, reason: str) -> None:
+    """Audit a refused request of a signed-in user, in a transaction of its own."""
+    store = db()
+    store.rollback()  # whatever the request had started is not part of the refusal
+    append_event(
+        store,
+        action="auth.denied",
+        object_type="endpoint",
+        object_id=request.endpoint or request.path[:64],
+        actor=user,
+        now=now(),
+        request_id=request_id(),
+        detail={"method": request.method, "path": request.path[:500], "reason": reason[:500]},
+    )
+    store.commit()

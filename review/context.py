@@ -6,14 +6,19 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, TypeVar, cast
 
-from flask import current_app, g
+from flask import current_app, g, request
 from sqlalchemy.orm import Session, sessionmaker
 
 from review.settings import ReviewSettings
+from storage.audit import lock_chain
 
 EXTENSION = "synthwatch.review"
+WRITES_ATTRIBUTE = "__synthwatch_writes__"
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +59,22 @@ def request_id() -> str:
     if "request_id" not in g:
         g.request_id = secrets.token_hex(8)
     return cast(str, g.request_id)
+
+
+def writes(view: View) -> View:
+    """Mark a GET view that writes to the database (an audit row of a download or a view)."""
+    setattr(view, WRITES_ATTRIBUTE, True)
+    return view
+
+
+def lock_for_writing() -> None:
+    """Take the write lock first thing in a request that will write (a ``before_request`` hook).
+
+    SQLite lets a transaction that has read write only if nobody committed since its first
+    read; taking the lock before reading makes concurrent requests wait instead of fail.
+    """
+    if request.endpoint is None:
+        return
+    view = current_app.view_functions.get(request.endpoint)
+    if request.method not in READ_ONLY_METHODS or getattr(view, WRITES_ATTRIBUTE, False):
+        lock_chain(db())

@@ -6,15 +6,19 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from review.errors import SettingsError
+from review.signing import load_signing_key
+from storage.config import StorageSettings
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_SESSION_HOURS = 8.0
+DEFAULT_IDLE_MINUTES = 30.0
 # Shorter than this, the random per-process key would be the safer choice.
 MIN_SECRET_KEY_LENGTH = 32
 
@@ -23,9 +27,15 @@ MIN_SECRET_KEY_LENGTH = 32
 class ReviewSettings:
     """What the review app and the digest need to know about their deployment."""
 
-    secret_key: str
+    secret_key: str = field(repr=False)
     base_url: str = DEFAULT_BASE_URL
     session_lifetime: timedelta = timedelta(hours=DEFAULT_SESSION_HOURS)
+    # A session unused this long ends, however young it is.
+    session_idle: timedelta = timedelta(minutes=DEFAULT_IDLE_MINUTES)
+    # $SYNTHWATCH_HOME, where the WARC files of captures are; None: evidence can't be read.
+    evidence_home: Path | None = None
+    # The Ed25519 key that signs referral packages (see review.referral); None: no referrals.
+    signing_key: str | None = field(default=None, repr=False)
 
     @property
     def secure_cookies(self) -> bool:
@@ -34,7 +44,10 @@ class ReviewSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ReviewSettings:
-        """Read ``SYNTHWATCH_SECRET_KEY``, ``SYNTHWATCH_BASE_URL``, ``SYNTHWATCH_SESSION_HOURS``.
+        """Read the ``SYNTHWATCH_*`` variables of the review app.
+
+        ``SECRET_KEY``, ``BASE_URL``, ``SESSION_HOURS``, ``SESSION_IDLE_MINUTES``,
+        ``SIGNING_KEY``, and ``HOME`` for the evidence files.
 
         Without a secret key a random one is made for this process, so sessions end when the
         process does and several processes don't share sessions.
@@ -53,16 +66,39 @@ class ReviewSettings:
                 f"use at least {MIN_SECRET_KEY_LENGTH} random characters"
             )
         base_url = base_url_from_env(env)
-        hours_text = env.get("SYNTHWATCH_SESSION_HOURS") or str(DEFAULT_SESSION_HOURS)
-        try:
-            hours = float(hours_text)
-        except ValueError:
-            hours = -1.0
-        if not 0 < hours <= 24 * 30:
-            raise SettingsError(
-                f"SYNTHWATCH_SESSION_HOURS {hours_text!r} must be a number of hours in (0, 720]"
-            )
-        return cls(secret_key=key, base_url=base_url, session_lifetime=timedelta(hours=hours))
+        hours = _number(env, "SYNTHWATCH_SESSION_HOURS", DEFAULT_SESSION_HOURS, 24 * 30, "hours")
+        idle = _number(
+            env, "SYNTHWATCH_SESSION_IDLE_MINUTES", DEFAULT_IDLE_MINUTES, 24 * 60, "minutes"
+        )
+        return cls(
+            secret_key=key,
+            base_url=base_url,
+            session_lifetime=timedelta(hours=hours),
+            session_idle=timedelta(minutes=idle),
+            evidence_home=StorageSettings.from_env(env).home,
+            signing_key=signing_key_from_env(env),
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, most: float, unit: str) -> float:
+    text = env.get(name) or str(default)
+    try:
+        number = float(text)
+    except ValueError:
+        number = -1.0
+    if not 0 < number <= most:
+        raise SettingsError(f"{name} {text!r} must be a number of {unit} in (0, {most:g}]")
+    return number
+
+
+def signing_key_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """Read ``SYNTHWATCH_SIGNING_KEY`` and check its format; None when it is not set."""
+    env = os.environ if environ is None else environ
+    text = env.get("SYNTHWATCH_SIGNING_KEY", "").strip()
+    if not text:
+        return None
+    load_signing_key(text)  # a key in the wrong format stops the app now, not at a referral
+    return text
 
 
 def base_url_from_env(environ: Mapping[str, str] | None = None) -> str:

@@ -1,24 +1,46 @@
 """Append to and verify the hash-chained audit log.
 
 Each row's hash covers its own content and the previous row's hash, so a modified, deleted,
-inserted or reordered row breaks the chain at that row.
+inserted or reordered row breaks the chain at that row. Rows cut off the end leave a chain that
+still holds; a *checkpoint* (the id and hash of the last row, exported and kept elsewhere) is what
+shows them missing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from storage.errors import StorageError
 from storage.models import AuditEvent, User
 
 GENESIS_HASH = "0" * 64
 SYSTEM_ACTOR = "system"
+CHECKPOINT_FORMAT = "synthwatch-audit-checkpoint-1"
+# PostgreSQL advisory lock id of the audit chain ("SWAUDIT" as a number).
+PG_LOCK_KEY = 0x5357_4155_4449_54
+# Rows read per round trip while walking the chain.
+VERIFY_BATCH = 1000
+
+# What ChainBreak.kind says happened.
+MODIFIED, DELETED, INSERTED, REORDERED, TRUNCATED = (
+    "modified",
+    "deleted",
+    "inserted",
+    "reordered",
+    "truncated",
+)
+
+
+class CheckpointError(StorageError):
+    """A checkpoint file that can't be read."""
 
 
 def append_event(
@@ -33,6 +55,7 @@ def append_event(
     request_id: str | None = None,
 ) -> AuditEvent:
     """Add an audit row chained to the last one; the caller's transaction commits it."""
+    lock_chain(session)
     last = session.scalar(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
     event = AuditEvent(
         at=now,
@@ -40,7 +63,7 @@ def append_event(
         actor=actor.username if actor else SYSTEM_ACTOR,
         action=action,
         object_type=object_type,
-        object_id=str(object_id),
+        object_id=str(object_id)[:64],
         detail=detail or {},
         request_id=request_id,
         prev_hash=last.hash if last else GENESIS_HASH,
@@ -49,6 +72,26 @@ def append_event(
     session.add(event)
     session.flush()
     return event
+
+
+def lock_chain(session: Session) -> None:
+    """Hold the chain's lock until the transaction ends, so two writers never fork the chain.
+
+    Without it, two transactions could both read the same last row and both chain to it. On
+    SQLite this is the database's write lock: a transaction that takes it before it reads
+    anything never reads data that another writer changes before it commits.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
+    else:
+        # SQLite has one write lock per database; any write statement takes it, even one that
+        # changes no row, and keeps it until commit.
+        session.execute(
+            update(AuditEvent)
+            .where(AuditEvent.id == -1)
+            .values(action=AuditEvent.action)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def event_hash(event: AuditEvent) -> str:
@@ -67,21 +110,162 @@ def event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def event_data(event: AuditEvent) -> dict[str, Any]:
+    """Return an audit row as JSON-ready data, with everything needed to recompute its hash."""
+    return {
+        "id": event.id,
+        "at": event.at.isoformat(),
+        "actor_id": event.actor_id,
+        "actor": event.actor,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "detail": event.detail,
+        "request_id": event.request_id,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class ChainBreak:
-    """The first audit row at which the chain does not hold, and why."""
+    """The first audit row at which the chain does not hold, what happened and why."""
 
     event_id: int
     problem: str
+    kind: str = MODIFIED
 
 
-def verify_chain(session: Session) -> ChainBreak | None:
-    """Walk the audit log in order; return the first break, or None when it is intact."""
-    prev = GENESIS_HASH
-    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)):
-        if event.prev_hash != prev:
-            return ChainBreak(event.id, "does not follow the previous row (deleted or reordered)")
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The last row of the log when it was exported: a later log must still contain it."""
+
+    event_id: int
+    hash: str
+    at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the checkpoint as JSON-ready data."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "event_id": self.event_id,
+            "hash": self.hash,
+            "at": self.at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, *, where: str = "checkpoint") -> Checkpoint:
+        """Read a checkpoint written by ``to_dict``."""
+        if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{where}: not a {CHECKPOINT_FORMAT} file")
+        event_id, digest = data.get("event_id"), data.get("hash")
+        if not isinstance(event_id, int) or event_id < 1:
+            raise CheckpointError(f"{where}: event_id must be a positive integer")
+        if not isinstance(digest, str) or len(digest) != 64:
+            raise CheckpointError(f"{where}: hash must be 64 hex digits")
+        return cls(event_id=event_id, hash=digest, at=str(data.get("at", "")))
+
+
+def checkpoint(session: Session) -> Checkpoint | None:
+    """Return the checkpoint of the log as it is now, or None when it is empty."""
+    last = session.scalar(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
+    if last is None:
+        return None
+    return Checkpoint(event_id=last.id, hash=last.hash, at=last.at.isoformat())
+
+
+def iter_events(
+    session: Session, *, after_id: int = 0, batch: int = VERIFY_BATCH
+) -> Iterator[AuditEvent]:
+    """Yield the audit rows in id order, a batch at a time (the log can be long)."""
+    while True:
+        rows = list(
+            session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.id > after_id)
+                .order_by(AuditEvent.id)
+                .limit(batch)
+            )
+        )
+        yield from rows
+        if len(rows) < batch:
+            return
+        after_id = rows[-1].id
+
+
+def verify_chain(session: Session, checkpoint: Checkpoint | None = None) -> ChainBreak | None:
+    """Walk the audit log in order; return the first break, or None when it is intact.
+
+    With a ``checkpoint`` the log must also still contain the row it names, unchanged, so rows
+    cut off the end (and rows written again after such a cut) are found as well.
+    """
+    prev: AuditEvent | None = None
+    reached_checkpoint = False
+    for event in iter_events(session):
+        expected = prev.hash if prev else GENESIS_HASH
+        if event.prev_hash != expected:
+            return _diagnose_link(session, event, prev)
         if event_hash(event) != event.hash:
-            return ChainBreak(event.id, "content does not match its hash (modified)")
-        prev = event.hash
+            return ChainBreak(event.id, "content does not match its hash (modified)", MODIFIED)
+        if checkpoint is not None and event.id == checkpoint.event_id:
+            if event.hash != checkpoint.hash:
+                return ChainBreak(
+                    event.id,
+                    "differs from the checkpoint's row: the log was cut and written again",
+                    TRUNCATED,
+                )
+            reached_checkpoint = True
+        prev = event
+    if checkpoint is not None and not reached_checkpoint:
+        kept = session.scalar(
+            select(func.max(AuditEvent.id)).where(AuditEvent.id <= checkpoint.event_id)
+        )
+        first_missing = (kept or 0) + 1
+        return ChainBreak(
+            first_missing,
+            f"missing: the checkpoint names row {checkpoint.event_id}, but the log holds no row "
+            f"from {first_missing} to {checkpoint.event_id} (truncated tail)",
+            TRUNCATED,
+        )
     return None
+
+
+def _diagnose_link(session: Session, event: AuditEvent, prev: AuditEvent | None) -> ChainBreak:
+    """Say why ``event`` does not follow ``prev``: which row is at fault, and how."""
+    linked = session.scalar(select(AuditEvent.id).where(AuditEvent.hash == event.prev_hash))
+    if linked is not None and linked > event.id:
+        return ChainBreak(
+            event.id, f"follows row {linked}, which comes after it (reordered)", REORDERED
+        )
+    if linked is not None:
+        # It follows an earlier row than its predecessor: the rows between were put in.
+        first_inserted = session.scalar(
+            select(func.min(AuditEvent.id)).where(AuditEvent.id > linked, AuditEvent.id < event.id)
+        )
+        return ChainBreak(
+            first_inserted if first_inserted is not None else event.id,
+            f"not part of the chain: row {event.id} follows row {linked} directly (inserted)",
+            INSERTED,
+        )
+    following = session.scalar(
+        select(AuditEvent).where(AuditEvent.id > event.id).order_by(AuditEvent.id).limit(1)
+    )
+    expected = prev.hash if prev else GENESIS_HASH
+    if following is not None and following.prev_hash == expected:
+        return ChainBreak(
+            event.id,
+            f"not part of the chain: the next row follows row {prev.id if prev else 0} (inserted)",
+            INSERTED,
+        )
+    if prev is not None and prev.id + 1 == event.id:
+        return ChainBreak(
+            prev.id,
+            f"changed and its hash computed again: row {event.id} links to its old hash (modified)",
+            MODIFIED,
+        )
+    gap = f" (rows {prev.id + 1} to {event.id - 1} are absent)" if prev else ""
+    return ChainBreak(
+        event.id,
+        f"does not follow the previous row: the row it follows is missing{gap} (deleted)",
+        DELETED,
+    )

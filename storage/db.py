@@ -18,25 +18,20 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _configure_sqlite)
-        event.listen(engine, "begin", _begin_sqlite)
     return engine
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    # pysqlite opens transactions itself, late and without SAVEPOINT support: a savepoint that
-    # is a transaction's first write would commit on release. SQLAlchemy's documented fix is to
-    # switch that off and emit BEGIN ourselves (see _begin_sqlite).
-    dbapi_connection.isolation_level = None
+    # pysqlite opens a transaction only at the first write, so reads never hold a snapshot
+    # that a concurrent writer could invalidate (writers then wait out busy_timeout instead of
+    # failing). The price: a SAVEPOINT that is a transaction's first write commits on release,
+    # so storage code uses INSERT ... ON CONFLICT instead of savepoints.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-def _begin_sqlite(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

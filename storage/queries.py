@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeVarTuple
 
 from sqlalchemy import ScalarSelect, Select, distinct, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
-from storage.models import Capture, Case, CrawlRun, Listing, ListingVersion, Mention, Source
+from storage.models import (
+    Capture,
+    Case,
+    CaseDecision,
+    CrawlRun,
+    Listing,
+    ListingVersion,
+    Mention,
+    Source,
+    User,
+)
+
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +48,7 @@ class CaseSummary:
     first_seen: datetime
     created_at: datetime
     substances: tuple[SubstanceTag, ...]
+    assignee: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +70,8 @@ class Backlog:
     oldest_created_at: datetime | None
 
 
-def _latest_version_id() -> ScalarSelect[int | None]:
+def latest_version_id() -> ScalarSelect[int | None]:
+    """Return a subquery of the id of the latest version of the listing of the outer query."""
     return (
         select(func.max(ListingVersion.id))
         .where(ListingVersion.listing_id == Listing.id)
@@ -70,7 +85,7 @@ def _summary_query() -> Select[Case, Listing, Source, ListingVersion]:
         select(Case, Listing, Source, ListingVersion)
         .join(Listing, Case.listing_id == Listing.id)
         .join(Source, Listing.source_id == Source.id)
-        .join(ListingVersion, ListingVersion.id == _latest_version_id())
+        .join(ListingVersion, ListingVersion.id == latest_version_id())
     )
 
 
@@ -202,3 +217,125 @@ def listing_version(session: Session, listing_id: int, version_id: int) -> Listi
     """Return one version of a listing, or None when it belongs to another listing."""
     version = session.get(ListingVersion, version_id)
     return version if version is not None and version.listing_id == listing_id else None
+
+
+# ---------------------------------------------------------------- the review queue
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilter:
+    """What the queue (and an export of it) shows: each set field narrows the cases."""
+
+    state: str | None = "new"
+    substance_class: str | None = None
+    source_id: str | None = None
+    # Cases opened in [since, until).
+    since: datetime | None = None
+    until: datetime | None = None
+    assignee_id: int | None = None
+    unassigned: bool = False
+
+
+def _filtered(query: Select[*Ts], filters: CaseFilter) -> Select[*Ts]:
+    if filters.state is not None:
+        query = query.where(Case.state == filters.state)
+    if filters.source_id is not None:
+        query = query.where(Listing.source_id == filters.source_id)
+    if filters.since is not None:
+        query = query.where(Case.created_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(Case.created_at < filters.until)
+    if filters.unassigned:
+        query = query.where(Case.assignee_id.is_(None))
+    elif filters.assignee_id is not None:
+        query = query.where(Case.assignee_id == filters.assignee_id)
+    if filters.substance_class is not None:
+        query = query.where(
+            select(Mention.id)
+            .where(
+                Mention.version_id == latest_version_id(),
+                Mention.substance_class == filters.substance_class,
+            )
+            .exists()
+        )
+    return query
+
+
+def queue_page(
+    session: Session, filters: CaseFilter, *, limit: int = 50, offset: int = 0
+) -> list[CaseSummary]:
+    """Return one page of the cases a filter selects, highest score first."""
+    query = _filtered(_summary_query(), filters).order_by(Case.score.desc(), Case.id)
+    summaries = _summaries(session, query.limit(limit).offset(offset))
+    names = assignee_names(session, [s.case_id for s in summaries])
+    return [replace(s, assignee=names.get(s.case_id)) for s in summaries]
+
+
+def count_queue(session: Session, filters: CaseFilter) -> int:
+    """Count the cases a filter selects."""
+    query = _filtered(
+        select(func.count(Case.id)).join(Listing, Case.listing_id == Listing.id), filters
+    )
+    return session.scalar(query) or 0
+
+
+def queue_case_ids(session: Session, filters: CaseFilter, *, limit: int) -> list[int]:
+    """Return the ids of the cases a filter selects, highest score first (for exports)."""
+    query = _filtered(
+        select(Case.id).join(Listing, Case.listing_id == Listing.id), filters
+    ).order_by(Case.score.desc(), Case.id)
+    return list(session.scalars(query.limit(limit)))
+
+
+def assignee_names(session: Session, case_ids: Sequence[int]) -> dict[int, str]:
+    """Return the user name each of these cases is assigned to (unassigned ones are left out)."""
+    if not case_ids:
+        return {}
+    query = (
+        select(Case.id, User.username)
+        .join(User, Case.assignee_id == User.id)
+        .where(Case.id.in_(case_ids))
+    )
+    return {case_id: username for case_id, username in session.execute(query)}
+
+
+def substance_classes(session: Session) -> list[str]:
+    """Return every substance class that a mention has, sorted."""
+    return sorted(session.scalars(select(Mention.substance_class).distinct()))
+
+
+def source_names(session: Session) -> list[tuple[str, str]]:
+    """Return (id, name) of every source, by id."""
+    return [(s.id, s.name) for s in session.scalars(select(Source).order_by(Source.id))]
+
+
+def reviewers(session: Session) -> list[User]:
+    """Return the active users who work cases (analysts and legal reviewers), by name."""
+    query = (
+        select(User)
+        .where(User.active.is_(True), User.role.in_(("analyst", "legal")))
+        .order_by(User.username)
+    )
+    return list(session.scalars(query))
+
+
+def cases_with_details(session: Session, case_ids: Sequence[int]) -> list[Case]:
+    """Return cases with their listing, versions, mentions, indicators and decisions loaded."""
+    if not case_ids:
+        return []
+    listing = joinedload(Case.listing)
+    versions = listing.selectinload(Listing.versions)
+    query = (
+        select(Case)
+        .where(Case.id.in_(case_ids))
+        .options(
+            listing.joinedload(Listing.source),
+            versions.selectinload(ListingVersion.mentions),
+            versions.selectinload(ListingVersion.indicators),
+            versions.joinedload(ListingVersion.capture),
+            joinedload(Case.assignee),
+            selectinload(Case.decisions).joinedload(CaseDecision.actor),
+        )
+    )
+    by_id = {case.id: case for case in session.scalars(query).unique()}
+    return [by_id[case_id] for case_id in case_ids if case_id in by_id]

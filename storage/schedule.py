@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import case, delete, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from storage.models import Lease, ScheduleLedger
@@ -15,16 +17,21 @@ def claim_period(
     session: Session, *, job_id: str, period_start: datetime, holder: str, now: datetime
 ) -> ScheduleLedger | None:
     """Claim one period of a job; None when it was claimed before (by anyone)."""
-    row = ScheduleLedger(
-        job_id=job_id, period_start=period_start, claimed_by=holder, claimed_at=now
+    values = {
+        "job_id": job_id,
+        "period_start": period_start,
+        "claimed_by": holder,
+        "claimed_at": now,
+        "status": "running",
+    }
+    # RETURNING says whether this INSERT made the row; rowcount is -1 on some drivers.
+    claimed = session.scalar(
+        _insert(session, ScheduleLedger)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(ScheduleLedger.id)
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        return None
-    return row
+    return None if claimed is None else session.get(ScheduleLedger, claimed)
 
 
 def finish_period(
@@ -75,18 +82,27 @@ def acquire_lease(
     if taken.rowcount:  # type: ignore[attr-defined]
         session.flush()
         return True
-    if session.get(Lease, name, populate_existing=True) is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(Lease(name=name, holder=holder, acquired_at=now, expires_at=now + ttl))
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    created = session.scalar(
+        _insert(session, Lease)
+        .values(name=name, holder=holder, acquired_at=now, expires_at=now + ttl)
+        .on_conflict_do_nothing()
+        .returning(Lease.name)
+    )
+    return created is not None
 
 
 def release_lease(session: Session, *, name: str, holder: str) -> None:
     """Give a lease up, if ``holder`` holds it."""
     session.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
     session.flush()
+
+
+def _insert(session: Session, table: type[ScheduleLedger] | type[Lease]) -> Any:
+    """Return an INSERT of the session's dialect, which knows ON CONFLICT DO NOTHING.
+
+    A savepoint would do as well on PostgreSQL, but on SQLite a savepoint that is its
+    transaction's first write commits on release (see storage.db).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert(table)
+    return sqlite_insert(table)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from review.views import cases, errors, login, queue
+from review.views import actions, audit, cases, errors, exports, login, queue, sources
 
 
 def register_blueprints(app: Flask) -> None:
     """Add every blueprint and the error pages to the app."""
-    app.register_blueprint(login.bp)
-    app.register_blueprint(queue.bp)
-    app.register_blueprint(cases.bp)
+    for module in (login, queue, cases, actions, exports, sources, audit):
+        app.register_blueprint(module.bp)
     errors.register(app)

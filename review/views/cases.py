@@ -1,4 +1,5 @@
-"""One case: the listing's text with its mentions and indicators marked, the score, the evidence."""
+"""One case: the marked-up text, the score, versions and their diff, listings sharing a contact,
+the decisions, the evidence and its check, and the sandboxed captured page."""
 
 from __future__ import annotations
 
@@ -7,14 +8,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request
+from werkzeug.wrappers import Response
 
-from review.auth import allow
-from review.context import db
+from review.auth import allow, current_user
+from review.capture_html import inert_page
+from review.context import db, now, request_id, review_context, writes
+from review.diff import text_diff
+from review.evidence import read_capture
 from review.highlight import highlight, indicator_span, mention_span
 from review.links import safe_href
-from storage.models import ROLES
+from review.security import capture_headers
+from review.workflow import DISMISS_REASONS, TRANSITIONS, allowed_transitions, escalated_by
+from storage.audit import append_event
+from storage.models import Capture, Case
 from storage.queries import listing_version
 from storage.repository import get_case
+from storage.review_queries import case_audit, shared_identifier_listings
 
 bp = Blueprint("cases", __name__)
 
@@ -54,14 +63,21 @@ def _format_value(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _case(case_id: int) -> Case:
+    case = get_case(db(), case_id)
+    if case is None or not case.listing.versions:
+        abort(404, description=f"there is no case {case_id}")
+    return case
+
+
 @bp.get("/cases/<int:case_id>")
-@allow(*ROLES)
+@allow("analyst", "legal")
 def detail(case_id: int) -> str:
     """Show a case with its listing's latest version, or the version asked for."""
     session = db()
-    case = get_case(session, case_id)
-    if case is None or not case.listing.versions:
-        abort(404, description=f"there is no case {case_id}")
+    user = current_user()
+    assert user is not None
+    case = _case(case_id)
     listing = case.listing
     version = listing.versions[-1]
     version_id = request.args.get("version", type=int)
@@ -70,17 +86,65 @@ def detail(case_id: int) -> str:
         if chosen is None:
             abort(404, description=f"case {case_id} has no version {version_id}")
         version = chosen
+    position = listing.versions.index(version)
+    previous = listing.versions[position - 1] if position > 0 else None
     spans = [mention_span(m) for m in version.mentions]
     spans += [indicator_span(i) for i in version.indicators]
+    capture = version.capture
+    escalator = escalated_by(session, case.id)
     return render_template(
         "case.html",
         case=case,
         listing=listing,
         version=version,
         latest=listing.versions[-1],
+        previous=previous,
+        diff=text_diff(previous.text, version.text) if previous else None,
         marked_text=highlight(version.text, spans),
         reasons=[describe_reason(r) for r in version.reasons],
         fields=field_rows(version.fields),
         listing_href=safe_href(listing.url),
-        capture=version.capture,
+        capture=capture,
+        check=read_capture(review_context().settings.evidence_home, capture),
+        shared=shared_identifier_listings(session, listing.id),
+        decisions=case.decisions,
+        history=case_audit(session, case.id),
+        transitions=allowed_transitions(session, case, user),
+        notes={to: rule.note for (since, to), rule in TRANSITIONS.items() if since == case.state},
+        escalator=escalator,
+        dismiss_reasons=DISMISS_REASONS,
+        can_refer=case.state in ("approved", "referred"),
+        signing_configured=review_context().settings.signing_key is not None,
     )
+
+
+@bp.get("/cases/<int:case_id>/captures/<int:capture_id>")
+@allow("analyst", "legal")
+@writes
+def capture(case_id: int, capture_id: int) -> Response:
+    """Serve a captured page of the case as inert HTML for the case page's sandboxed frame."""
+    session = db()
+    case = _case(case_id)
+    found = session.get(Capture, capture_id)
+    if found is None or found.listing_id != case.listing_id:
+        abort(404, description=f"case {case_id} has no capture {capture_id}")
+    record = read_capture(review_context().settings.evidence_home, found)
+    user = current_user()
+    append_event(
+        session,
+        action="evidence.viewed",
+        object_type="capture",
+        object_id=found.id,
+        actor=user,
+        now=now(),
+        request_id=request_id(),
+        detail={"case_id": case.id, "status": record.status},
+    )
+    session.commit()
+    if record.payload is None:
+        body = render_template("capture_missing.html", capture=found, check=record)
+    else:
+        body = inert_page(record.payload, record.content_type or found.content_type, url=found.url)
+    response = Response(body, mimetype="text/html")
+    response.headers.update(capture_headers())
+    return response

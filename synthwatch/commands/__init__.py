@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from synthwatch.commands import (
     app,
+    audit,
     crawls,
     demo,
     digest,
     evidence,
+    referral,
     schedule,
     sources,
     users,
 )
 
-MODULES = (demo, sources, crawls, schedule, evidence, users, digest, app)
+MODULES = (demo, sources, crawls, schedule, evidence, referral, audit, users, digest, app)

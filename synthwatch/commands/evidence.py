@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from crawlers.evidence import verify_capture
 from storage.models import Capture, CrawlRun
 from synthwatch.commands.common import Subparsers, err, open_store, out
+from synthwatch.commands.referral import add_verify_arguments, verify_package_command
 
 
 def register(sub: Subparsers) -> None:
@@ -21,6 +22,12 @@ def register(sub: Subparsers) -> None:
     scope.add_argument("--all", action="store_true", help="check every capture")
     scope.add_argument("--run", type=int, metavar="ID", help="check the captures of one run")
     verify.set_defaults(handler=verify_evidence)
+    package = actions.add_parser(
+        "verify-package",
+        help="check a referral package's signature and hashes; exit 1 on any change",
+    )
+    add_verify_arguments(package)
+    package.set_defaults(handler=verify_package_command)
 
 
 def verify_evidence(args: argparse.Namespace) -> int:

@@ -1,31 +1,102 @@
 """Fixtures of the review tests: the shared migrated database, seeded; the app and its clients.
 
+Migrating and seeding (argon2 hashes four passwords) cost half a second, so they run once per
+session into template files; each test gets a copy of its own (seeded when it asks for ``seed``).
 The app keeps CSRF protection on, as in production: tests read the token from the login form.
 """
 
 from __future__ import annotations
 
+import copy
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from review import auth
 from review.app import create_app
 from review.settings import ReviewSettings
-from tests.review.review_testkit import NOW, PASSWORD, Clock, Seed, login, seed_database
+from storage.config import sqlite_url
+from storage.db import make_engine, make_session_factory
+from storage.migrate import upgrade
+from tests.review.review_testkit import (
+    NOW,
+    PASSWORD,
+    SIGNING_KEY,
+    Clock,
+    Seed,
+    login,
+    seed_database,
+    signed_in,
+)
+
+
+@dataclass(frozen=True)
+class Templates:
+    empty: Path
+    seeded: Path
+    seed: Seed
+
+
+def _build(engine_url: str, fill: bool) -> Seed | None:
+    engine = make_engine(engine_url)
+    upgrade(engine)
+    seed = seed_database(make_session_factory(engine)) if fill else None
+    with engine.connect() as connection:
+        connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    engine.dispose()
+    return seed
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Hash test passwords with argon2id at its lowest cost: a login costs 1 ms, not 100.
+
+    Production keeps argon2-cffi's defaults; the tests check the hash format, not its cost.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
+        auth._dummy_hash.cache_clear()
+        yield
+    auth._dummy_hash.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def db_templates(
+    tmp_path_factory: pytest.TempPathFactory, cheap_password_hashing: None
+) -> Templates:
+    folder = tmp_path_factory.mktemp("review-db")
+    empty, seeded = folder / "empty.db", folder / "seeded.db"
+    _build(sqlite_url(empty), fill=False)
+    seed = _build(sqlite_url(seeded), fill=True)
+    assert seed is not None
+    return Templates(empty, seeded, seed)
 
 
 @pytest.fixture
-def factory(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
-    """The session factory of this test's migrated SQLite database (from tests/conftest.py)."""
-    return session_factory
+def factory(
+    request: pytest.FixtureRequest, tmp_path: Path, db_templates: Templates
+) -> Iterator[sessionmaker[Session]]:
+    """A migrated SQLite database of this test's own: seeded when the test uses ``seed``."""
+    path = tmp_path / "synthwatch.db"
+    seeded = "seed" in request.fixturenames
+    shutil.copyfile(db_templates.seeded if seeded else db_templates.empty, path)
+    engine = make_engine(sqlite_url(path))
+    yield make_session_factory(engine)
+    engine.dispose()
 
 
 @pytest.fixture
-def seed(factory: sessionmaker[Session]) -> Seed:
-    return seed_database(factory)
+def seed(factory: sessionmaker[Session], db_templates: Templates) -> Seed:
+    return copy.deepcopy(db_templates.seed)
 
 
 @pytest.fixture
@@ -34,8 +105,21 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def settings() -> ReviewSettings:
-    return ReviewSettings(secret_key="k" * 48, session_lifetime=timedelta(hours=8))
+def home(tmp_path: Path) -> Path:
+    """This test's $SYNTHWATCH_HOME, where WARC evidence files go."""
+    folder = tmp_path / "home"
+    (folder / "evidence").mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture
+def settings(home: Path) -> ReviewSettings:
+    return ReviewSettings(
+        secret_key="k" * 48,
+        session_lifetime=timedelta(hours=8),
+        evidence_home=home,
+        signing_key=SIGNING_KEY,
+    )
 
 
 @pytest.fixture
@@ -55,3 +139,13 @@ def analyst(client: FlaskClient) -> FlaskClient:
     response = login(client, "ana", PASSWORD)
     assert response.status_code == 302
     return client
+
+
+@pytest.fixture
+def legal(app: Flask) -> FlaskClient:
+    return signed_in(app, "lee")
+
+
+@pytest.fixture
+def admin(app: Flask) -> FlaskClient:
+    return signed_in(app, "adm")

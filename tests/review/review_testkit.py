@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import lxml.html
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
@@ -32,6 +33,8 @@ PASSWORD = "correct horse battery"
 XSS_TITLE = "<script>alert(1)</script>"
 XSS_IMG = "<img src=x onerror=alert(1)>"
 XSS_URL = "javascript:alert(1)"
+# A fixed Ed25519 test key (base64 of 32 bytes), in the format of SYNTHWATCH_SIGNING_KEY.
+SIGNING_KEY = "bWFkZS11cC10ZXN0LWtleS1vZi1zeW50aHdhdGNoISE="
 
 
 class Clock:
@@ -307,10 +310,29 @@ def parse(response: TestResponse) -> lxml.html.HtmlElement:
 
 
 def csrf_token(client: FlaskClient, path: str = "/login") -> str:
-    """Return the CSRF token of the form on a page."""
+    """Return the CSRF token of the forms on a page (all of a session's forms share it)."""
     page = parse(client.get(path))
-    (token,) = page.xpath("//input[@name='csrf_token']/@value")
-    return str(token)
+    tokens = set(page.xpath("//input[@name='csrf_token']/@value"))
+    assert len(tokens) == 1, f"{path} has {len(tokens)} different CSRF tokens"
+    return str(tokens.pop())
+
+
+def session_token(client: FlaskClient) -> str:
+    """Return the CSRF token of a signed-in client (read from the sources page, open to all)."""
+    return csrf_token(client, "/sources")
+
+
+def post(client: FlaskClient, path: str, data: dict[str, Any] | None = None) -> TestResponse:
+    """Post a form with the client's CSRF token."""
+    return client.post(path, data={"csrf_token": session_token(client), **(data or {})})
+
+
+def signed_in(app: Flask, username: str, password: str = PASSWORD) -> FlaskClient:
+    """Return a new client of the app, signed in as ``username``."""
+    client = app.test_client()
+    response = login(client, username, password)
+    assert response.status_code == 302, f"{username} could not sign in"
+    return client
 
 
 def login(client: FlaskClient, username: str, password: str) -> TestResponse:
@@ -319,3 +341,25 @@ def login(client: FlaskClient, username: str, password: str) -> TestResponse:
     return client.post(
         "/login", data={"csrf_token": token, "username": username, "password": password}
     )
+
+
+# The one script the app serves: keyboard triage, from its own origin.
+OWN_SCRIPTS = ("/static/triage.js",)
+
+
+def assert_inert(page: lxml.html.HtmlElement) -> None:
+    """Fail when a page has a script of its own making, an event handler or a script URL."""
+    scripts = [s.get("src") for s in page.iter("script")]
+    assert all(src in OWN_SCRIPTS for src in scripts), scripts
+    handlers = [
+        (element.tag, name)
+        for element in page.iter()
+        if isinstance(element.tag, str)
+        for name in element.attrib
+        if name.lower().startswith("on")
+    ]
+    assert handlers == []
+    for element in page.xpath("//*[@href or @src or @action or @formaction or @data]"):
+        for name in ("href", "src", "action", "formaction", "data"):
+            value = "".join((element.get(name) or "").split()).lower()
+            assert not value.startswith(("javascript:", "data:", "vbscript:")), (name, value)

@@ -21,6 +21,7 @@ from tests.review.review_testkit import PASSWORD, csrf_token, login, parse
 def test_every_endpoint_declares_a_role_policy(app: Flask) -> None:
     rules = list(app.url_map.iter_rules())
     assert {rule.endpoint for rule in rules} >= {"login.login", "queue.index", "cases.detail"}
+    assert len(rules) >= 15
 
     for rule in rules:
         policy = policy_of(app.view_functions[rule.endpoint])
@@ -129,9 +130,18 @@ def test_https_deployments_get_secure_cookies(factory: sessionmaker[Session]) ->
 
 
 def test_pages_have_no_inline_style_or_script(analyst: FlaskClient) -> None:
-    for path in ("/", "/cases/1", "/login"):
+    for path in ("/", "/cases/1", "/sources", "/login"):
         page = parse(analyst.get(path))
-        assert page.xpath("//script | //style | //*[@style]") == []
+        assert page.xpath("//style | //*[@style] | //script[not(@src)]") == []
+        for src in page.xpath("//script/@src"):
+            assert src.startswith("/static/"), src
+
+
+def test_the_keyboard_script_is_served_from_static(client: FlaskClient) -> None:
+    response = client.get("/static/triage.js")
+
+    assert response.status_code == 200
+    assert response.mimetype in ("text/javascript", "application/javascript")
 
 
 def test_a_missing_page_renders_a_friendly_404(analyst: FlaskClient) -> None:

@@ -37,7 +37,7 @@ def test_login_with_a_wrong_password_fails_and_is_audited(
         (
             "auth.login_failed",
             str(seed.users["ana"]),
-            {"username": "ana", "reason": "wrong password"},
+            {"username": "ana", "reason": "wrong password", "failures_in_a_row": 1},
         )
     ]
     with factory() as session:
@@ -157,11 +157,14 @@ def test_set_password_refuses_a_short_password(factory: sessionmaker[Session], s
             set_password(user, "short")
 
 
-def test_a_session_ends_after_its_lifetime(analyst: FlaskClient, clock: Clock) -> None:
-    clock.advance(timedelta(hours=7))
-    assert analyst.get("/").status_code == 200
+def test_a_session_ends_after_its_lifetime_even_when_in_use(
+    analyst: FlaskClient, clock: Clock
+) -> None:
+    for _quarter in range(4 * 7 + 3):  # 7 h 45 min, a request every 15 minutes
+        clock.advance(timedelta(minutes=15))
+        assert analyst.get("/").status_code == 200
 
-    clock.advance(timedelta(hours=2))
+    clock.advance(timedelta(minutes=15))
 
     assert analyst.get("/").status_code == 302
 
@@ -176,7 +179,9 @@ def test_logout_needs_a_post_and_ends_the_session(
 
     assert response.status_code == 302
     assert analyst.get("/").status_code == 302
-    assert ("auth.logout", str(seed.users["ana"]), {}) in audit_actions(factory)
+    with factory() as session:
+        (logout,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "auth.logout"))
+        assert (logout.object_type, logout.actor_id) == ("session", seed.users["ana"])
 
 
 def test_create_user_hashes_the_password_with_argon2(factory: sessionmaker[Session]) -> None:
@@ -214,3 +219,89 @@ def test_authenticate_returns_the_active_user_only(
         assert authenticate(session, username="ana", password=PASSWORD, now=NOW) is not None
         assert authenticate(session, username="old", password=PASSWORD, now=NOW) is None
         assert authenticate(session, username="x" * 500, password=PASSWORD, now=NOW) is None
+
+
+def test_login_issues_a_new_session_id_each_time(client: FlaskClient) -> None:
+    login(client, "ana", PASSWORD)
+    with client.session_transaction() as cookie_session:
+        first = cookie_session["sid"]
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+
+    login(client, "ana", PASSWORD)
+
+    with client.session_transaction() as cookie_session:
+        assert cookie_session["sid"] != first
+        assert len(cookie_session["sid"]) >= 32
+
+
+def test_a_copy_of_the_cookie_is_refused_after_logout(app, analyst: FlaskClient) -> None:
+    copy = app.test_client()
+    cookie = analyst.get_cookie("synthwatch_session")
+    assert cookie is not None
+    copy.set_cookie("synthwatch_session", cookie.value)
+    assert copy.get("/").status_code == 200
+
+    analyst.post("/logout", data={"csrf_token": csrf_token(analyst, "/")})
+
+    assert copy.get("/").status_code == 302
+
+
+def test_a_session_ends_after_the_idle_timeout(analyst: FlaskClient, clock: Clock) -> None:
+    clock.advance(timedelta(minutes=29))
+    assert analyst.get("/").status_code == 200  # using the session keeps it alive
+    clock.advance(timedelta(minutes=29))
+    assert analyst.get("/").status_code == 200
+
+    clock.advance(timedelta(minutes=31))
+
+    assert analyst.get("/").status_code == 302
+
+
+def test_five_failures_in_a_row_lock_the_account_for_a_while(
+    client: FlaskClient, factory: sessionmaker[Session], clock: Clock
+) -> None:
+    for _attempt in range(5):
+        assert login(client, "ana", "wrong password!").status_code == 200
+
+    assert login(client, "ana", PASSWORD).status_code == 200  # locked: even the right one fails
+    clock.advance(timedelta(minutes=16))
+    assert login(client, "ana", PASSWORD).status_code == 302
+
+    reasons = [d["reason"] for a, _o, d in audit_actions(factory) if a == "auth.login_failed"]
+    assert reasons == ["wrong password"] * 5 + ["throttled"]
+    with factory() as session:
+        user = session.scalar(select(User).where(User.username == "ana"))
+        assert user is not None and user.failed_logins == 0
+        assert user.last_failed_login_at is None
+
+
+def test_a_success_resets_the_count_of_failures(client: FlaskClient, clock: Clock) -> None:
+    for _attempt in range(4):
+        login(client, "ana", "wrong password!")
+    assert login(client, "ana", PASSWORD).status_code == 302
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+
+    for _attempt in range(4):
+        login(client, "ana", "wrong password!")
+
+    assert login(client, "ana", PASSWORD).status_code == 302
+
+
+def test_a_throttled_login_looks_like_any_failed_one(client: FlaskClient) -> None:
+    wrong = login(client, "ana", "wrong password!")
+    for _attempt in range(5):
+        login(client, "ana", "wrong password!")
+    throttled = login(client, "ana", PASSWORD)
+    unknown = login(client, "nobody", PASSWORD)
+
+    def alert(response):
+        return parse(response).xpath("string(//*[@role='alert'])").strip()
+
+    assert wrong.status_code == throttled.status_code == unknown.status_code == 200
+    assert alert(wrong) == alert(throttled) == alert(unknown)
+
+
+def test_the_admin_lands_on_the_audit_log(client: FlaskClient) -> None:
+    response = login(client, "adm", PASSWORD)
+
+    assert response.headers["Location"] == "/audit"

@@ -1,12 +1,30 @@
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from storage.audit import append_event, verify_chain
+from storage.audit import (
+    DELETED,
+    INSERTED,
+    MODIFIED,
+    REORDERED,
+    TRUNCATED,
+    ChainBreak,
+    Checkpoint,
+    CheckpointError,
+    append_event,
+    checkpoint,
+    event_hash,
+    iter_events,
+    verify_chain,
+)
+from storage.db import make_engine, make_session_factory
+from storage.migrate import upgrade
 from storage.models import AuditEvent
 
 
@@ -49,3 +67,217 @@ def test_each_row_links_to_its_predecessor(session: Session, now: datetime) -> N
     add_events(session, now)
     rows = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
+
+
+# ---------------------------------------------------------------- the five kinds of tampering
+
+
+def rows(session: Session) -> list[AuditEvent]:
+    return list(session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+
+
+def test_a_modified_row_is_named_with_its_kind(session: Session, now: datetime) -> None:
+    events = add_events(session, now, 6)
+    session.execute(
+        update(AuditEvent).where(AuditEvent.id == events[3].id).values(detail={"note": "edited"})
+    )
+    session.expire_all()
+
+    broken = verify_chain(session)
+
+    assert broken == ChainBreak(events[3].id, broken.problem, MODIFIED)
+
+
+def test_a_modified_row_whose_hash_was_computed_again_is_named(
+    session: Session, now: datetime
+) -> None:
+    events = add_events(session, now, 6)
+    target = events[2]
+    target.actor = "someone else"
+    target.hash = event_hash(target)
+    session.flush()
+
+    broken = verify_chain(session)
+
+    assert broken is not None and (broken.event_id, broken.kind) == (target.id, MODIFIED)
+
+
+def test_a_deleted_row_is_found_at_the_row_after_the_gap(session: Session, now: datetime) -> None:
+    events = add_events(session, now, 6)
+    session.execute(delete(AuditEvent).where(AuditEvent.id == events[3].id))
+    session.expire_all()
+
+    broken = verify_chain(session)
+
+    assert broken is not None and (broken.event_id, broken.kind) == (events[4].id, DELETED)
+    assert f"rows {events[3].id} to {events[3].id} are absent" in broken.problem
+
+
+def test_a_deleted_first_row_is_found(session: Session, now: datetime) -> None:
+    events = add_events(session, now, 3)
+    session.execute(delete(AuditEvent).where(AuditEvent.id == events[0].id))
+    session.expire_all()
+
+    broken = verify_chain(session)
+
+    assert broken is not None and (broken.event_id, broken.kind) == (events[1].id, DELETED)
+
+
+def _shift_ids_from(session: Session, first_id: int) -> None:
+    """Make room for a row at ``first_id`` by moving every later row up by one."""
+    for row_id in sorted(
+        session.scalars(select(AuditEvent.id).where(AuditEvent.id >= first_id)), reverse=True
+    ):
+        session.execute(update(AuditEvent).where(AuditEvent.id == row_id).values(id=row_id + 1))
+    session.expunge_all()
+
+
+def test_an_inserted_row_is_named(session: Session, now: datetime) -> None:
+    events = add_events(session, now, 6)
+    at, before_hash = events[3].id, events[2].hash
+    _shift_ids_from(session, at)
+    forged = AuditEvent(
+        id=at,
+        at=now + timedelta(minutes=2, seconds=30),
+        actor="mallory",
+        action="case.approved",
+        object_type="case",
+        object_id="1",
+        detail={},
+        request_id=None,
+        prev_hash=before_hash,  # chained properly to its predecessor, hash computed right
+    )
+    forged.hash = event_hash(forged)
+    session.add(forged)
+    session.flush()
+    session.expire_all()
+
+    broken = verify_chain(session)
+
+    assert broken is not None and (broken.event_id, broken.kind) == (at, INSERTED)
+
+
+def test_an_inserted_row_with_a_made_up_link_is_named(session: Session, now: datetime) -> None:
+    events = add_events(session, now, 5)
+    at = events[2].id
+    _shift_ids_from(session, at)
+    forged = AuditEvent(
+        id=at,
+        at=now,
+        actor="mallory",
+        action="auth.login",
+        object_type="user",
+        object_id="9",
+        detail={},
+        prev_hash="f" * 64,
+    )
+    forged.hash = event_hash(forged)
+    session.add(forged)
+    session.flush()
+    session.expire_all()
+
+    broken = verify_chain(session)
+
+    assert broken is not None and (broken.event_id, broken.kind) == (at, INSERTED)
+
+
+def test_reordered_rows_are_named(session: Session, now: datetime) -> None:
+    events = add_events(session, now, 6)
+    first, second = events[2].id, events[3].id
+    session.execute(update(AuditEvent).where(AuditEvent.id == first).values(id=-1))
+    session.execute(update(AuditEvent).where(AuditEvent.id == second).values(id=first))
+    session.execute(update(AuditEvent).where(AuditEvent.id == -1).values(id=second))
+    session.expire_all()
+
+    broken = verify_chain(session)
+
+    assert broken is not None and (broken.event_id, broken.kind) == (first, REORDERED)
+
+
+def test_a_truncated_tail_is_found_with_the_checkpoint(session: Session, now: datetime) -> None:
+    events = add_events(session, now, 6)
+    mark = checkpoint(session)
+    assert mark is not None and mark.event_id == events[-1].id
+    session.execute(delete(AuditEvent).where(AuditEvent.id >= events[4].id))
+    session.expire_all()
+
+    assert verify_chain(session) is None  # what is left still chains: only the checkpoint knows
+    broken = verify_chain(session, mark)
+
+    assert broken is not None and (broken.event_id, broken.kind) == (events[4].id, TRUNCATED)
+    assert f"row {events[-1].id}" in broken.problem
+
+
+def test_a_tail_cut_and_written_again_is_found(session: Session, now: datetime) -> None:
+    events = add_events(session, now, 6)
+    mark = checkpoint(session)
+    assert mark is not None
+    session.execute(delete(AuditEvent).where(AuditEvent.id >= events[4].id))
+    session.expire_all()
+    add_events(session, now + timedelta(hours=1), 3)  # the ids are used again
+
+    broken = verify_chain(session, mark)
+
+    assert broken is not None and (broken.event_id, broken.kind) == (mark.event_id, TRUNCATED)
+
+
+def test_a_log_that_grew_after_the_checkpoint_verifies(session: Session, now: datetime) -> None:
+    add_events(session, now, 3)
+    mark = checkpoint(session)
+    add_events(session, now + timedelta(hours=1), 3)
+
+    assert verify_chain(session, mark) is None
+
+
+def test_a_checkpoint_round_trips_and_bad_ones_are_refused() -> None:
+    mark = Checkpoint(event_id=7, hash="a" * 64, at="2026-11-25T12:00:00+00:00")
+
+    assert Checkpoint.from_dict(mark.to_dict()) == mark
+    data = mark.to_dict()
+    for bad in ({}, {"format": "x"}, {**data, "event_id": 0}, {**data, "hash": "a"}):
+        with pytest.raises(CheckpointError):
+            Checkpoint.from_dict(bad)
+
+
+def test_the_chain_is_walked_in_batches(session: Session, now: datetime) -> None:
+    events = add_events(session, now, 7)
+    session.execute(update(AuditEvent).where(AuditEvent.id == events[5].id).values(actor="x"))
+    session.expire_all()
+
+    assert [e.id for e in iter_events(session, batch=2)] == [e.id for e in events]
+    broken = verify_chain(session)
+    assert broken is not None and broken.event_id == events[5].id
+
+
+def test_concurrent_writers_never_fork_the_chain(
+    session_factory: sessionmaker[Session], now: datetime
+) -> None:
+    def write(worker: int) -> None:
+        for n in range(8):
+            with session_factory() as own, own.begin():
+                append_event(
+                    own,
+                    action="case.viewed",
+                    object_type="case",
+                    object_id=f"{worker}-{n}",
+                    now=now,
+                )
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(write, range(4)))
+
+    with session_factory() as fresh:
+        assert len(rows(fresh)) == 32
+        assert verify_chain(fresh) is None
+
+
+def test_concurrent_writers_never_fork_the_chain_on_postgresql(
+    postgres_url: str, now: datetime
+) -> None:
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    try:
+        test_concurrent_writers_never_fork_the_chain(factory, now)
+    finally:
+        engine.dispose()

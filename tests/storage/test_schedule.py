@@ -1,12 +1,37 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+import pytest
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.db import make_engine, make_session_factory
+from storage.migrate import upgrade
 from storage.schedule import acquire_lease, claim_period, finish_period, ledger, release_lease
 
 TTL = timedelta(seconds=60)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def session_factory(
+    request: pytest.FixtureRequest, engine: Engine
+) -> Iterator[sessionmaker[Session]]:
+    """Both backends: the lease and the ledger rely on each one's INSERT ... ON CONFLICT."""
+    if request.param == "sqlite":
+        yield make_session_factory(engine)
+        return
+    pg_engine = make_engine(request.getfixturevalue("postgres_url"))
+    upgrade(pg_engine)
+    yield make_session_factory(pg_engine)
+    pg_engine.dispose()
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as session:
+        yield session
 
 
 def test_a_period_is_claimed_once(session: Session, now: datetime) -> None:

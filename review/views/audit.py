@@ -1,0 +1,110 @@
+"""The audit log, for admins: read it page by page, check its chain, export it and a checkpoint.
+
+An export is JSON lines, one row each with its hashes, so the chain can be checked elsewhere;
+the checkpoint names the last row and its hash. Keep checkpoints outside this machine:
+``synthwatch audit verify --checkpoint FILE`` then finds rows cut off the end of the log.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, abort, render_template, request
+from werkzeug.wrappers import Response
+
+from review.auth import allow, current_user
+from review.context import db, now, request_id, writes
+from storage.audit import append_event, checkpoint, event_data, iter_events, verify_chain
+from storage.models import User
+from storage.review_queries import AuditFilter, audit_actions, audit_page, count_audit
+
+bp = Blueprint("audit", __name__)
+
+PAGE_SIZE = 100
+
+
+def _user() -> User:
+    user = current_user()
+    assert user is not None  # the policy let a signed-in user in
+    return user
+
+
+@bp.get("/audit")
+@allow("admin")
+def index() -> str:
+    """Show audit rows, newest first, filtered by action, actor or object; verify on request."""
+    page = request.args.get("page", 1, type=int)
+    if page < 1:
+        abort(400, description="pages are numbered from 1")
+    filters = AuditFilter(
+        action=request.args.get("action") or None,
+        actor=request.args.get("actor") or None,
+        object_type=request.args.get("object_type") or None,
+        object_id=request.args.get("object_id") or None,
+    )
+    session = db()
+    total = count_audit(session, filters)
+    args = {k: v for k, v in request.args.items() if k not in ("page", "verify") and v}
+    return render_template(
+        "audit.html",
+        events=audit_page(session, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
+        actions=audit_actions(session),
+        filters=filters,
+        args=args,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        total=total,
+        verified=request.args.get("verify") == "1",
+        chain_break=verify_chain(session) if request.args.get("verify") == "1" else None,
+    )
+
+
+@bp.get("/audit/export.jsonl")
+@allow("admin")
+@writes
+def export() -> Response:
+    """Download the whole audit log as JSON lines, and audit the download."""
+    user = _user()
+    session = db()
+    lines = [
+        json.dumps(event_data(e), ensure_ascii=False, sort_keys=True) for e in iter_events(session)
+    ]
+    mark = checkpoint(session)
+    _audit_export(user, "jsonl", mark.event_id if mark else 0)
+    body = "".join(line + "\n" for line in lines)
+    return _download(body, "application/x-ndjson", "synthwatch-audit.jsonl")
+
+
+@bp.get("/audit/checkpoint.json")
+@allow("admin")
+@writes
+def checkpoint_file() -> Response:
+    """Download the checkpoint of the log as it is now (its last row and that row's hash)."""
+    user = _user()
+    mark = checkpoint(db())
+    if mark is None:
+        abort(404, description="the audit log is empty")
+    _audit_export(user, "checkpoint", mark.event_id)
+    body = json.dumps(mark.to_dict(), indent=2) + "\n"
+    return _download(body, "application/json", f"synthwatch-audit-checkpoint-{mark.event_id}.json")
+
+
+def _audit_export(user: User, kind: str, last_id: int) -> None:
+    session = db()
+    append_event(
+        session,
+        action="audit.exported",
+        object_type="audit",
+        object_id=kind,
+        actor=user,
+        now=now(),
+        request_id=request_id(),
+        detail={"up_to_event": last_id},
+    )
+    session.commit()
+
+
+def _download(body: str, mimetype: str, filename: str) -> Response:
+    response = Response(body.encode(), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -1,0 +1,110 @@
+"""Sources: approval state, legal basis and how the last crawls went; approve and suspend.
+
+Approving and suspending go through ``storage.repository`` with the same rules as
+``synthwatch sources approve|suspend``: only an active legal user approves (with a legal basis),
+a legal or admin user suspends (with a reason); each is an audit row.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from review.auth import allow, current_user
+from review.context import db, now
+from storage.errors import ApprovalError, NotFoundError
+from storage.models import User
+from storage.repository import approve_source, suspend_source
+from storage.review_queries import source_overviews
+
+bp = Blueprint("sources", __name__)
+
+MAX_TEXT = 2000
+# The crawl stats worth a column; any key under synthwatch/refused/ is summed as "refused".
+SHOWN_STATS = {
+    "pages": "synthwatch/pages_fetched",
+    "new": "synthwatch/listings_new",
+    "changed": "synthwatch/listings_new_version",
+    "flagged": "synthwatch/flagged",
+    "blocked": "synthwatch/blocked",
+    "errors": "synthwatch/errors",
+}
+REFUSED_PREFIX = "synthwatch/refused/"
+
+
+def _user() -> User:
+    user = current_user()
+    assert user is not None  # the policy let a signed-in user in
+    return user
+
+
+def run_numbers(stats: dict[str, object]) -> dict[str, int]:
+    """Return the numbers of a crawl run's stats that the sources page shows."""
+    numbers = {name: _int(stats.get(key)) for name, key in SHOWN_STATS.items()}
+    numbers["refused"] = sum(
+        _int(value) for key, value in stats.items() if key.startswith(REFUSED_PREFIX)
+    )
+    return numbers
+
+
+def _int(value: object) -> int:
+    return int(value) if isinstance(value, int | float) else 0
+
+
+@bp.get("/sources")
+@allow("analyst", "legal", "admin")
+def index() -> str:
+    """List the sources with approval state, legal basis, last crawl and recent errors."""
+    user = _user()
+    return render_template(
+        "sources.html",
+        overviews=source_overviews(db()),
+        run_numbers=run_numbers,
+        can_approve=user.role == "legal",
+        can_suspend=user.role in ("legal", "admin"),
+    )
+
+
+def _text(name: str) -> str:
+    text = request.form.get(name, "").strip()
+    if len(text) > MAX_TEXT:
+        abort(400, description=f"{name} is longer than {MAX_TEXT} characters")
+    return text
+
+
+@bp.post("/sources/<source_id>/approve")
+@allow("legal")
+def approve(source_id: str) -> Response:
+    """Approve a source's current scope with a legal basis."""
+    user = _user()
+    session = db()
+    try:
+        approve_source(
+            session, source_id=source_id, approver=user, legal_basis=_text("basis"), now=now()
+        )
+    except NotFoundError as error:
+        abort(404, description=str(error))
+    except ApprovalError as error:
+        session.rollback()
+        abort(400, description=str(error))
+    session.commit()
+    flash(f"Source {source_id} approved for its current scope.")
+    return redirect(url_for("sources.index"))
+
+
+@bp.post("/sources/<source_id>/suspend")
+@allow("legal", "admin")
+def suspend(source_id: str) -> Response:
+    """Stop a source from being crawled until it is approved again."""
+    user = _user()
+    session = db()
+    try:
+        suspend_source(session, source_id=source_id, actor=user, reason=_text("reason"), now=now())
+    except NotFoundError as error:
+        abort(404, description=str(error))
+    except ApprovalError as error:
+        session.rollback()
+        abort(400, description=str(error))
+    session.commit()
+    flash(f"Source {source_id} suspended.")
+    return redirect(url_for("sources.index"))

@@ -1,0 +1,109 @@
+"""The sources page (legal approval from the app) and the admins' audit log page and exports."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.audit import Checkpoint, verify_chain
+from storage.db import transaction
+from storage.models import AuditEvent, Source
+from storage.repository import approval_state
+from tests.review.review_testkit import Seed, parse, post, signed_in
+
+
+def card(client: FlaskClient, source_id: str):
+    (found,) = parse(client.get("/sources")).xpath(f"//article[@data-source-id='{source_id}']")
+    return found
+
+
+def test_the_sources_page_shows_approval_and_the_last_crawl(
+    analyst: FlaskClient, seed: Seed
+) -> None:
+    source = card(analyst, seed.source_id)
+
+    assert source.xpath("string(.//span[contains(@class, 'approval')])") == "unapproved"
+    assert "Demo Market <b>" in source.xpath("string(.//h2)")
+    last = " ".join(source.xpath("string(.//dd[@class='last-run'])").split())
+    assert last.startswith(f"run {seed.run_ids[1]}, failed")
+    errors = source.xpath(".//ul[@class='run-errors']/li/text()")
+    assert any("robots.txt timed out: <b>host disallowed</b>" in e for e in errors)
+    assert source.xpath(".//form") == []  # analysts neither approve nor suspend
+
+
+def test_a_legal_reviewer_approves_with_the_same_rules_as_the_cli(
+    app: Flask, factory: sessionmaker[Session], seed: Seed
+) -> None:
+    legal = signed_in(app, "lee")
+    assert card(legal, seed.source_id).xpath(".//form/@action") == [
+        f"/sources/{seed.source_id}/approve",
+        f"/sources/{seed.source_id}/suspend",
+    ]
+
+    empty = post(legal, f"/sources/{seed.source_id}/approve", {"basis": "  "})
+    assert empty.status_code == 400
+    assert "needs a legal basis" in parse(empty).xpath("string(//main)")
+    response = post(legal, f"/sources/{seed.source_id}/approve", {"basis": "public B2B site"})
+
+    assert response.status_code == 302
+    with factory() as session:
+        source = session.get(Source, seed.source_id)
+        assert approval_state(session, source.id, source.scope_fingerprint) == "approved"
+        (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "source.approved"))
+        assert (event.actor, event.detail["legal_basis"]) == ("lee", "public B2B site")
+    basis = card(legal, seed.source_id).xpath("string(.//dd[@class='legal-basis'])")
+    assert "public B2B site" in basis
+
+
+def test_an_admin_suspends_but_never_approves(
+    app: Flask, factory: sessionmaker[Session], seed: Seed
+) -> None:
+    admin = signed_in(app, "adm")
+    assert card(admin, seed.source_id).xpath(".//form/@action") == [
+        f"/sources/{seed.source_id}/suspend"
+    ]
+
+    assert post(admin, f"/sources/{seed.source_id}/approve", {"basis": "x"}).status_code == 403
+    suspended = post(admin, f"/sources/{seed.source_id}/suspend", {"reason": "takedown"})
+    assert suspended.status_code == 302
+    assert post(admin, "/sources/nowhere/suspend", {"reason": "x"}).status_code == 404
+
+    with factory() as session:
+        assert session.get(Source, seed.source_id).suspended_at is not None
+
+
+def test_the_audit_log_page_filters_and_verifies(
+    admin: FlaskClient, factory: sessionmaker[Session], seed: Seed
+) -> None:
+    page = parse(admin.get("/audit?action=user.created"))
+    assert len(page.xpath("//table[@class='audit-rows']/tbody/tr")) == 4
+    assert page.xpath("//select[@name='action']/option[@selected]/@value") == ["user.created"]
+
+    intact = parse(admin.get("/audit?verify=1"))
+    assert intact.xpath("//p[contains(@class, 'chain-intact')]")
+    with transaction(factory) as session:
+        session.execute(update(AuditEvent).where(AuditEvent.id == 3).values(actor="mallory"))
+
+    broken = parse(admin.get("/audit?verify=1"))
+    assert "row 3" in broken.xpath("string(//p[contains(@class, 'chain-broken')])")
+
+
+def test_the_audit_export_and_checkpoint(
+    admin: FlaskClient, factory: sessionmaker[Session], seed: Seed
+) -> None:
+    exported = admin.get("/audit/export.jsonl")
+    lines = [json.loads(line) for line in exported.get_data(as_text=True).splitlines()]
+    mark = Checkpoint.from_dict(admin.get("/audit/checkpoint.json").get_json())
+
+    with factory() as session:
+        rows = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        assert [line["hash"] for line in lines] == [r.hash for r in rows[: len(lines)]]
+        # Each download is itself audited, after the rows it holds.
+        assert [r.action for r in rows[len(lines) :]] == ["audit.exported", "audit.exported"]
+        assert rows[len(lines)].detail == {"up_to_event": lines[-1]["id"]}
+        assert mark.event_id == rows[-2].id and mark.hash == rows[-2].hash
+        assert verify_chain(session, mark) is None

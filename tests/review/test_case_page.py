@@ -1,0 +1,248 @@
+"""The case page's evidence, versions diff, shared contacts and sandboxed capture; queue filters."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from review.capture_html import inert_page
+from review.diff import text_diff
+from storage.db import transaction
+from storage.models import AuditEvent, Capture, Case, Indicator
+from tests.review.evidence_testkit import add_evidence_case
+from tests.review.review_testkit import NOW, Seed, parse, post, signed_in
+
+
+def test_verified_evidence_and_the_sandboxed_capture(
+    analyst: FlaskClient, factory: sessionmaker[Session], home: Path, seed: Seed
+) -> None:
+    found = add_evidence_case(factory, home)
+
+    page = parse(analyst.get(f"/cases/{found.case_id}"))
+
+    assert page.xpath("string(//p[contains(@class, 'check')]/strong)") == "Verified"
+    (frame,) = page.xpath("//iframe[@class='capture-frame']")
+    assert frame.get("sandbox") == ""
+    assert frame.get("src") == f"/cases/{found.case_id}/captures/{found.capture_ids[0]}"
+    captured = analyst.get(frame.get("src"))
+    assert captured.status_code == 200
+    csp = captured.headers["Content-Security-Policy"]
+    assert csp.startswith("sandbox;") and "default-src 'none'" in csp
+    assert "unsafe-inline" not in csp and "frame-ancestors 'self'" in csp
+    assert captured.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert captured.headers["Cache-Control"] == "no-store"
+    shown = parse(captured)
+    assert shown.xpath("string(//h1)") == "Carfentanil HCl, 99%"
+    assert shown.xpath("//script | //style | //link | //iframe | //form | //input | //img") == []
+    assert shown.xpath("//*[@href or @src or @onload or @action]") == []
+    assert shown.xpath("string(//a/@title)") == "link to javascript:alert(2)"
+
+
+def test_a_view_of_evidence_is_audited(
+    analyst: FlaskClient, factory: sessionmaker[Session], home: Path, seed: Seed
+) -> None:
+    found = add_evidence_case(factory, home)
+
+    analyst.get(f"/cases/{found.case_id}/captures/{found.capture_ids[0]}")
+
+    with factory() as session:
+        (event,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "evidence.viewed"))
+    assert (event.actor, event.object_type, event.object_id) == (
+        "ana",
+        "capture",
+        str(found.capture_ids[0]),
+    )
+    assert event.detail == {"case_id": found.case_id, "status": "verified"}
+
+
+def test_changed_evidence_shows_a_mismatch(
+    analyst: FlaskClient, factory: sessionmaker[Session], home: Path, seed: Seed
+) -> None:
+    found = add_evidence_case(factory, home)
+    with transaction(factory) as session:
+        session.get(Capture, found.capture_ids[0]).payload_sha256 = "0" * 64
+
+    page = parse(analyst.get(f"/cases/{found.case_id}"))
+
+    assert page.xpath("string(//p[contains(@class, 'check')]/strong)") == "Hash mismatch"
+
+
+def test_missing_evidence_is_said_so(analyst: FlaskClient, seed: Seed) -> None:
+    page = parse(analyst.get(f"/cases/{seed.cases['fentanyl']}"))
+    capture = analyst.get(page.xpath("//iframe/@src")[0])
+
+    assert page.xpath("string(//p[contains(@class, 'check')]/strong)") == "Not verifiable"
+    assert "can't be shown" in parse(capture).xpath("string(//p)")
+
+
+def test_a_capture_of_another_case_is_not_found(
+    analyst: FlaskClient, factory: sessionmaker[Session], home: Path, seed: Seed
+) -> None:
+    found = add_evidence_case(factory, home)
+
+    response = analyst.get(f"/cases/{seed.cases['fentanyl']}/captures/{found.capture_ids[0]}")
+
+    assert response.status_code == 404
+
+
+def test_a_capture_outside_the_evidence_folder_is_never_read(
+    analyst: FlaskClient, factory: sessionmaker[Session], home: Path, seed: Seed
+) -> None:
+    found = add_evidence_case(factory, home)
+    secret = home.parent / "secret.warc.gz"
+    secret.write_bytes((home / found.warc_file).read_bytes())
+    with transaction(factory) as session:
+        session.get(Capture, found.capture_ids[0]).warc_file = "../secret.warc.gz"
+
+    page = parse(analyst.get(f"/cases/{found.case_id}"))
+
+    assert "outside SYNTHWATCH_HOME" in page.xpath("string(//p[contains(@class, 'check')])")
+
+
+def test_the_diff_of_two_versions(
+    analyst: FlaskClient, factory: sessionmaker[Session], home: Path, seed: Seed
+) -> None:
+    found = add_evidence_case(
+        factory,
+        home,
+        pages=[
+            ("Carfentanil 99% in 1g bags. Wickr: chemking", b"<p>v1</p>"),
+            ("Carfentanil 99.5% in 10g bags. Wickr: chemking", b"<p>v2</p>"),
+        ],
+    )
+
+    page = parse(analyst.get(f"/cases/{found.case_id}"))
+
+    section = page.xpath("//section[@class='diff']")[0]
+    assert section.xpath(".//del/text()") == ["99%", "1g"]
+    assert section.xpath(".//ins/text()") == ["99.5%", "10g"]
+    first = parse(analyst.get(page.xpath("//section[@class='versions']//li[2]/a/@href")[0]))
+    assert first.xpath("//section[@class='diff']") == []  # the first version has no predecessor
+
+
+def test_text_diff_escapes_and_counts() -> None:
+    diff = text_diff("a <b> c", "a <i> c d")
+
+    assert str(diff.html) == (
+        'a <del class="diff-del">&lt;b&gt;</del><ins class="diff-ins">&lt;i&gt;</ins> c'
+        '<ins class="diff-ins"> d</ins>'
+    )
+    assert (diff.removed, diff.added) == (1, 2)
+    assert text_diff("same", "same").unchanged
+
+
+def test_listings_sharing_a_contact_are_linked(
+    analyst: FlaskClient, factory: sessionmaker[Session], home: Path, seed: Seed
+) -> None:
+    first = add_evidence_case(factory, home, url="http://127.0.0.1:8421/item/a")
+    second = add_evidence_case(
+        factory,
+        home,
+        url="http://127.0.0.1:8421/item/b",
+        pages=[("Carfentanil, bulk. WICKR ME: ChemKing", b"<p>b</p>")],
+    )
+    add_evidence_case(
+        factory,
+        home,
+        url="http://127.0.0.1:8421/item/c",
+        pages=[("Carfentanil, bulk. Wickr: chemqueen", b"<p>c</p>")],
+    )
+    with transaction(factory) as session:
+        contacts = ((first.case_id, "Wickr: chemking"), (second.case_id, "WICKR ME: ChemKing"))
+        for case_id, text in contacts:
+            version = session.get(Case, case_id).listing.versions[-1]
+            start = version.text.index(text)
+            end = start + len(text)
+            version.indicators.append(
+                Indicator(kind="contact", start=start, end=end, text=text, value="wickr")
+            )
+
+    page = parse(analyst.get(f"/cases/{first.case_id}"))
+
+    shared = page.xpath("//section[@class='shared']//li")
+    # The seeded fentanyl listing names "wickr: chemking" too; chemqueen is someone else.
+    assert [li.xpath("string(a/@href)") for li in shared] == [
+        f"/cases/{seed.cases['fentanyl']}",
+        f"/cases/{second.case_id}",
+    ]
+    assert {li.xpath("string(span[@class='shared-ids'])") for li in shared} == {"wickr:chemking"}
+
+
+# ---------------------------------------------------------------- queue filters
+
+
+def rows(client: FlaskClient, query: str) -> list[int]:
+    page = parse(client.get(f"/?{query}"))
+    return [int(i) for i in page.xpath("//tr[@class='case']/@data-case-id")]
+
+
+def test_the_queue_filters_by_class_source_date_and_assignee(
+    analyst: FlaskClient, factory: sessionmaker[Session], seed: Seed
+) -> None:
+    post(analyst, f"/cases/{seed.cases['nitazene']}/assign")
+
+    assert rows(analyst, "class=nitazene") == [seed.cases["nitazene"]]
+    assert rows(analyst, "source=demo-market") == rows(analyst, "")
+    assert rows(analyst, "source=elsewhere") == []
+    last_week = (NOW - timedelta(days=7)).date().isoformat()
+    assert rows(analyst, f"until={last_week}") == [seed.cases["old"]]
+    assert seed.cases["old"] not in rows(analyst, f"since={NOW.date().isoformat()}")
+    assert rows(analyst, "assignee=me") == [seed.cases["nitazene"]]
+    assert rows(analyst, "assignee=ana") == [seed.cases["nitazene"]]
+    assert seed.cases["nitazene"] not in rows(analyst, "assignee=none")
+    page = parse(analyst.get("/?assignee=me"))
+    assert page.xpath("string(//tr[@class='case']/td[@class='assignee'])") == "ana"
+    assert page.xpath("//select[@name='assignee']/option[@selected]/@value") == ["me"]
+
+
+@pytest.mark.parametrize("query", ["since=2026-13-01", "until=soon", "assignee=ghost"])
+def test_the_queue_refuses_bad_filters(analyst: FlaskClient, seed: Seed, query: str) -> None:
+    assert analyst.get(f"/?{query}").status_code == 400
+
+
+def test_paging_keeps_the_filters(
+    analyst: FlaskClient, seed: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from review.views import queue as queue_view
+
+    monkeypatch.setattr(queue_view, "PAGE_SIZE", 1)
+
+    page = parse(analyst.get("/?source=demo-market&class=opioid"))
+
+    assert page.xpath("//a[@rel='next']/@href") == [
+        "/?page=2&class=opioid&source=demo-market&state=new"
+    ]
+    exports = page.xpath("//a[@class='export']/@href")
+    assert "/exports/cases.csv?class=opioid&source=demo-market&state=new" in exports
+
+
+def test_the_queue_carries_what_keyboard_triage_needs(analyst: FlaskClient, seed: Seed) -> None:
+    page = parse(analyst.get("/"))
+
+    assert page.xpath("//script/@src") == ["/static/triage.js"]
+    (row,) = page.xpath(f"//tr[@data-case-id='{seed.cases['fentanyl']}']")
+    assert row.get("data-transition-url") == f"/cases/{seed.cases['fentanyl']}/transition"
+    assert row.get("data-assign-url") == f"/cases/{seed.cases['fentanyl']}/assign"
+    assert page.xpath("//form[@id='triage-form']//input[@name='csrf_token']/@value")
+    assert page.xpath("//dialog[@id='dismiss-dialog']//select[@name='reason']/option")
+    assert page.xpath("//section[@class='queue']/@data-keys") == ["cdeax"]
+
+
+def test_legal_reviewers_get_only_the_assign_key(app: Flask, seed: Seed) -> None:
+    page = parse(signed_in(app, "lee").get("/?state=new"))
+
+    assert page.xpath("//section[@class='queue']/@data-keys") == ["a"]
+    assert page.xpath("//form[@id='bulk-form']") == []
+
+
+def test_inert_page_shows_text_and_non_html_plainly() -> None:
+    assert "<pre>{&#34;a&#34;: 1}</pre>" in inert_page(b'{"a": 1}', "application/json", url="u")
+    assert "Not shown" in inert_page(b"\x89PNG", "image/png", url="u")
+    latin = inert_page("<p>caf\xe9</p>".encode("latin-1"), "text/html; charset=latin-1", url="u")
+    assert "café" in latin
