@@ -44,13 +44,24 @@ TARGET_CLASSES: tuple[str, ...] = (
 INDICATOR_KINDS: tuple[str, ...] = (
     "quantity",
     "price",
-    "shipping",
-    "contact",
-    "sale",
+    "bulk",
     "purity",
+    "shipping",
+    "payment",
+    "wallet",
+    "contact",
+    "phone",
+    "sale",
     "disclaimer",
+    "pill_press",
+    "relabel",
+    "cas",
     "obfuscation",
 )
+
+# How a mention was found: a lexicon term in any spelling, a one-edit misspelling of a long
+# name, a CAS number, or analogue naming ("...fentanyl", "x-MMC") for an unlisted substance.
+MENTION_METHODS: tuple[str, ...] = ("lexicon", "fuzzy", "cas", "pattern")
 
 CONTEXT_KINDS: tuple[str, ...] = (
     "news",
@@ -74,6 +85,7 @@ class Mention:
     substance_class: str
     control: str
     confidence: float
+    method: str = "lexicon"  # one of MENTION_METHODS
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
@@ -86,6 +98,7 @@ class Mention:
             "substance_class": self.substance_class,
             "control": self.control,
             "confidence": self.confidence,
+            "method": self.method,
         }
 
 
@@ -123,6 +136,24 @@ class Reason:
 
 
 @dataclass(frozen=True, slots=True)
+class Candidate:
+    """An unknown chemical-looking name or CAS number beside sale indicators: lexicon material.
+
+    `term` is the name as written and `context` the text around it (both from the original
+    text, at most `CANDIDATE_CONTEXT` characters either side).
+    """
+
+    term: str
+    start: int
+    end: int
+    context: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        return {"term": self.term, "start": self.start, "end": self.end, "context": self.context}
+
+
+@dataclass(frozen=True, slots=True)
 class Analysis:
     """What the text names, what it offers and why."""
 
@@ -132,6 +163,7 @@ class Analysis:
     score: float
     offer: bool
     reasons: tuple[Reason, ...]
+    candidates: tuple[Candidate, ...] = ()
 
     @property
     def concept_ids(self) -> tuple[str, ...]:
@@ -147,4 +179,5 @@ class Analysis:
             "score": self.score,
             "offer": self.offer,
             "reasons": [r.to_dict() for r in self.reasons],
+            "candidates": [c.to_dict() for c in self.candidates],
         }

@@ -1,30 +1,35 @@
 """spaCy components of the SynthWatch pipeline, one per concern.
 
 Each reads its data from `nlp/data` (or the path in its config) and writes Doc attributes
-registered in `nlp.extensions`. Order: span_ruler (lexicon) -> cas -> analogues -> mentions
--> indicators -> context -> scoring. Factory names are `synthwatch_<name>_v1`: spaCy forbids
-"." in factory names (error E853), so "synthwatch.cas.v1" cannot be registered.
+registered in `nlp.extensions`. Order: span_ruler (lexicon) -> cas -> analogues -> fuzzy ->
+mentions -> indicators -> candidates -> context -> scoring. Factory names are
+`synthwatch_<name>_v1`: spaCy forbids "." in factory names (error E853), so
+"synthwatch.cas.v1" cannot be registered.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from nlp.analysis import Indicator
+from nlp.candidates import find_candidates
 from nlp.context import find_context
 from nlp.cues import load_cues, lowercase
 from nlp.extensions import register_extensions
+from nlp.fuzzy import FuzzyMatcher, load_guard
 from nlp.indicators import find_indicators
 from nlp.lexicon import cas_is_valid, load_lexicon
 from nlp.mentions import (
     ANALOGUE_SPANS,
-    CAS_PATTERN,
     CAS_SPANS,
+    FUZZY_SPANS,
     LEXICON_SPANS,
+    cas_numbers,
     normalised_of,
     resolve_mentions,
 )
@@ -42,17 +47,36 @@ def make_cas(nlp: Language, name: str, lexicon: str) -> DocComponent:
 
     def cas(doc: Doc) -> Doc:
         spans: list[Span] = []
-        for match in CAS_PATTERN.finditer(normalised_of(doc).text):
-            concept = by_cas.get(match.group())
-            if concept is None or not cas_is_valid(match.group()):
+        unknown: list[tuple[int, int]] = []
+        text = normalised_of(doc).text
+        for start, end in cas_numbers(text):
+            number = text[start:end]
+            if not cas_is_valid(number):
                 continue
-            span = doc.char_span(*match.span(), label="cas", alignment_mode="expand")
+            concept = by_cas.get(number)
+            if concept is None:
+                unknown.append((start, end))
+                continue
+            span = doc.char_span(start, end, label="cas", alignment_mode="expand")
             if span is not None:
                 spans.append(Span(doc, span.start, span.end, label="cas", span_id=concept.id))
         doc.spans[CAS_SPANS] = spans
+        doc._.sw_unknown_cas = unknown
         return doc
 
     return cas
+
+
+def _word_starts(text: str, start: int) -> bool:
+    return start == 0 or not (text[start - 1].isalnum() or text[start - 1] in "_-")
+
+
+def _hyphenated_word(text: str, start: int, end: int) -> tuple[int, int]:
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "-"):
+        start -= 1
+    while end < len(text) and (text[end].isalnum() or text[end] == "-"):
+        end += 1
+    return start, end
 
 
 @Language.factory("synthwatch_analogues_v1", default_config={"lexicon": "", "analogues": ""})
@@ -67,24 +91,81 @@ def make_analogues(nlp: Language, name: str, lexicon: str, analogues: str) -> Do
         for suffix in entry.suffixes
     }
     alternation = "|".join(sorted(map(re.escape, by_suffix), key=len, reverse=True)) or "(?!)"
-    words = re.compile(rf"\b[a-z0-9]{{{MIN_ANALOGUE_PREFIX},}}?({alternation})\b")
+    # Find the suffix, then look back for the prefix: a lazy word-then-suffix regex retries
+    # at every letter of every word.
+    suffixes = re.compile(rf"(?:{alternation})\b")
+    # Whole words only, checked in Python: a leading look-behind would make the engine try
+    # the pattern at every position instead of jumping to its literal start ("alpha-p...").
+    named = [
+        (
+            re.compile(rf"(?:{pattern})(?![\w-])" if not entry.anchor else pattern),
+            re.compile(entry.anchor) if entry.anchor else None,
+            entry.concept_id,
+        )
+        for entry in load_analogues(analogues)
+        if entry.concept_id in known
+        for pattern in entry.patterns
+    ]
 
     def find(doc: Doc) -> Doc:
         lower = lowercase(normalised_of(doc).text)
         listed = [(s.start_char, s.end_char) for s in doc.spans.get(LEXICON_SPANS, [])]
+        found: list[tuple[int, int, str]] = []
+        for m in suffixes.finditer(lower):
+            start = m.start()
+            while start > 0 and (lower[start - 1].isascii() and lower[start - 1].isalnum()):
+                start -= 1
+            if m.start() - start >= MIN_ANALOGUE_PREFIX:
+                found.append((start, m.end(), by_suffix[m.group()]))
+        for pattern, anchor, concept_id in named:
+            if anchor is None:
+                found.extend(
+                    (*m.span(), concept_id)
+                    for m in pattern.finditer(lower)
+                    if _word_starts(lower, m.start())
+                )
+                continue
+            # Most texts lack the anchor ("inaca", "3-mec"); where it is, only the word
+            # around it is tried against the costlier pattern.
+            for hit in anchor.finditer(lower):
+                start, end = _hyphenated_word(lower, hit.start(), hit.end())
+                if pattern.fullmatch(lower, start, end):
+                    found.append((start, end, concept_id))
         spans: list[Span] = []
-        for match in words.finditer(lower):
-            start, end = match.span()
-            if any(s < end and start < e for s, e in listed):
+        listed.sort()
+        starts = [s for s, _ in listed]
+        for start, end, concept_id in found:
+            # Lexicon spans do not overlap each other: only the one starting last before
+            # `end` can overlap.
+            i = bisect_left(starts, end) - 1
+            if i >= 0 and listed[i][1] > start:
                 continue
             span = doc.char_span(start, end, alignment_mode="expand")
             if span is not None:
-                concept_id = by_suffix[match.group(1)]
                 spans.append(Span(doc, span.start, span.end, "analogue", span_id=concept_id))
         doc.spans[ANALOGUE_SPANS] = spans
         return doc
 
     return find
+
+
+@Language.factory("synthwatch_fuzzy_v1", default_config={"lexicon": "", "guard": ""})
+def make_fuzzy(nlp: Language, name: str, lexicon: str, guard: str) -> DocComponent:
+    """Mark one-edit misspellings of long names ("isotonitazine") that no term matched."""
+    register_extensions()
+    matcher = FuzzyMatcher(load_lexicon(lexicon or None), load_guard(guard))
+
+    def fuzzy(doc: Doc) -> Doc:
+        lower = lowercase(normalised_of(doc).text)
+        spans: list[Span] = []
+        for hit in matcher.find(lower):
+            span = doc.char_span(hit.start, hit.end)
+            if span is not None:
+                spans.append(Span(doc, span.start, span.end, "fuzzy", span_id=hit.concept_id))
+        doc.spans[FUZZY_SPANS] = spans
+        return doc
+
+    return fuzzy
 
 
 @Language.factory("synthwatch_mentions_v1", default_config={"lexicon": ""})
@@ -112,7 +193,16 @@ def make_indicators(nlp: Language, name: str, cues: str) -> DocComponent:
         for hit in find_indicators(normalised.text, keywords):
             start, end = normalised.to_original(hit.start, hit.end)
             found.append(Indicator(hit.kind, start, end, normalised.original[start:end], hit.value))
+        for start, end in doc._.sw_unknown_cas or ():
+            start, end = normalised.to_original(start, end)
+            text = normalised.original[start:end]
+            found.append(Indicator("cas", start, end, text, text))
         for mention_hit in doc._.sw_mentions or ():
+            if mention_hit.via == "cas":
+                mention = mention_hit.mention
+                found.append(
+                    Indicator("cas", mention.start, mention.end, mention.text, mention.text)
+                )
             if mention_hit.obfuscation:
                 mention = mention_hit.mention
                 value = "+".join(mention_hit.obfuscation)
@@ -124,6 +214,24 @@ def make_indicators(nlp: Language, name: str, cues: str) -> DocComponent:
         return doc
 
     return indicators
+
+
+@Language.factory("synthwatch_candidates_v1", default_config={})
+def make_candidates(nlp: Language, name: str) -> DocComponent:
+    """Keep unknown chemical-looking names beside sale indicators in `doc._.sw_candidates`."""
+    register_extensions()
+
+    def candidates(doc: Doc) -> Doc:
+        hits = doc._.sw_mentions or []
+        doc._.sw_candidates = find_candidates(
+            normalised_of(doc),
+            [h.mention for h in hits],
+            doc._.sw_indicators or [],
+            doc._.sw_unknown_cas or (),
+        )
+        return doc
+
+    return candidates
 
 
 @Language.factory("synthwatch_context_v1", default_config={"cues": ""})
@@ -148,7 +256,11 @@ def make_scoring(nlp: Language, name: str, weights: str) -> DocComponent:
 
     def scoring(doc: Doc) -> Doc:
         doc._.sw_analysis = score_analysis(
-            doc._.sw_mentions or [], doc._.sw_indicators or [], doc._.sw_context, loaded
+            doc._.sw_mentions or [],
+            doc._.sw_indicators or [],
+            doc._.sw_context,
+            loaded,
+            candidates=doc._.sw_candidates or (),
         )
         return doc
 

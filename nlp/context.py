@@ -16,14 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nlp.analysis import CONTEXT_KINDS
-from nlp.cues import KeywordMatcher
+from nlp.cues import KindFilter
 from nlp.mentions import MentionHit
 
 _BOUNDARY = re.compile(r"[.!?;]+(?=\s|$)|\n")
 _OPENERS = " \t\"'*-\u2022>([:"
 _QUESTION_START = re.compile(
     r"(?:what|why|how|who|where|when|which|is|are|was|were|does|do|did|can|could|should|would"
-    r"|will|has|have|anyone|any1)(?!\w)(?![ \t]+(?:you|u|ya|we)(?!\w))",
+    r"|will|has|have|anyone|anybody|any1)(?!\w)"
+    # "Do you need ...?", "Anyone need carfentanil?": a vendor's pitch, not a question.
+    r"(?![ \t]+(?:you|u|ya|we|need|needs|want|wants|looking|interested)(?!\w))",
     re.I,
 )
 _NEGATION_BEFORE = re.compile(
@@ -116,7 +118,7 @@ def _scope(text: str, hit: MentionHit, sentences: _Sentences) -> tuple[str, str]
     return None
 
 
-def find_context(text: str, hits: Sequence[MentionHit], matcher: KeywordMatcher) -> ContextResult:
+def find_context(text: str, hits: Sequence[MentionHit], matcher: KindFilter) -> ContextResult:
     """Find genre cues in the normalised text and the mentions they or local cues neutralise."""
     cues: dict[str, dict[str, None]] = {}
     for found in matcher.find(text):

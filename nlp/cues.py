@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 
 from nlp.analysis import CONTEXT_KINDS, INDICATOR_KINDS
 from nlp.errors import NlpDataError
+
+_ROW_CACHE_LIMIT = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,37 +33,118 @@ def lowercase(text: str) -> str:
     return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
 
 
+def _has_top_level_bar(pattern: str) -> bool:
+    depth = 0
+    escaped = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return True
+    return False
+
+
+def grouped_alternation(patterns: list[str]) -> str:
+    """Join regexes into one alternation, those starting with the same letter behind it.
+
+    The regex engine tries every branch at every position; "d(?:hl|pd)" costs one test where
+    "dhl|dpd" costs two. Order within a letter is kept, so earlier patterns still win.
+    """
+    groups: dict[str, list[str]] = {}
+    order: list[str] = []
+    for pattern in patterns:
+        first = pattern[:1]
+        plain = first.isalnum() and (len(pattern) < 2 or pattern[1] not in "?*+{")
+        key = first if plain and not _has_top_level_bar(pattern) else pattern
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(pattern[1:] if key == first and plain else pattern)
+    branches: list[str] = []
+    for key in order:
+        rests = groups[key]
+        if len(key) == 1 and key.isalnum():
+            inner = "|".join(rest or "" for rest in rests)
+            branches.append(f"{key}(?:{inner})" if len(rests) > 1 or rests[0] else key)
+        else:
+            branches.extend(rests)
+    return "|".join(branches) or "(?!)"
+
+
 class KeywordMatcher:
     """Find many (kind, value, pattern) cues in one pass of one alternation.
 
     The alternation has no groups and runs without IGNORECASE on lowercased text behind a
-    leading word boundary: the regex engine then skips most positions, five times faster than
-    named groups with IGNORECASE. Which pattern matched is found afterwards, for the hits only.
+    look-behind for a word start, with patterns that share a first letter grouped behind it
+    (`grouped_alternation`): several times faster than named groups with IGNORECASE. Which
+    pattern matched is found afterwards, for the hits only, and remembered per matched text.
     """
 
     def __init__(self, table: list[tuple[str, str | None, str]]) -> None:
         # table rows: (kind, value or None to use the matched text, lowercase pattern)
         self._rows = [(kind, value, re.compile(pattern)) for kind, value, pattern in table]
-        alternation = "|".join(pattern for _, _, pattern in table) or "(?!)"
-        self._regex = re.compile(rf"\b(?:{alternation})(?!\w)")
+        alternation = grouped_alternation([pattern for _, _, pattern in table])
+        self._regex = re.compile(rf"(?<!\w)(?:{alternation})(?!\w)")
+        self._row_of: dict[str, tuple[str, str | None]] = {}
+        # The indicator and context components ask about the same text one after the other.
+        self._last: tuple[str | None, list[KeywordHit]] = (None, [])
 
     def find(self, text: str, lower: str | None = None) -> Iterator[KeywordHit]:
         """Yield the cues in `text` (`lower` is its lowercase(), if already made), no overlaps."""
-        lower = lowercase(text) if lower is None else lower
+        last_text, hits = self._last  # one tuple: threads sharing the matcher see a pair
+        if last_text is not text:
+            hits = self._find(lowercase(text) if lower is None else lower)
+            self._last = (text, hits)
+        return iter(hits)
+
+    def _find(self, lower: str) -> list[KeywordHit]:
+        hits: list[KeywordHit] = []
         for match in self._regex.finditer(lower):
             found = match.group()
-            for kind, value, pattern in self._rows:
-                if pattern.fullmatch(found):
-                    yield KeywordHit(match.start(), match.end(), kind, value or found)
-                    break
+            row = self._row_of.get(found)
+            if row is None:
+                row = self._classify(found)
+            if row[0]:
+                hits.append(KeywordHit(match.start(), match.end(), row[0], row[1] or found))
+        return hits
+
+    def _classify(self, found: str) -> tuple[str, str | None]:
+        # Matched strings repeat from text to text: remember which row each one is.
+        row: tuple[str, str | None] = ("", None)
+        for kind, value, pattern in self._rows:
+            if pattern.fullmatch(found):
+                row = (kind, value)
+                break
+        if len(self._row_of) >= _ROW_CACHE_LIMIT:
+            self._row_of.clear()
+        self._row_of[found] = row
+        return row
+
+
+class KindFilter:
+    """The hits of a shared KeywordMatcher whose kind is one of `kinds`."""
+
+    def __init__(self, matcher: KeywordMatcher, kinds: Iterable[str]) -> None:
+        self.matcher = matcher
+        self.kinds = frozenset(kinds)
+
+    def find(self, text: str, lower: str | None = None) -> Iterator[KeywordHit]:
+        """Yield the cues of these kinds in `text`."""
+        return (h for h in self.matcher.find(text, lower) if h.kind in self.kinds)
 
 
 @dataclass(frozen=True, slots=True)
 class Cues:
-    """The compiled keyword cues: indicator keywords and context cues."""
+    """The compiled keyword cues: indicator keywords and context cues, found in one pass."""
 
-    indicators: KeywordMatcher
-    context: KeywordMatcher
+    indicators: KindFilter
+    context: KindFilter
 
 
 def _check(source: str, where: str, pattern: object) -> str:
@@ -109,7 +192,10 @@ def parse_cues(raw: str, source: str) -> Cues:
             raise NlpDataError(source, f"[context] {kind}: expected a list")
         for pattern in patterns:
             context_rows.append((kind, None, _check(source, f"[context] {kind}", pattern)))
-    return Cues(indicators=KeywordMatcher(indicator_rows), context=KeywordMatcher(context_rows))
+    matcher = KeywordMatcher(indicator_rows + context_rows)
+    return Cues(
+        indicators=KindFilter(matcher, INDICATOR_KINDS), context=KindFilter(matcher, CONTEXT_KINDS)
+    )
 
 
 @lru_cache(maxsize=8)

@@ -21,10 +21,20 @@ TERM_CONFIDENCE: dict[str, float] = {
     "name": 1.0,
     "synonym": 1.0,
     "misspelling": 0.9,
-    "street_name": 0.7,
+    "street_name": 0.8,
 }
 
-_FIELDS = {"id", "name", "class", "control", "cas", "synonyms", "street_names", "misspellings"}
+_FIELDS = {
+    "id",
+    "name",
+    "class",
+    "control",
+    "cas",
+    "synonyms",
+    "street_names",
+    "misspellings",
+    "ambiguous",
+}
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CAS = re.compile(r"^(\d{2,7})-(\d{2})-(\d)$")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -57,6 +67,9 @@ class Concept:
     synonyms: tuple[str, ...]
     street_names: tuple[str, ...]
     misspellings: tuple[str, ...]
+    # Street names that are also ordinary words ("blues", "crack", "spice"): they name the
+    # substance only where the text names a substance otherwise too (nlp.mentions).
+    ambiguous: tuple[str, ...] = ()
 
     def terms(self) -> Iterator[tuple[str, str]]:
         """Yield (term, term kind) for every surface form of the concept."""
@@ -135,6 +148,15 @@ def _concept(row: object, path: str, line: int) -> Concept:
             raise NlpDataError(
                 path, f"{concept_id}: CAS number {number!r} fails its format or check digit", line
             )
+    street_names = _texts(row, "street_names", path, line)
+    ambiguous = _texts(row, "ambiguous", path, line)
+    unknown_terms = {term_key(t) for t in ambiguous} - {term_key(t) for t in street_names}
+    if unknown_terms:
+        raise NlpDataError(
+            path,
+            f"{concept_id}: ambiguous terms must be street names: {sorted(unknown_terms)}",
+            line,
+        )
     return Concept(
         id=concept_id,
         name=_text(row, "name", path, line, empty=False),
@@ -142,8 +164,9 @@ def _concept(row: object, path: str, line: int) -> Concept:
         control=_text(row, "control", path, line, empty=True),
         cas=cas,
         synonyms=_texts(row, "synonyms", path, line),
-        street_names=_texts(row, "street_names", path, line),
+        street_names=street_names,
         misspellings=_texts(row, "misspellings", path, line),
+        ambiguous=ambiguous,
     )
 
 

@@ -272,6 +272,8 @@ class Normaliser:
         lower = word.lower()
         if not _MIN_LEET_WORD <= len(word) <= self._longest or lower in self.vocabulary:
             return None
+        if word[0] in "@$":
+            return None  # a handle ("@npp_lab") or an amount ("$300"), not a disguised name
         options = [_LEET.get(ch, (ch,)) for ch in lower]
         for candidate in itertools.islice(itertools.product(*options), _MAX_LEET_VARIANTS):
             joined = "".join(candidate)

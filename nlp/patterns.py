@@ -16,6 +16,8 @@ from nlp.lexicon import TERM_KINDS, Lexicon
 _SEPARATORS = re.compile(r"[\s\-]+")
 # Joined forms shorter than this keep their hyphen: "4 ap" is too common to mean 4-AP.
 _MIN_SPACED_COMPACT = 4
+# Joined spellings that mean something else far more often ("2FA" is two-factor login).
+_NOT_JOINED = frozenset({"2fa"})
 # Terms with more gaps than this get only the all-joined, all-space and all-hyphen variants.
 _MAX_SEPARATOR_GAPS = 3
 # Unlisted analogues need a real prefix ("ortho-methylfentanyl", not "fentanyl").
@@ -41,7 +43,7 @@ def term_variants(term: str) -> set[str]:
         for separator, part in zip(combination, parts[1:], strict=True):
             pieces.extend((separator, part))
         variants.add("".join(pieces))
-    return variants
+    return variants - _NOT_JOINED
 
 
 def lexicon_patterns(lexicon: Lexicon) -> list[dict[str, Any]]:
@@ -62,10 +64,13 @@ def lexicon_patterns(lexicon: Lexicon) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True, slots=True)
 class Analogue:
-    """Words ending in one of `suffixes` name an unlisted member of `concept_id`'s family."""
+    """Words ending in one of `suffixes`, or matching one of `patterns`, name an unlisted
+    member of `concept_id`'s family."""
 
     concept_id: str
     suffixes: tuple[str, ...]
+    patterns: tuple[str, ...] = ()
+    anchor: str = ""  # a cheap regex found in every match of `patterns`
 
 
 @lru_cache(maxsize=8)
@@ -89,10 +94,37 @@ def load_analogues(path: str = "") -> tuple[Analogue, ...]:
     analogues: list[Analogue] = []
     for number, entry in enumerate(entries, start=1):
         concept_id = entry.get("concept") if isinstance(entry, dict) else None
-        suffixes = entry.get("suffixes") if isinstance(entry, dict) else None
-        if not isinstance(concept_id, str) or not isinstance(suffixes, list) or not suffixes:
-            raise NlpDataError(source, f"[[analogue]] #{number} needs 'concept' and 'suffixes'")
+        suffixes = entry.get("suffixes", []) if isinstance(entry, dict) else None
+        patterns = entry.get("patterns", []) if isinstance(entry, dict) else None
+        anchor = entry.get("anchor", "") if isinstance(entry, dict) else ""
+        if not isinstance(anchor, str):
+            raise NlpDataError(source, f"[[analogue]] #{number}: anchor must be a regex string")
+        if (
+            not isinstance(concept_id, str)
+            or not isinstance(suffixes, list)
+            or not isinstance(patterns, list)
+            or not (suffixes or patterns)
+        ):
+            raise NlpDataError(
+                source, f"[[analogue]] #{number} needs 'concept' and 'suffixes' or 'patterns'"
+            )
         if not all(isinstance(s, str) and s.isalpha() and s.islower() for s in suffixes):
             raise NlpDataError(source, f"[[analogue]] #{number}: suffixes must be lowercase words")
-        analogues.append(Analogue(concept_id=concept_id, suffixes=tuple(suffixes)))
+        for pattern in patterns:
+            try:
+                compiled = re.compile(pattern) if isinstance(pattern, str) else None
+            except re.error as exc:
+                raise NlpDataError(source, f"[[analogue]] #{number}: bad regex: {exc}") from None
+            if compiled is None or compiled.groups or pattern.lower() != pattern:
+                raise NlpDataError(
+                    source, f"[[analogue]] #{number}: patterns must be lowercase, no groups"
+                )
+        analogues.append(
+            Analogue(
+                concept_id=concept_id,
+                suffixes=tuple(suffixes),
+                patterns=tuple(patterns),
+                anchor=anchor,
+            )
+        )
     return tuple(analogues)

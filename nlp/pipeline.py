@@ -40,8 +40,10 @@ def build_pipeline(
     ruler.add_patterns(lexicon_patterns(loaded))
     nlp.add_pipe("synthwatch_cas_v1", config={"lexicon": lexicon})
     nlp.add_pipe("synthwatch_analogues_v1", config={"lexicon": lexicon, "analogues": analogues})
+    nlp.add_pipe("synthwatch_fuzzy_v1", config={"lexicon": lexicon})
     nlp.add_pipe("synthwatch_mentions_v1", config={"lexicon": lexicon})
     nlp.add_pipe("synthwatch_indicators_v1", config={"cues": cues})
+    nlp.add_pipe("synthwatch_candidates_v1")
     nlp.add_pipe("synthwatch_context_v1", config={"cues": cues})
     nlp.add_pipe("synthwatch_scoring_v1", config={"weights": weights})
     return nlp

@@ -1,4 +1,26 @@
-"""Turn mentions, indicators and context into a score, an offer flag and the reasons."""
+"""Turn mentions, indicators and context into a score, an offer flag and the reasons.
+
+The score is a logistic of a sum, and every term of the sum is one Reason, so the reasons
+explain the score exactly:
+
+    score = logistic(bias + S + I + C)
+
+S, substances: the surest substance not neutralised counts `class weight x confidence`; each
+  further one `repeat_concept_factor` of that, all together at most `max_extra_substances`;
+  all of it times `no_sale_substance_factor` when nothing shows a sale.
+I, indicators: each indicator kind counts once; kinds are taken strongest first and the k-th
+  (from 0) counts `weight x indicator_decay^k` -- evidence of a sale saturates, so a page
+  listing every indicator stays below 1 and an analyst's queue keeps its order: a target
+  substance with a price (~0.8) ranks below one with price, contact and shipping (~0.92),
+  below one that adds wallet, purity and obfuscation (~0.96). Without a substance named
+  surely, indicators count `no_substance_indicator_factor` of that (glassware with prices).
+C, context: each context kind adds its (negative) weight, in proportion to its distinct cues
+  up to `cancel_at`; reaching `cancel_at` cancels an offer outright.
+
+An offer needs a target-class substance named at least `offer_min_confidence` surely and not
+neutralised, sale evidence (`sale_evidence`), no cancelling context, and score >=
+`offer_threshold`. All numbers live in `nlp/data/weights.toml`.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +38,7 @@ from nlp.analysis import (
     INDICATOR_KINDS,
     TARGET_CLASSES,
     Analysis,
+    Candidate,
     Indicator,
     Reason,
 )
@@ -26,11 +49,18 @@ from nlp.mentions import MentionHit
 _INDICATOR_TEXT: dict[str, str] = {
     "quantity": "gives quantities",
     "price": "states prices",
-    "shipping": "describes shipping",
-    "contact": "gives contact channels",
-    "sale": "uses sale terms",
+    "bulk": "sells in bulk",
     "purity": "claims purity or lab analysis",
+    "shipping": "ships",
+    "payment": "takes payment by",
+    "wallet": "gives a wallet address",
+    "contact": "gives contact channels",
+    "phone": "gives a phone number",
+    "sale": "uses sale terms",
     "disclaimer": "carries a research-chemical disclaimer",
+    "pill_press": "offers pressed pills",
+    "relabel": "offers relabelling or false declarations",
+    "cas": "gives CAS numbers",
     "obfuscation": "obfuscates substance names",
 }
 _CONTEXT_TEXT: dict[str, str] = {
@@ -49,6 +79,7 @@ _NEUTRALISED_TEXT: dict[str, str] = {
 }
 _VIA_TEXT: dict[str, str] = {
     "misspelling": "misspelt",
+    "fuzzy": "misspelt",
     "street_name": "by street name",
     "cas": "by CAS number",
     "analogue": "by analogue naming",
@@ -73,6 +104,7 @@ class Weights:
     offer_min_confidence: float
     repeat_concept_factor: float
     max_extra_substances: float
+    indicator_decay: float
     no_sale_substance_factor: float
     no_substance_indicator_factor: float
     sale_evidence: tuple[str, ...]
@@ -112,6 +144,7 @@ def parse_weights(raw: str, source: str) -> Weights:
         "offer_min_confidence",
         "repeat_concept_factor",
         "max_extra_substances",
+        "indicator_decay",
         "no_sale_substance_factor",
         "no_substance_indicator_factor",
         "sale_evidence",
@@ -142,6 +175,7 @@ def parse_weights(raw: str, source: str) -> Weights:
         max_extra_substances=_number(
             source, "[score] max_extra_substances", score["max_extra_substances"]
         ),
+        indicator_decay=_number(source, "[score] indicator_decay", score["indicator_decay"]),
         no_sale_substance_factor=_number(
             source, "[score] no_sale_substance_factor", score["no_sale_substance_factor"]
         ),
@@ -183,6 +217,17 @@ def _listed(items: Sequence[str]) -> str:
     return shown + (f" and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else "")
 
 
+def _indicator_text(kind: str, values: Sequence[str]) -> str:
+    if kind == "contact":
+        channels = [v.capitalize() if v != "email" else "e-mail" for v in values]
+        return f"{_listed(channels)} contact"
+    if kind == "wallet":
+        coins = list(dict.fromkeys(v.split(":", 1)[0] for v in values))
+        return f"{_INDICATOR_TEXT[kind]} ({_listed(coins)}, checksum valid)"
+    shown = [v.replace("_", " ") for v in values]
+    return f"{_INDICATOR_TEXT[kind]}: {_listed(shown)}"
+
+
 def _mention_reason(hit: MentionHit, weight: float) -> Reason:
     mention = hit.mention
     about = mention.substance_class.replace("_", " ") + " class"
@@ -215,6 +260,8 @@ def score_analysis(
     indicators: Sequence[Indicator],
     context: ContextResult,
     weights: Weights,
+    *,
+    candidates: Sequence[Candidate] = (),
 ) -> Analysis:
     """Combine everything found in a text into its Analysis."""
     best: dict[str, MentionHit] = {}  # concept id -> surest mention not neutralised
@@ -243,12 +290,14 @@ def score_analysis(
     # Indicators say what they say only beside a surely named substance: "spice, $5" is food.
     named = any(h.mention.confidence >= weights.offer_min_confidence for h in best.values())
     indicator_factor = 1.0 if named else weights.no_substance_indicator_factor
-    for kind in INDICATOR_KINDS:
-        if kind in values:
-            weight = weights.indicators[kind] * indicator_factor
-            reasons.append(
-                Reason(f"{_INDICATOR_TEXT[kind]}: {_listed(values[kind])}", round(weight, 3))
-            )
+    # Evidence of a sale saturates: the strongest kind counts in full, each next one
+    # `indicator_decay` times the one before, so a page listing everything stays below 1.
+    present = sorted(
+        (k for k in INDICATOR_KINDS if k in values), key=lambda k: -weights.indicators[k]
+    )
+    for rank, kind in enumerate(present):
+        weight = weights.indicators[kind] * indicator_factor * weights.indicator_decay**rank
+        reasons.append(Reason(_indicator_text(kind, values[kind]), round(weight, 3)))
     cancelled = False
     for kind in context.kinds:
         cues = context.cues[kind]
@@ -278,4 +327,5 @@ def score_analysis(
         score=round(score, 4),
         offer=offer,
         reasons=tuple(reasons),
+        candidates=tuple(candidates),
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 from spacy.language import Language
 from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
-from spacy.util import compile_infix_regex
+from spacy.util import compile_infix_regex, compile_suffix_regex
 
 from nlp.extensions import register_extensions
 from nlp.normalise import Normaliser
@@ -16,6 +17,10 @@ from nlp.normalise import Normaliser
 # and "MDMB-4en-PINACA" always tokenise part by part (spaCy keeps "boc-4" and "2c/2c" whole),
 # and on a colon before a digit ("CAS:79099-07-3").
 _EXTRA_INFIXES = (r"(?<=[0-9A-Za-z])[-/](?=[0-9A-Za-z])", r"(?<=[A-Za-z]):(?=[0-9])")
+
+
+_INITIAL = re.compile(r"[A-Za-z]\.")
+_LINE_BREAKS = str.maketrans("\n\r\t\v\f", "     ")
 
 
 class NormalisingTokenizer:
@@ -28,12 +33,23 @@ class NormalisingTokenizer:
             raise TypeError(f"expected spaCy's Tokenizer, not {type(tokenizer).__name__}")
         infixes = [*(nlp.Defaults.infixes or ()), *_EXTRA_INFIXES]
         tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+        # English keeps a capital's full stop ("B.", an initial): "2C-B." must end in "B".
+        suffixes = [*(nlp.Defaults.suffixes or ()), r"(?<=[A-Z])\."]
+        tokenizer.suffix_search = compile_suffix_regex(suffixes).search
+        tokenizer.rules = {
+            key: value
+            for key, value in (tokenizer.rules or {}).items()
+            if not _INITIAL.fullmatch(key)
+        }
         self.tokenizer = tokenizer
         self.normaliser = normaliser
 
     def __call__(self, text: str) -> Doc:
         normalised = self.normaliser(text)
-        doc: Doc = self.tokenizer(normalised.text)
+        # spaCy splits on spaces only and caches what lies between; "Ships\nReview:" would be
+        # a new string to split by hand on every page. One space for one character keeps
+        # every offset, and the components read line breaks from `normalised.text`.
+        doc: Doc = self.tokenizer(normalised.text.translate(_LINE_BREAKS))
         doc._.sw_normalised = normalised
         return doc
 

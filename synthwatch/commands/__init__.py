@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from synthwatch.commands import (
+    analyse,
     app,
     audit,
     crawls,
@@ -15,4 +16,16 @@ from synthwatch.commands import (
     users,
 )
 
-MODULES = (demo, sources, crawls, schedule, evidence, referral, audit, users, digest, app)
+MODULES = (
+    demo,
+    sources,
+    crawls,
+    schedule,
+    analyse,
+    evidence,
+    referral,
+    audit,
+    users,
+    digest,
+    app,
+)

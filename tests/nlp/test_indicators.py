@@ -95,10 +95,14 @@ def test_contact(text: str, found: list[tuple[str, str]]) -> None:
     [
         ("for sale", "sale", "for_sale"),
         ("in stock", "sale", "in_stock"),
-        ("MOQ: 1 kg", "sale", "moq"),
-        ("minimum order quantity", "sale", "moq"),
-        ("wholesale prices", "sale", "bulk"),
-        ("payment in BTC", "sale", "payment"),
+        ("MOQ: 1 kg", "bulk", "moq"),
+        ("minimum order quantity", "bulk", "moq"),
+        ("wholesale prices", "bulk", "wholesale"),
+        ("payment in Monero", "payment", "crypto"),
+        ("Western Union accepted", "payment", "money_transfer"),
+        ("pressed M30s", "pill_press", "pressed"),
+        ("we relabel as cosmetics", "relabel", "relabel"),
+        ("warehouse in Poland", "shipping", "warehouse"),
         ("Purity: 99.5%", "purity", "99.5%"),
         ("99% pure", "purity", "99%"),
         ("COA available", "purity", "coa"),
@@ -151,3 +155,45 @@ def test_broken_cues_fail_clearly(raw: str, problem: str) -> None:
     with pytest.raises(NlpDataError, match=problem) as error:
         parse_cues(raw, "cues.toml")
     assert str(error.value).startswith("cues.toml: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("call +44 7700 900123 today", [("+44 7700 900123", "+447700900123")]),
+        ("ref +44 7700 900123", []),  # a reserved range counts only after a phone word
+        ("office +49 151 23456789", [("+49 151 23456789", "+4915123456789")]),  # a valid number
+        ("order 2024-000123", []),
+    ],
+)
+def test_phone(text: str, found: list[tuple[str, str]]) -> None:
+    assert _indicators(text, "phone") == found
+
+
+def test_a_messenger_number_is_a_contact_not_also_a_phone() -> None:
+    text = "WhatsApp +44 7700 900123"
+    assert _indicators(text, "contact") == [(text, "whatsapp")]
+    assert _indicators(text, "phone") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        (
+            "Session ID: 05d871e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7",
+            "session",
+        ),
+        ("0538a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f", "session"),
+        ("Threema ID: K7XW2P9Q", "threema"),
+        ("WeChat: cannachem2024", "wechat"),
+        ("orders@vape-lab.example.com", "email"),
+    ],
+)
+def test_more_contact_channels(text: str, found: str) -> None:
+    assert [v for _, v in _indicators(text, "contact")] == [found]
+
+
+def test_a_handle_is_not_mistaken_for_leetspeak() -> None:
+    text = "Telegram @npp_chemlab"  # "@npp" must not become "anpp"
+    assert _indicators(text, "contact") == [(text, "telegram")]
+    assert analyse(text).mentions == ()

@@ -50,7 +50,7 @@ OTHER_REQUIRED_IDS = (
 
 
 def test_lexicon_has_enough_concepts() -> None:
-    assert len(load_lexicon()) >= 60
+    assert len(load_lexicon()) >= 400
 
 
 @pytest.mark.parametrize("concept_id", DEMO_IDS + PRECURSOR_IDS + OTHER_REQUIRED_IDS)
@@ -61,16 +61,24 @@ def test_required_concept_exists(concept_id: str) -> None:
 @pytest.mark.parametrize(
     ("substance_class", "minimum"),
     [
-        ("fentanyl", 5),
-        ("nitazene", 6),
-        ("synthetic_cannabinoid", 6),
-        ("synthetic_cathinone", 6),
-        ("designer_benzodiazepine", 6),
-        ("phenethylamine", 2),
-        ("tryptamine", 2),
-        ("arylcyclohexylamine", 2),
-        ("other_synthetic_opioid", 2),
-        ("precursor", 8),
+        ("fentanyl", 60),  # every fentanyl of 21 CFR 1308.11/1308.12 (see test_build_lexicon)
+        ("nitazene", 15),
+        ("synthetic_cannabinoid", 60),
+        ("synthetic_cathinone", 40),
+        ("designer_benzodiazepine", 20),
+        ("phenethylamine", 10),
+        ("tryptamine", 10),
+        ("arylcyclohexylamine", 10),
+        ("other_synthetic_opioid", 10),
+        ("other_nps", 10),
+        ("precursor", 20),
+        ("opioid", 10),
+        ("amphetamine", 3),
+        ("benzodiazepine", 5),
+        ("cannabis", 1),
+        ("cocaine", 1),
+        ("psychedelic", 3),
+        ("other_drug", 1),
     ],
 )
 def test_lexicon_covers_class(substance_class: str, minimum: int) -> None:
@@ -98,6 +106,21 @@ def test_every_cas_number_passes_its_check_digit_and_is_unique() -> None:
     assert numbers, "the lexicon should carry CAS numbers"
     assert all(cas_is_valid(n) for n in numbers), [n for n in numbers if not cas_is_valid(n)]
     assert len(numbers) == len(set(numbers))
+
+
+def test_ambiguous_street_names_are_street_names_of_their_concept() -> None:
+    fentanyl = load_lexicon()["fentanyl"]
+    assert "blues" in fentanyl.ambiguous
+    assert set(fentanyl.ambiguous) <= set(fentanyl.street_names)
+    with pytest.raises(NlpDataError, match="ambiguous terms must be street names"):
+        parse_lexicon(_row(ambiguous=["crack"]), "broken.jsonl")
+
+
+def test_ids_and_every_term_are_unique() -> None:
+    owners: dict[str, str] = {}
+    for concept in load_lexicon():
+        for term, _ in concept.terms():
+            assert owners.setdefault(term_key(term), concept.id) == concept.id, term
 
 
 def test_the_packaged_file_is_one_json_object_per_line() -> None:

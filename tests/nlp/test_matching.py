@@ -98,7 +98,8 @@ def test_longest_match_wins() -> None:
 @pytest.mark.parametrize(
     ("text", "concept_id", "confidence"),
     [
-        ("pressed M30s", "fentanyl", 0.7),  # street name
+        ("pressed M30s", "fentanyl", 0.8),  # street name
+        ("carfentanill", "carfentanil", 0.85),  # one edit from a long name
         ("ortho-methylfentanyl", "fentanyl-analogue", 0.8),  # analogue naming
         ("N-pyrrolidino-butonitazepyne", "nitazene-analogue", 0.8),
         ("fentanly", "fentanyl", 0.9),  # misspelling
@@ -133,3 +134,57 @@ def test_every_pattern_has_a_concept_id_and_a_term_kind() -> None:
     patterns = lexicon_patterns(lexicon)
     assert {p["id"] for p in patterns} == {c.id for c in lexicon}
     assert {p["label"] for p in patterns} <= {"name", "synonym", "misspelling", "street_name"}
+
+
+@pytest.mark.parametrize(
+    ("written", "concept_id"),
+    [
+        ("ADB-5Br-INACA", "synthetic-cannabinoid-analogue"),
+        ("MDMB-7en-PICA", "synthetic-cannabinoid-analogue"),
+        ("2-BMC", "synthetic-cathinone-analogue"),
+        ("alpha-PHiP", "synthetic-cathinone-analogue"),
+        ("clobromazolam", "designer-benzodiazepine-analogue"),
+        ("ethoxynitazepyne", "nitazene-analogue"),
+    ],
+)
+def test_analogue_naming_gives_a_class_level_mention(written: str, concept_id: str) -> None:
+    text = f"New in: {written} 5 g $90"
+    (mention,) = analyse(text).mentions
+    assert (mention.concept_id, mention.method, mention.confidence) == (concept_id, "pattern", 0.8)
+    assert text[mention.start : mention.end].endswith(written.split("-")[-1])
+
+
+@pytest.mark.parametrize("text", ["costa-rica coffee", "south-africa tours", "a-pop music"])
+def test_analogue_patterns_need_drug_shaped_names(text: str) -> None:
+    assert analyse(text).mentions == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Blues guitar lessons, $30 an hour", []),  # an ordinary word alone
+        ("Crack for Adobe Photoshop, $5", []),
+        ("Organic spice blend 100 g for $5", []),
+        ("Pressed blues, 100 for $500", ["blues"]),  # "pressed" backs it
+        ("100 M30s and blues, $500", ["M30s", "blues"]),  # two street names back each other
+        ("heroin and a bit of smack", ["heroin", "smack"]),
+        ("Got fetty, $60 a point", ["fetty"]),  # not an ordinary word: needs no backing
+    ],
+)
+def test_ambiguous_street_names_need_backing(text: str, found: list[str]) -> None:
+    assert [m.text for m in analyse(text).mentions] == found
+
+
+def test_methods_say_how_each_mention_was_found() -> None:
+    text = "carfentanil, CAS 21409-26-7, isotonitazenne, ortho-methylfentanyl"
+    assert [(m.text, m.method) for m in analyse(text).mentions] == [
+        ("carfentanil", "lexicon"),
+        ("21409-26-7", "cas"),
+        ("isotonitazenne", "fuzzy"),
+        ("methylfentanyl", "pattern"),  # the analogue word, without its position prefix
+    ]
+
+
+@pytest.mark.parametrize("written", ["2C-B.", "''Ketamine", "Ketamines"])
+def test_punctuation_and_plurals_around_names(written: str) -> None:
+    assert analyse(f"10 x {written}").mentions

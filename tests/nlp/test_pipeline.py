@@ -120,8 +120,10 @@ def test_pipeline_is_blank_english_with_registered_components() -> None:
         "synthwatch_lexicon",
         "synthwatch_cas_v1",
         "synthwatch_analogues_v1",
+        "synthwatch_fuzzy_v1",
         "synthwatch_mentions_v1",
         "synthwatch_indicators_v1",
+        "synthwatch_candidates_v1",
         "synthwatch_context_v1",
         "synthwatch_scoring_v1",
     ]

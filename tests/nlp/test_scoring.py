@@ -159,4 +159,32 @@ def test_to_dict_is_json_serialisable() -> None:
     data = json.loads(json.dumps(analysis.to_dict()))
     assert data["offer"] is True
     assert data["mentions"][0]["concept_id"] == "acetylfentanyl"
-    assert set(data) == {"mentions", "indicators", "context", "score", "offer", "reasons"}
+    assert set(data) == {
+        "mentions",
+        "indicators",
+        "context",
+        "score",
+        "offer",
+        "reasons",
+        "candidates",
+    }
+    assert data["mentions"][0]["method"] == "lexicon"
+
+
+def test_scores_rank_stronger_offers_higher_without_saturating() -> None:
+    weak = analyse("Carfentanil 1g $700").score
+    medium = analyse("Carfentanil 1g $700, Wickr: cf_1").score
+    strong = analyse("Carfentanil 1g $700, Wickr: cf_1, ships worldwide in stealth").score
+    everything = analyse(
+        "Carfentanil 99% pure, 1g $700, 10g $6,000, Wickr: cf_1, ships worldwide in stealth, "
+        "reship guarantee, BTC bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4, research chemical"
+    ).score
+    assert 0.5 < weak < medium < strong < everything < 0.99
+    assert everything - weak > 0.1
+
+
+def test_indicator_reasons_decay_strongest_first() -> None:
+    reasons = analyse("Carfentanil 1g $700, Wickr: cf_1, ships worldwide").reasons
+    indicator_weights = [r.weight for r in reasons[2:]]
+    assert indicator_weights == sorted(indicator_weights, reverse=True)
+    assert [r.text for r in reasons[2:4]] == ["states prices: USD 700", "Wickr contact"]

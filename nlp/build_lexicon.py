@@ -1,0 +1,586 @@
+"""Regenerate `nlp/data/lexicon.jsonl` from public substance lists plus our curated overrides.
+
+    python -m nlp.build_lexicon --sources ../shared/data/lexicon_sources [--words FILE]
+
+Reads the DEA's eCFR XML of 21 CFR 1308.11-1308.15 and 1310.02, the INCB Yellow, Green and Red
+lists, PubChem synonyms (for CAS numbers), Wikipedia's list of designer drugs and the DEA slang
+list, as laid out under `--sources`; merges them with `nlp/data/lexicon_overrides.toml`, and
+writes the lexicon and `nlp/data/fuzzy_guard.txt` (dictionary words one edit away from a
+substance name, which fuzzy matching must never take for it). The pipeline never imports this
+module: it reads only the files it writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sys
+import tomllib
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nlp.analysis import CLASSES
+from nlp.fuzzy import FUZZY_MIN_LENGTH, deletions
+from nlp.lexicon import cas_is_valid, parse_lexicon, term_key
+
+DATA = Path(__file__).resolve().parent / "data"
+_SCHEDULES = {"1308.11": "I", "1308.12": "II", "1308.13": "III", "1308.14": "IV", "1308.15": "V"}
+_NUMBERING = re.compile(r"^\s*\((?:\d+|[A-Z]{1,2}|[ivxl]+)\)\s*")
+_QUALIFIERS = re.compile(
+    r",?\s*(?:and\s+)?(?:its|their)\s+(?:optical|geometric|isomers|salts|esters|ethers|amides"
+    r"|carbamates|halides|acetals)\b.*?(?=\s\(|$)",
+    re.I,
+)
+_ALIAS_PREFIX = re.compile(
+    r"^(?:some\s+)?(?:trade\s+or\s+)?(?:other\s+names?(?:\s+include)?|also\s+known\s+as|another"
+    r"\s+name\s+for\s+[\w-]+|other\s+name)\s*:?\s*",
+    re.I,
+)
+_SYSTEMATIC = re.compile(r"[(\[{]|\d,\d|\d-yl|-yl\b|amine\b.*\d|\bN,N")
+_MAX_TERM = 90
+_MIN_KEY = 3
+_MAX_ABBREVIATION = 3
+# Words of a sentence, not of a substance's name ("Cocaine at low doses", "compounds of these").
+_PROSE = re.compile(r"\b(?:of|or|at|these|those|doses?|compounds?|analog|analogue|and)\b", re.I)
+_CAS_NAME = re.compile(r"^\d{2,7}-\d{1,2}-\d$")
+
+
+def fix_mojibake(text: str) -> str:
+    """Undo UTF-8 read as Windows-1252 ("Â§" for "§"), which the eCFR scrape suffered."""
+
+    def undo(match: re.Match[str]) -> str:
+        run = match.group()
+        try:
+            raw = bytes(ord(c) if ord(c) < 256 else c.encode("cp1252")[0] for c in run)
+            return raw.decode("utf-8")
+        except (UnicodeError, ValueError):
+            return run
+
+    return re.sub(r"[\u0080-\uffff]+", undo, text)
+
+
+@dataclass
+class Listed:
+    """A substance as one public list names it."""
+
+    name: str
+    synonyms: list[str]
+    source: str  # list section, e.g. "1308.11(b)", "incb-green:IV", "wikipedia:Tryptamines"
+    control: str = ""
+    cas: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Draft:
+    """A lexicon concept being assembled."""
+
+    id: str
+    name: str
+    substance_class: str
+    control: list[str]
+    cas: list[str]
+    synonyms: list[str]
+    street_names: list[str]
+    misspellings: list[str]
+    curated: bool
+    ambiguous: list[str] = field(default_factory=list)
+
+    def row(self) -> dict[str, object]:
+        extra = {"ambiguous": self.ambiguous} if self.ambiguous else {}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "class": self.substance_class,
+            "control": "; ".join(self.control),
+            "cas": self.cas,
+            "synonyms": self.synonyms,
+            "street_names": self.street_names,
+            "misspellings": self.misspellings,
+            **extra,
+        }
+
+
+def slug(name: str) -> str:
+    """Return a lexicon id for a name: lowercase ASCII words joined by '-'."""
+    name = name.lower().replace("\u03b1", "alpha").replace("β", "beta").replace("\u2032", "")
+    return "-".join(re.findall(r"[a-z0-9]+", name))
+
+
+def is_systematic(term: str) -> bool:
+    """Return whether a term looks like a systematic (IUPAC-style) chemical name."""
+    return len(term) > 40 or bool(_SYSTEMATIC.search(term))
+
+
+def _split_annotation(text: str) -> tuple[str, list[str]]:
+    """Split "Name (alias; other names: a, b)" into the head and the aliases."""
+    head: list[str] = []
+    groups: list[str] = []
+    depth = 0
+    current: list[str] = []
+    for i, ch in enumerate(text):
+        if depth == 0 and ch in "([" and (i == 0 or text[i - 1] == " "):
+            depth = 1
+            current = []
+            continue
+        if depth:
+            if ch in "([":
+                depth += 1
+            elif ch in ")]":
+                depth -= 1
+                if depth == 0:
+                    groups.append("".join(current))
+                    continue
+            current.append(ch)
+        else:
+            head.append(ch)
+    if depth:
+        groups.append("".join(current))
+    aliases: list[str] = []
+    for group in groups:
+        for part in re.split(r";|,\s+(?![\d,])|\s+or\s+|\s+and\s+(?=[A-Z0-9])", group):
+            part = _ALIAS_PREFIX.sub("", part.strip(' .,;:"“”')).strip(' .,;:"“”')
+            part = re.sub(r"^(?:or|and)\s+", "", part)
+            if part and not re.match(r"(?:except|including|whether|see|in)\b", part, re.I):
+                aliases.append(part)
+    return " ".join("".join(head).split()).strip(" ,;."), aliases
+
+
+def parse_entry(raw: str, source: str, control: str) -> Listed | None:
+    """Turn one eCFR table cell into a Listed substance, or None for headings and notes."""
+    text = " ".join(_NUMBERING.sub("", raw).split())
+    if not text or "[Reserved]" in text or len(text) > 400:
+        return None
+    text = _QUALIFIERS.sub("", text).strip(" ;,.")
+    text = re.sub(r"\s+and$", "", text)
+    head, aliases = _split_annotation(text)
+    head = head.split(", ")[0] if not is_systematic(head) else head
+    names = [head, *aliases]
+    short = [n for n in names if not is_systematic(n) and len(n) > 2]
+    if not short:
+        return None
+    name = short[0]
+    synonyms = [n for n in names if n != name and len(n) <= _MAX_TERM]
+    return Listed(name=name, synonyms=synonyms, source=source, control=control)
+
+
+def read_ecfr(path: Path, section: str) -> Iterator[Listed]:
+    """Yield the substances of one eCFR section's XML (21 CFR 1308.1x or 1310.02)."""
+    raw = fix_mojibake(path.read_text(encoding="utf-8"))
+    root = ET.fromstring(raw.split("?>", 1)[1] if raw.startswith("<?xml") else raw)
+    paragraph = ""
+    previous: Listed | None = None
+    for element in root.iter():
+        if element.tag == "P":
+            text = "".join(element.itertext()).strip()
+            match = re.match(r"\(([a-z])\)\s", text)
+            if match:
+                paragraph = match.group(1)
+        elif element.tag == "TR":
+            cells = element.findall("TD")
+            if not cells:
+                continue
+            text = " ".join("".join(cells[0].itertext()).split())
+            if section == "1310.02":
+                control = "US List I" if paragraph == "a" else "US List II"
+            else:
+                control = f"US Schedule {_SCHEDULES[section]}"
+            if previous is not None and re.match(r"^\[?(?:some|another)\b", text, re.I):
+                _, aliases = _split_annotation(f"x ({text.strip('[]')})")
+                previous.synonyms.extend(a for a in aliases if len(a) <= _MAX_TERM)
+                continue
+            listed = parse_entry(text, f"{section}({paragraph})", control)
+            if listed is not None:
+                previous = listed
+                yield listed
+
+
+def _incb_schedule(text: str) -> str:
+    match = re.search(r"Schedule\s+([IV]+)\s*\((\d{4})\)", text)
+    if not match:
+        return ""
+    return f"UN {match.group(2)} Schedule {match.group(1)}"
+
+
+def read_incb(folder: Path) -> Iterator[Listed]:
+    """Yield the substances of the INCB Yellow (narcotics), Green and Red lists."""
+    with (folder / "incb_yellow_list.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            # Footnote marks ("OPIUM3") and cut-off or grouped rows ("CPS (M) GW") in the scrape.
+            name = re.sub(r"(?<=[A-Z])\d$", "", row["drug_name"].strip())
+            name = re.sub(r"^N/A\s+", "", name).capitalize()
+            if "(" in name or name.endswith("-") or "," in name:
+                continue
+            yield Listed(
+                name=name,
+                synonyms=_list_cell(row["synonyms"]),
+                source="incb-yellow",
+                control=_incb_schedule(row["convention_schedule"]),
+                cas=_list_cell(row["cas_number"]),
+            )
+    with (folder / "incb_green_list.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            control = _incb_schedule(row["convention_schedule"])
+            name = row["substance_name"].strip()
+            synonyms: list[str] = []
+            cas = _list_cell(row["cas_number"])
+            if _CAS_NAME.match(name):
+                # Rows the scrape split badly: "CAS NAME systematic-name ..." in one cell.
+                words = row["synonyms"].split()
+                cas = [name]
+                name = words[1].strip(",") if len(words) > 1 else ""
+            else:
+                synonyms = [s for s in _list_cell(row["synonyms"]) if len(s) <= _MAX_TERM]
+                name = name.split(" ")[0] if name.isupper() else name
+            if len(name) < _MIN_KEY or name.endswith("-"):
+                continue
+            yield Listed(
+                name=name.capitalize() if name.isupper() else name,
+                synonyms=synonyms,
+                source="incb-green:" + control.rsplit(" ", 1)[-1] if control else "incb-green",
+                control=control,
+                cas=cas,
+            )
+    with (folder / "incb_red_list.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            head, aliases = _split_annotation(row["chemical_name"])
+            yield Listed(
+                name=head,
+                synonyms=aliases + _list_cell(row["other_names"]),
+                source=f"incb-red:{row['table']}",
+                control=f"INCB Table {row['table']}",
+                cas=_list_cell(row["cas_number"]),
+            )
+
+
+def _list_cell(cell: str) -> list[str]:
+    return [p.strip() for p in re.split(r";|\|", cell or "") if p.strip()]
+
+
+def read_wikipedia(folder: Path) -> Iterator[Listed]:
+    """Yield the designer drugs of Wikipedia's list, with the section they are listed under."""
+    with (folder / "wikipedia_compounds.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["page_title"] != "List_of_designer_drugs":
+                continue
+            text = re.sub(r"\[\d+\]", "", row["raw_text"])
+            if " \u2013 " in text or " - " in text:
+                continue  # a description, not a name list
+            parts = [p.strip(' "') for p in re.split(r",\s+", text) if p.strip(' "')]
+            # Keep names: a part of three or more lowercase words is prose.
+            parts = [p for p in parts if not re.fullmatch(r"[a-z]+(?: [a-z]+){2,}", p)]
+            if not parts:
+                continue
+            yield Listed(
+                name=parts[0],
+                synonyms=[p for p in parts[1:] if len(p) <= _MAX_TERM],
+                source=f"wikipedia:{row['row_section']}",
+                cas=_list_cell(row["cas_numbers"]),
+            )
+
+
+def read_pubchem_cas(folder: Path) -> dict[str, set[str]]:
+    """Return term key -> CAS numbers of the PubChem compounds it is a synonym of."""
+    cas_of: dict[str, str] = {}
+    with (folder / "pubchem_compounds.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["cas_primary"] and cas_is_valid(row["cas_primary"]):
+                cas_of[row["cid"]] = row["cas_primary"]
+    by_key: dict[str, set[str]] = {}
+    with (folder / "pubchem_synonyms.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            number = cas_of.get(row["cid"])
+            if number:
+                by_key.setdefault(term_key(row["synonym"]), set()).add(number)
+    return by_key
+
+
+def read_slang(path: Path) -> dict[str, list[str]]:
+    """Return DEA slang list heading -> street names ("Drug~~name; name; ...")."""
+    slang: dict[str, list[str]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if "~~" not in line:
+            continue
+        heading, names = line.split("~~", 1)
+        slang[heading.strip()] = [n.strip() for n in names.split(";") if n.strip()]
+    return slang
+
+
+class Builder:
+    """Merge listed substances into curated concepts, classify, and resolve term conflicts."""
+
+    def __init__(self, overrides: dict[str, object], words: frozenset[str]) -> None:
+        self.overrides = overrides
+        self.words = words
+        excluded = overrides.get("exclude", {})
+        assert isinstance(excluded, dict)
+        self.excluded_names = {term_key(n) for n in excluded.get("names", [])}
+        self.excluded_terms = {term_key(n) for n in excluded.get("terms", [])}
+        rules = overrides.get("class_rule", [])
+        assert isinstance(rules, list)
+        self.rules = [
+            (re.compile(r["pattern"]), r["class"], tuple(r.get("sources", ()))) for r in rules
+        ]
+        section_class = overrides.get("section_class", {})
+        assert isinstance(section_class, dict)
+        self.section_class: dict[str, str] = section_class
+        self.drafts: list[Draft] = []
+        self.owner: dict[str, Draft] = {}  # term key -> concept that owns it
+        self.skipped: list[str] = []
+        for entry in overrides.get("concept", []):  # type: ignore[attr-defined]
+            self._add_curated(entry)
+
+    def _add_curated(self, entry: dict[str, object]) -> None:
+        def strings(key: str) -> list[str]:
+            value = entry.get(key, [])
+            assert isinstance(value, list)
+            return [str(v) for v in value]
+
+        control = str(entry.get("control", ""))
+        draft = Draft(
+            id=str(entry["id"]),
+            name=str(entry["name"]),
+            substance_class=str(entry["class"]),
+            control=[c.strip() for c in control.split(";") if c.strip()],
+            cas=strings("cas"),
+            synonyms=[],
+            street_names=[],
+            misspellings=[],
+            curated=True,
+        )
+        self.drafts.append(draft)
+        self._own(draft, draft.name)
+        for kind in ("synonyms", "street_names", "misspellings"):
+            for term in strings(kind):
+                if self._own(draft, term):
+                    getattr(draft, kind).append(term)
+
+    def _own(self, draft: Draft, term: str) -> bool:
+        key = term_key(term)
+        if len(key) < _MIN_KEY and not draft.curated:
+            return False
+        owner = self.owner.setdefault(key, draft)
+        return owner is draft and term.lower() not in {
+            t.lower() for t in (draft.name, *draft.synonyms, *draft.street_names)
+        }
+
+    def classify(self, listed: Listed) -> tuple[str, bool] | None:
+        """Return the class of a listed substance and whether a rule gave it, or None."""
+        text = " | ".join([listed.name, *listed.synonyms]).lower()
+        family = listed.source.split(":")[0]
+        for pattern, substance_class, sources in self.rules:
+            if sources and not any(
+                listed.source == s or family == s or listed.source.startswith(s + ":")
+                for s in sources
+            ):
+                continue
+            if pattern.search(text):
+                return substance_class, True
+        fallback = self.section_class.get(listed.source)
+        return (fallback, False) if fallback else None
+
+    def usable(self, term: str) -> bool:
+        """Return whether a term from a list may name a concept in listing text."""
+        key = term_key(term)
+        if len(key) < _MIN_KEY or key in self.excluded_terms or key.isdigit():
+            return False
+        if key.isalpha() and len(key) <= _MAX_ABBREVIATION:
+            return False  # "DOC", "MET", "BOB": too often something else
+        # A single ordinary word ("nexus", "flea") is no evidence of a substance.
+        return not (term.replace("-", "").isalpha() and term.lower() in self.words)
+
+    def add(self, listed: Listed) -> None:
+        """Merge a listed substance into the concept it names, or make a new concept."""
+        keys = [term_key(t) for t in (listed.name, *listed.synonyms)]
+        if term_key(listed.name) in self.excluded_names:
+            return
+        existing = next((self.owner[k] for k in keys if k in self.owner), None)
+        if existing is None:
+            classified = self.classify(listed)
+            if classified is None:
+                self.skipped.append(f"{listed.source}: {listed.name}")
+                return
+            substance_class, by_rule = classified
+            if substance_class not in CLASSES:
+                raise ValueError(f"class rule gives unknown class {substance_class!r}")
+            name = listed.name.strip(" ,.;")
+            if _PROSE.search(name) or re.match(r"\d{2,7}-\d{2}-\d", name):
+                self.skipped.append(f"{listed.source}: {listed.name} (not a name)")
+                return
+            if not self.usable(name) and not (by_rule and name.isalpha() and len(name) > 5):
+                name = next((t for t in listed.synonyms if self.usable(t)), "")
+            concept_id = slug(name)
+            if not concept_id or any(d.id == concept_id for d in self.drafts):
+                self.skipped.append(f"{listed.source}: {listed.name} (no usable name or id)")
+                return
+            existing = Draft(
+                id=concept_id,
+                name=name,
+                substance_class=substance_class,
+                control=[],
+                cas=[],
+                synonyms=[],
+                street_names=[],
+                misspellings=[],
+                curated=False,
+            )
+            self.drafts.append(existing)
+            self._own(existing, name)
+        if listed.control and listed.control not in existing.control and not existing.curated:
+            existing.control.append(listed.control)
+        for term in [listed.name, *listed.synonyms]:
+            if self.usable(term) and self._own(existing, term):
+                existing.synonyms.append(term)
+        for number in listed.cas:
+            self.add_cas(existing, number)
+
+    def add_cas(self, draft: Draft, number: str) -> None:
+        """Give a concept a CAS number unless it is invalid or already another's."""
+        if not cas_is_valid(number) or number in draft.cas:
+            return
+        if any(number in d.cas for d in self.drafts):
+            return
+        draft.cas.append(number)
+
+    def add_street_names(self, slang: dict[str, list[str]]) -> None:
+        """Add the street names the overrides keep from the DEA slang list."""
+        chosen = self.overrides.get("slang", {})
+        assert isinstance(chosen, dict)
+        by_id = {d.id: d for d in self.drafts}
+        for heading, entry in chosen.items():
+            draft = by_id.get(entry["concept"])
+            if draft is None:
+                raise ValueError(f"[slang.{heading!r}]: no concept {entry['concept']!r}")
+            listed = {term_key(n): n for n in slang.get(heading, [])}
+            for name in entry["keep"]:
+                if term_key(name) not in listed:
+                    raise ValueError(f"[slang.{heading!r}]: {name!r} is not in the DEA list")
+                if self._own(draft, name):
+                    draft.street_names.append(name)
+
+    def mark_ambiguous(self, extra: Iterable[str], clear: Iterable[str]) -> None:
+        """Mark street names that are single dictionary words, or in `extra`, as ambiguous;
+        those in `clear` never."""
+        listed = {term_key(t) for t in extra}
+        cleared = {term_key(t) for t in clear}
+        for draft in self.drafts:
+            draft.ambiguous = [
+                t
+                for t in draft.street_names
+                if term_key(t) not in cleared
+                and (term_key(t) in listed or (" " not in t and t.lower() in self.words))
+            ]
+
+    def concepts(self) -> list[Draft]:
+        """Return the concepts, curated first, then by class and id."""
+        curated = [d for d in self.drafts if d.curated]
+        listed = sorted(
+            (d for d in self.drafts if not d.curated),
+            key=lambda d: (CLASSES.index(d.substance_class), d.id),
+        )
+        return curated + listed
+
+
+def fuzzy_guard(lexicon_terms: Iterable[str], words: Iterable[str]) -> list[str]:
+    """Return dictionary words within one edit of a term long enough for fuzzy matching."""
+    index: dict[str, set[str]] = {}
+    terms = {term_key(t) for t in lexicon_terms}
+    for key in terms:
+        if len(key) >= FUZZY_MIN_LENGTH and key.isalpha():
+            for variant in deletions(key):
+                index.setdefault(variant, set()).add(key)
+    guard = set()
+    for word in words:
+        lower = word.lower()
+        if not lower.isalpha() or len(lower) < FUZZY_MIN_LENGTH - 1 or lower in terms:
+            continue
+        if lower.endswith("s") and lower[:-1] in terms:
+            continue  # "ketamines" is ketamine
+        if any(variant in index for variant in deletions(lower)):
+            guard.add(lower)
+    return sorted(guard)
+
+
+def read_words(path: Path | None) -> frozenset[str]:
+    """Read a dictionary word list (one word a line), lowercased; empty without a path."""
+    if path is None:
+        return frozenset()
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return frozenset(w.strip().lower() for w in lines if w.strip() and "'" not in w)
+
+
+def build(sources: Path, overrides_path: Path, words: frozenset[str]) -> Builder:
+    """Build the concepts from the lists under `sources` and the overrides."""
+    overrides = tomllib.loads(overrides_path.read_text(encoding="utf-8"))
+    builder = Builder(overrides, words)
+    chemnet = sources / "holocron_chemnet"
+    for section in ("1308.11", "1308.12", "1308.13", "1308.14", "1308.15", "1310.02"):
+        path = chemnet / "raw_dea" / f"ecfr_{section.replace('.', '_')}.xml"
+        for listed in read_ecfr(path, section):
+            builder.add(listed)
+    for listed in read_incb(chemnet / "csv"):
+        builder.add(listed)
+    for listed in read_wikipedia(chemnet / "csv"):
+        builder.add(listed)
+    cas_by_key = read_pubchem_cas(chemnet / "csv")
+    for draft in builder.drafts:
+        if draft.cas:
+            continue
+        for term in (draft.name, *draft.synonyms):
+            numbers = cas_by_key.get(term_key(term), set())
+            if len(numbers) == 1:
+                builder.add_cas(draft, next(iter(numbers)))
+                break
+    builder.add_street_names(read_slang(sources / "DOPE_cran" / "slangUE.txt"))
+    excluded = overrides.get("exclude", {})
+    builder.mark_ambiguous(
+        excluded.get("ambiguous_street_names", []), excluded.get("unambiguous_street_names", [])
+    )
+    return builder
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Regenerate the lexicon and the fuzzy-matching guard; print what was left out."""
+    parser = argparse.ArgumentParser(prog="python -m nlp.build_lexicon", description=__doc__)
+    parser.add_argument("--sources", type=Path, required=True, help="the lexicon_sources folder")
+    parser.add_argument("--overrides", type=Path, default=DATA / "lexicon_overrides.toml")
+    parser.add_argument(
+        "--words",
+        type=Path,
+        help="a dictionary word list, e.g. /usr/share/dict/american-english-huge",
+    )
+    parser.add_argument("--out", type=Path, default=DATA / "lexicon.jsonl")
+    parser.add_argument("--guard", type=Path, default=DATA / "fuzzy_guard.txt")
+    parser.add_argument("-v", "--verbose", action="store_true", help="list what was skipped")
+    args = parser.parse_args(argv)
+    words = read_words(args.words)
+    builder = build(args.sources, args.overrides, words)
+    lines = [json.dumps(d.row(), ensure_ascii=False) for d in builder.concepts()]
+    text = "\n".join(lines) + "\n"
+    lexicon = parse_lexicon(text, str(args.out))  # refuse to write a lexicon that won't load
+    args.out.write_text(text, encoding="utf-8")
+    if words:
+        terms = [t for c in lexicon for t, _ in c.terms()]
+        extra = tomllib.loads(args.overrides.read_text(encoding="utf-8"))["exclude"]
+        guard = sorted(set(fuzzy_guard(terms, words)) | set(extra.get("fuzzy_guard", [])))
+        header = (
+            "# Generated by nlp.build_lexicon: dictionary words one edit from a substance name.\n"
+        )
+        args.guard.write_text(header + "\n".join(guard) + "\n", encoding="utf-8")
+    if args.verbose:
+        for line in builder.skipped:
+            print(f"skipped {line}", file=sys.stderr)
+    counts: dict[str, int] = {}
+    for concept in lexicon:
+        counts[concept.substance_class] = counts.get(concept.substance_class, 0) + 1
+    print(f"{len(lexicon)} concepts written to {args.out}")
+    for substance_class in CLASSES:
+        print(f"  {substance_class:<25} {counts.get(substance_class, 0)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""One-edit misspellings of long substance names ("fentanly", "isotonitazine", "carfentenil").
+
+A symmetric-deletion index: a word is within one edit (insertion, deletion, substitution or
+transposition of neighbours) of a name only if they share a one-deletion variant, so a lookup
+costs a handful of dict probes instead of a scan of the lexicon. Guards: only alphabetic names
+of `FUZZY_MIN_LENGTH`+ letters are indexed (codes such as "3-MMC" differ by one character from
+other substances), a word one edit from two concepts is left alone, and so is any dictionary
+word one edit from a name (`fuzzy_guard.txt`, written by `nlp.build_lexicon`: "morphing" is
+not morphine).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+
+from nlp.lexicon import Lexicon, term_key
+
+FUZZY_MIN_LENGTH = 7
+# Results are cached per word: listing text repeats its vocabulary, so after warm-up almost
+# every word costs one dict probe. The cache is dropped when it grows past this many words.
+_CACHE_LIMIT = 200_000
+
+
+def deletions(word: str) -> set[str]:
+    """Return the word and every string made by deleting one of its characters."""
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
+
+
+def within_one_edit(a: str, b: str) -> bool:
+    """Return whether a and b differ by at most one insertion, deletion, substitution or swap."""
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    i = 0
+    while i < min(la, lb) and a[i] == b[i]:
+        i += 1
+    if la == lb:
+        if a[i + 1 :] == b[i + 1 :]:
+            return True
+        return i + 1 < la and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2 :] == b[i + 2 :]
+    if la > lb:
+        return a[i + 1 :] == b[i:]
+    return a[i:] == b[i + 1 :]
+
+
+@dataclass(frozen=True, slots=True)
+class FuzzyHit:
+    """A word of the text that misspells a name of `concept_id`, as a span of that text."""
+
+    start: int
+    end: int
+    concept_id: str
+
+
+@lru_cache(maxsize=4)
+def load_guard(path: str = "") -> frozenset[str]:
+    """Load the words fuzzy matching must leave alone (`nlp/data/fuzzy_guard.txt` or `path`)."""
+    if path:
+        with open(path, encoding="utf-8") as handle:
+            raw = handle.read()
+    else:
+        raw = (files("nlp") / "data" / "fuzzy_guard.txt").read_text(encoding="utf-8")
+    return frozenset(
+        line.strip().lower() for line in raw.splitlines() if line.strip() and line[0] != "#"
+    )
+
+
+class FuzzyMatcher:
+    """Find one-edit misspellings of the lexicon's long alphabetic names and synonyms."""
+
+    def __init__(self, lexicon: Lexicon, guard: Iterable[str] = ()) -> None:
+        self.known = lexicon.vocabulary()
+        self.guard = frozenset(guard)
+        self.index: dict[str, set[tuple[str, str]]] = {}  # variant -> {(key, concept id)}
+        for concept in lexicon:
+            for term, kind in concept.terms():
+                key = term_key(term)
+                if kind == "street_name" or len(key) < FUZZY_MIN_LENGTH or not key.isalpha():
+                    continue
+                for variant in deletions(key):
+                    self.index.setdefault(variant, set()).add((key, concept.id))
+        self._cache: dict[str, str | None] = {}
+        # Only words one letter shorter or longer than an indexed name can be one edit away;
+        # the upper bound also keeps a 100 KB run of letters from being looked at.
+        longest = max((len(v) for v in self.index), default=FUZZY_MIN_LENGTH) + 1
+        self._words = re.compile(
+            rf"(?<![a-z0-9])[a-z]{{{FUZZY_MIN_LENGTH - 1},{longest}}}(?![a-z0-9])"
+        )
+
+    def concept_of(self, word: str) -> str | None:
+        """Return the concept a lowercase word misspells, or None."""
+        cached = self._cache.get(word, "")
+        if cached != "":
+            return cached
+        result = self._lookup(word)
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[word] = result
+        return result
+
+    def _lookup(self, word: str) -> str | None:
+        if word in self.known or word in self.guard:
+            return None
+        found: set[str] = set()
+        for variant in deletions(word):
+            for key, concept_id in self.index.get(variant, ()):
+                if concept_id not in found and within_one_edit(word, key):
+                    found.add(concept_id)
+        return found.pop() if len(found) == 1 else None
+
+    def find(self, lower: str) -> Iterator[FuzzyHit]:
+        """Yield misspelt names in lowercased text."""
+        for match in self._words.finditer(lower):
+            concept_id = self.concept_of(match.group())
+            if concept_id is not None:
+                yield FuzzyHit(match.start(), match.end(), concept_id)

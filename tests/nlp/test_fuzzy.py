@@ -1,0 +1,80 @@
+"""One-edit misspellings of long names are found; ordinary words and codes are left alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlp import analyse, load_lexicon
+from nlp.fuzzy import FuzzyMatcher, deletions, load_guard, within_one_edit
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "close"),
+    [
+        ("fentanyl", "fentanyl", True),
+        ("fentanyl", "fentanly", True),  # neighbours swapped
+        ("fentanyl", "fentanil", True),  # substituted
+        ("fentanyl", "fentanyll", True),  # inserted
+        ("fentanyl", "fntanyl", True),  # deleted
+        ("fentanyl", "fentnayl", True),  # "an" swapped
+        ("fentanyl", "fetnayl", False),  # two swaps apart
+        ("fentanyl", "fetanil", False),
+        ("fentanyl", "fentanylxx", False),
+    ],
+)
+def test_within_one_edit(a: str, b: str, close: bool) -> None:
+    assert within_one_edit(a, b) is close
+    assert within_one_edit(b, a) is close
+
+
+def test_deletions_include_the_word() -> None:
+    assert deletions("abc") == {"abc", "bc", "ac", "ab"}
+
+
+@pytest.mark.parametrize(
+    ("written", "concept_id"),
+    [
+        ("carfentanill", "carfentanil"),
+        ("isotonitazenne", "isotonitazene"),
+        ("flubromazolan", "flubromazolam"),
+        ("protonitazepine", "protonitazepyne"),
+        ("codiene", "codeine"),
+    ],
+)
+def test_misspelt_long_names_are_mentions_found_by_fuzzy_matching(
+    written: str, concept_id: str
+) -> None:
+    text = f"{written} 1g $100"
+    (mention,) = analyse(text).mentions
+    assert (mention.concept_id, mention.method, text[mention.start : mention.end]) == (
+        concept_id,
+        "fuzzy",
+        written,
+    )
+    assert mention.confidence == 0.85
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "morphing shapes",  # a dictionary word one edit from morphine
+        "methylene blue",  # methylone
+        "ethylene glycol",  # ethylone
+        "the heroine of the story",
+        "3-MMX and 4-CMD",  # codes are never fuzzy-matched
+        "a" * 5000,
+    ],
+)
+def test_ordinary_words_and_codes_are_not_fuzzy_matched(text: str) -> None:
+    assert [m for m in analyse(text).mentions if m.method == "fuzzy"] == []
+
+
+def test_a_word_one_edit_from_two_concepts_is_left_alone() -> None:
+    matcher = FuzzyMatcher(load_lexicon(), ())
+    # "methylone" and "ethylone" are both listed; "mthylone" is one edit from each.
+    assert matcher.concept_of("mthylone") is None
+
+
+def test_the_guard_is_packaged() -> None:
+    guard = load_guard()
+    assert {"morphing", "ethylene"} <= guard
