@@ -22,6 +22,7 @@ from crawlers.evidence import WarcEvidenceWriter
 from crawlers.items import PageItem, UnchangedListing
 from crawlers.stats import record_error
 from nlp import Analysis
+from storage.candidates import CandidateRecord
 from storage.crawl_state import mark_listing_seen
 from storage.db import transaction
 from storage.errors import StorageError
@@ -118,6 +119,7 @@ def analysis_record(analysis: Analysis) -> AnalysisRecord:
                 end=m.end,
                 text=m.text,
                 confidence=float(m.confidence),
+                method=m.method,
             )
             for m in analysis.mentions
         ],
@@ -133,6 +135,7 @@ def analysis_record(analysis: Analysis) -> AnalysisRecord:
         ],
         reasons=[{"text": r.text, "weight": float(r.weight)} for r in analysis.reasons],
         context=list(analysis.context),
+        candidates=[CandidateRecord(term=c.term, context=c.context) for c in analysis.candidates],
     )
 
 

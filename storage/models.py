@@ -229,6 +229,8 @@ class Mention(Base):
     end: Mapped[int]
     text: Mapped[str] = mapped_column(Text)
     confidence: Mapped[float] = mapped_column(Float, default=1.0)
+    # How it was found: "lexicon", "fuzzy" (one edit away), "cas" or "pattern" (an analogue).
+    method: Mapped[str] = mapped_column(String(16), default="lexicon", server_default="lexicon")
 
     version: Mapped[ListingVersion] = relationship(back_populates="mentions")
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.audit import append_event
+from storage.candidates import CandidateRecord, record_candidates
 from storage.errors import ApprovalError, NotFoundError
 from storage.models import (
     Capture,
@@ -218,6 +219,7 @@ class MentionRecord:
     end: int
     text: str
     confidence: float
+    method: str = "lexicon"
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +241,7 @@ class AnalysisRecord:
     indicators: list[IndicatorRecord] = field(default_factory=list)
     reasons: list[dict[str, Any]] = field(default_factory=list)
     context: list[str] = field(default_factory=list)
+    candidates: list[CandidateRecord] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +310,7 @@ def store_listing(
     )
     session.add(version)
     session.flush()
+    record_candidates(session, analysis.candidates, version_id=version.id, now=now)
     case = _update_case(session, listing, version, now)
     return StoredListing(listing, version, new_version=True, case=case)
 
