@@ -76,7 +76,13 @@ def upsert_source(
 
 
 def approve_source(
-    session: Session, *, source_id: str, approver: User, legal_basis: str, now: datetime
+    session: Session,
+    *,
+    source_id: str,
+    approver: User,
+    legal_basis: str,
+    now: datetime,
+    request_id: str | None = None,
 ) -> SourceApproval:
     """Approve a source's current scope; only an active user with the legal role may."""
     source = session.get(Source, source_id)
@@ -104,12 +110,19 @@ def approve_source(
         actor=approver,
         now=now,
         detail={"scope_fingerprint": source.scope_fingerprint, "legal_basis": legal_basis},
+        request_id=request_id,
     )
     return approval
 
 
 def suspend_source(
-    session: Session, *, source_id: str, actor: User, reason: str, now: datetime
+    session: Session,
+    *,
+    source_id: str,
+    actor: User,
+    reason: str,
+    now: datetime,
+    request_id: str | None = None,
 ) -> Source:
     """Stop a source from being crawled until a legal user approves it again."""
     source = session.get(Source, source_id)
@@ -129,6 +142,7 @@ def suspend_source(
         actor=actor,
         now=now,
         detail={"reason": reason.strip()},
+        request_id=request_id,
     )
     return source
 

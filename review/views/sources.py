@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from werkzeug.wrappers import Response
 
 from review.auth import allow, current_user
-from review.context import db, now
+from review.context import db, now, request_id
 from storage.errors import ApprovalError, NotFoundError
 from storage.models import User
 from storage.repository import approve_source, suspend_source
@@ -80,7 +80,12 @@ def approve(source_id: str) -> Response:
     session = db()
     try:
         approve_source(
-            session, source_id=source_id, approver=user, legal_basis=_text("basis"), now=now()
+            session,
+            source_id=source_id,
+            approver=user,
+            legal_basis=_text("basis"),
+            now=now(),
+            request_id=request_id(),
         )
     except NotFoundError as error:
         abort(404, description=str(error))
@@ -99,7 +104,14 @@ def suspend(source_id: str) -> Response:
     user = _user()
     session = db()
     try:
-        suspend_source(session, source_id=source_id, actor=user, reason=_text("reason"), now=now())
+        suspend_source(
+            session,
+            source_id=source_id,
+            actor=user,
+            reason=_text("reason"),
+            now=now(),
+            request_id=request_id(),
+        )
     except NotFoundError as error:
         abort(404, description=str(error))
     except ApprovalError as error:
