@@ -53,7 +53,8 @@ def check(guard: OpenWebGuard, request: Request) -> None:
         ("http://market.onion/listing/1", "onion"),
         ("http://shop.example.onion/", "onion"),
         ("http://market.i2p/", "onion"),
-        ("http://93.184.216.34/listing", "ip_literal"),
+        # RFC 5737 documentation address: refused before any connection is attempted.
+        ("http://192.0.2.10/listing", "ip_literal"),
         ("http://[2606:2800:220:1::1]/", "ip_literal"),
         ("http://127.0.0.1/listing", "ip_literal"),
         ("https://elsewhere.example/listing", "out_of_scope"),
