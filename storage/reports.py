@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, false, or_, select
 from sqlalchemy.orm import Session
 
-from storage.models import Capture, CrawlRun, Listing
+from storage.models import CrawlRun, Listing
 
 REFUSED_PREFIX = "synthwatch/refused/"
 
@@ -38,7 +39,7 @@ class CrawlSummary:
 
 
 def crawl_summary(session: Session, run_ids: list[int]) -> CrawlSummary:
-    """Summarise crawl runs from their stats and the listings their captures stored."""
+    """Summarise crawl runs from their stats and the listings they saw, new or unchanged."""
     runs = list(session.scalars(select(CrawlRun).where(CrawlRun.id.in_(run_ids))))
     pages, refused = 0, Counter[str]()
     for run in runs:
@@ -47,14 +48,16 @@ def crawl_summary(session: Session, run_ids: list[int]) -> CrawlSummary:
         for key, value in stats.items():
             if key.startswith(REFUSED_PREFIX) and value:
                 refused[key.removeprefix(REFUSED_PREFIX)] += int(value)
-    listings = list(
-        session.scalars(
-            select(Listing)
-            .join(Capture, Capture.listing_id == Listing.id)
-            .where(Capture.crawl_run_id.in_(run_ids))
-            .distinct()
+    # Seen by a run: stored from a fetched page, or confirmed unchanged by a 304 (last_seen).
+    seen = [
+        and_(
+            Listing.source_id == run.source_id,
+            Listing.last_seen >= run.started_at,
+            Listing.last_seen <= (run.finished_at or datetime.now(UTC)),
         )
-    )
+        for run in runs
+    ]
+    listings = list(session.scalars(select(Listing).where(or_(false(), *seen)))) if runs else []
     flagged = [listing for listing in listings if listing.versions[-1].offer]
     substances = Counter(
         concept

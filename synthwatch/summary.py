@@ -6,7 +6,7 @@ from rich.table import Table
 
 from storage.reports import CrawlSummary
 
-TOP_SUBSTANCES = 10
+TOP_SUBSTANCES = 15
 
 
 def summary_table(summary: CrawlSummary) -> Table:
@@ -15,7 +15,7 @@ def summary_table(summary: CrawlSummary) -> Table:
     table.add_column("what", style="bold")
     table.add_column("count", justify="right")
     table.add_row("pages fetched", str(summary.pages_fetched))
-    table.add_row("listings stored", str(summary.listings_stored))
+    table.add_row("listings stored or unchanged", str(summary.listings_stored))
     table.add_row("flagged", str(summary.flagged))
     for reason, count in summary.refused.items():
         table.add_row(f"refused: {reason.replace('_', ' ')}", str(count))
