@@ -167,7 +167,7 @@ def _scope(source: SourceConfig) -> dict[str, list[str]]:
 
 
 def _scope_of_config(config: dict[str, Any]) -> dict[str, list[str]]:
-    keys = ("allowed_domains", "seeds", "sitemaps")
+    keys = ("allowed_domains", "seeds", "sitemaps", "search_templates")
     return {key: [str(value) for value in config.get(key) or []] for key in keys}
 
 
