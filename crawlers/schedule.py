@@ -32,13 +32,12 @@ import logging
 import os
 import secrets
 import socket
-import subprocess
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -53,8 +52,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawlers.errors import SourceError
+from crawlers.jobs import CrawlJob, PeriodicCommand, RunJob
 from crawlers.periods import period_start, trigger_for
-from crawlers.runner import CrawlOutcome, run_crawl
+from crawlers.runner import CrawlOutcome
 from crawlers.sources import SourceConfig, load_all_sources, scope_fingerprint
 from storage.db import transaction
 from storage.models import ScheduleLedger
@@ -69,41 +69,22 @@ from storage.schedule import (
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "CrawlJob",
+    "JobInfo",
+    "PeriodicCommand",
+    "RunJob",
+    "Scheduler",
+    "catch_up_due",
+    "describe_jobs",
+]
+
 LEASE_NAME = "scheduler"
 
 
 def utcnow() -> datetime:
     """Return the current time in UTC."""
     return datetime.now(UTC)
-
-
-class RunJob(Protocol):
-    """Crawl one source for one period and say how it ended."""
-
-    def __call__(self, source_id: str, *, period_start: datetime, timeout: float) -> CrawlOutcome:
-        """Run the crawl; `timeout` bounds it."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class CrawlJob:
-    """The default job: `run_crawl` of the source in a child process."""
-
-    sources: tuple[Path, ...]
-    env: Mapping[str, str] | None = None
-    allow_loopback: bool = False
-    settings: Mapping[str, str] | None = None
-
-    def __call__(self, source_id: str, *, period_start: datetime, timeout: float) -> CrawlOutcome:
-        """Crawl and wait for the child, at most `timeout` seconds."""
-        return run_crawl(
-            source_id,
-            sources=list(self.sources),
-            env=self.env,
-            timeout=timeout,
-            allow_loopback=self.allow_loopback,
-            settings=self.settings,
-        )
 
 
 def job_id(source_id: str) -> str:
@@ -162,44 +143,6 @@ def describe_jobs(
             )
         )
     return infos
-
-
-@dataclass(frozen=True, slots=True)
-class PeriodicCommand:
-    """A command the lease holder runs as a child process every `every` (the digest, say).
-
-    The command decides for itself whether anything is due, so running it often is safe.
-    """
-
-    name: str
-    argv: tuple[str, ...]
-    every: timedelta
-    timeout: float
-
-    @property
-    def job_id(self) -> str:
-        return f"command:{self.name}"
-
-    def __call__(self) -> None:
-        """Run the command and log how it ended; a timeout kills it."""
-        try:
-            done = subprocess.run(
-                list(self.argv),
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=self.timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            logger.error("%s killed after its %.0f s timeout", self.name, self.timeout)
-            return
-        except OSError as exc:
-            logger.error("%s could not start: %s", self.name, exc)
-            return
-        tail = " | ".join((done.stdout + done.stderr).strip().splitlines()[-3:])
-        level = logging.INFO if done.returncode == 0 else logging.ERROR
-        logger.log(level, "%s ended with exit code %d: %s", self.name, done.returncode, tail)
 
 
 def default_holder() -> str:
