@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from review.views import actions, audit, cases, errors, exports, login, queue, sources
+from review.views import actions, audit, cases, errors, exports, login, outbox, queue, sources
 
 
 def register_blueprints(app: Flask) -> None:
     """Add every blueprint and the error pages to the app."""
-    for module in (login, queue, cases, actions, exports, sources, audit):
+    for module in (login, queue, cases, actions, exports, sources, audit, outbox):
         app.register_blueprint(module.bp)
     errors.register(app)

@@ -97,6 +97,7 @@ MATRIX = [
         {"reason": "complaint from the site"},
     ),
     Row("GET", "audit.index", lambda s, c: "/audit", codes(R, FORBIDDEN, FORBIDDEN, OK, R)),
+    Row("GET", "outbox.index", lambda s, c: "/outbox", codes(R, FORBIDDEN, FORBIDDEN, OK, R)),
     Row(
         "GET",
         "audit.export",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.audit import Checkpoint, verify_chain
 from storage.db import transaction
-from storage.models import AuditEvent, Source
+from storage.models import AuditEvent, DigestMessage, Source, User
 from storage.repository import approval_state
 from tests.review.review_testkit import Seed, parse, post, signed_in
 
@@ -107,3 +108,32 @@ def test_the_audit_export_and_checkpoint(
         assert rows[len(lines)].detail == {"up_to_event": lines[-1]["id"]}
         assert mark.event_id == rows[-2].id and mark.hash == rows[-2].hash
         assert verify_chain(session, mark) is None
+
+
+def test_admins_see_digests_the_mail_server_refused(
+    app: Flask, factory: sessionmaker[Session], seed: Seed
+) -> None:
+    with transaction(factory) as session:
+        admin = session.scalars(select(User).where(User.role == "admin")).first()
+        assert admin is not None
+        session.add(
+            DigestMessage(
+                week="2026-W47",
+                recipient_id=admin.id,
+                email="admin@example.com",
+                message_id="<digest-2026-W47-1@synthwatch.invalid>",
+                subject="SynthWatch 2026-W47",
+                body_text="",
+                body_html="",
+                status="failed",
+                attempts=1,
+                smtp_reply="550 5.1.1 <admin@example.com>: no such mailbox <b>",
+                created_at=datetime(2026, 11, 23, 7, 0, tzinfo=UTC),
+            )
+        )
+    page = parse(signed_in(app, admin.username).get("/outbox?status=failed"))
+
+    assert page.xpath("//p[contains(@class, 'digest-failed')]")
+    (row,) = page.xpath("//tr[@class='status-failed']")
+    assert "550 5.1.1 <admin@example.com>: no such mailbox <b>" in row.xpath("string(.)")
+    assert page.xpath("//tr[@class='status-failed']//b") == []  # the reply is text, not markup
