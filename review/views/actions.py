@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from review.auth import allow, current_user, record_denial, safe_next
 from review.context import db, now, request_id
+from review.views import cases
 from review.workflow import (
+    NoteRequired,
     NotPermitted,
     WorkflowError,
     assign,
@@ -71,6 +73,11 @@ def change_state(case_id: int) -> Response:
             note=_note(),
             request_id=request_id(),
         )
+    except NoteRequired as error:
+        # A bad form value: the case page again, with the message, its forms ready to retry.
+        session.rollback()
+        flash(str(error))
+        return make_response(cases.detail(case_id), 400)
     except WorkflowError as error:
         _refuse(error, user)
     session.commit()

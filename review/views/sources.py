@@ -7,7 +7,16 @@ a legal or admin user suspends (with a reason); each is an audit row.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from review.auth import allow, current_user
@@ -90,8 +99,7 @@ def approve(source_id: str) -> Response:
     except NotFoundError as error:
         abort(404, description=str(error))
     except ApprovalError as error:
-        session.rollback()
-        abort(400, description=str(error))
+        return _again(str(error))
     session.commit()
     flash(f"Source {source_id} approved for its current scope.")
     return redirect(url_for("sources.index"))
@@ -115,8 +123,14 @@ def suspend(source_id: str) -> Response:
     except NotFoundError as error:
         abort(404, description=str(error))
     except ApprovalError as error:
-        session.rollback()
-        abort(400, description=str(error))
+        return _again(str(error))
     session.commit()
     flash(f"Source {source_id} suspended.")
     return redirect(url_for("sources.index"))
+
+
+def _again(message: str) -> Response:
+    """Show the sources page again with the message: a bad form value changes nothing."""
+    db().rollback()
+    flash(message)
+    return make_response(index(), 400)

@@ -48,6 +48,7 @@ def test_a_legal_reviewer_approves_with_the_same_rules_as_the_cli(
     empty = post(legal, f"/sources/{seed.source_id}/approve", {"basis": "  "})
     assert empty.status_code == 400
     assert "needs a legal basis" in parse(empty).xpath("string(//main)")
+    assert parse(empty).xpath(f"//form[@action='/sources/{seed.source_id}/approve']")
     response = post(legal, f"/sources/{seed.source_id}/approve", {"basis": "public B2B site"})
 
     assert response.status_code == 302

@@ -371,6 +371,8 @@ def test_the_legal_reviewer_decides_on_the_case_page(
     no_note = post(legal, f"/cases/{case_id}/transition", {"to": "approved"})
     assert no_note.status_code == 400
     assert "legal basis" in parse(no_note).xpath("string(//main)")
+    # The case page again, its forms ready for a second try.
+    assert parse(no_note).xpath("//form[contains(@class, 'action-approved')]")
 
     response = post(legal, f"/cases/{case_id}/transition", {"to": "approved", "note": "basis X"})
 
