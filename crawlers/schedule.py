@@ -56,6 +56,7 @@ from crawlers.jobs import CrawlJob, PeriodicCommand, RunJob
 from crawlers.periods import period_start, trigger_for
 from crawlers.runner import CrawlOutcome
 from crawlers.sources import SourceConfig, load_all_sources, scope_fingerprint
+from storage.crawl_state import running_crawl
 from storage.db import transaction
 from storage.models import ScheduleLedger
 from storage.repository import approval_state
@@ -299,6 +300,15 @@ class Scheduler:
             state = approval_state(session, source_id, scope_fingerprint(source))
             if state != "approved":
                 detail = f"source {source_id!r} is {state}"
+                finish_period(session, row, status="skipped", now=now, detail=detail)
+                logger.warning("crawl of %s skipped: %s", name, detail)
+                return "skipped"
+            # A crawl outlives a scheduler killed with SIGKILL (it runs in its own session);
+            # never run a second crawl of the source beside it (one request per host).
+            since = now - timedelta(seconds=self._timeout)
+            busy = running_crawl(session, source_id=source_id, since=since)
+            if busy is not None:
+                detail = f"crawl run {busy} of {source_id!r} is still running"
                 finish_period(session, row, status="skipped", now=now, detail=detail)
                 logger.warning("crawl of %s skipped: %s", name, detail)
                 return "skipped"

@@ -83,3 +83,13 @@ def interrupt_stale_runs(session: Session, *, source_id: str, now: datetime) -> 
         run.error = run.error or "the crawl process ended without closing its run (killed?)"
     session.flush()
     return [run.id for run in runs]
+
+
+def running_crawl(session: Session, *, source_id: str, since: datetime) -> int | None:
+    """Return the id of a run of the source still 'running' that started after `since`."""
+    query = select(CrawlRun.id).where(
+        CrawlRun.source_id == source_id,
+        CrawlRun.status == "running",
+        CrawlRun.started_at >= since,
+    )
+    return session.scalars(query.order_by(CrawlRun.id.desc()).limit(1)).first()

@@ -521,3 +521,20 @@ def test_periodic_commands_run_only_while_the_lease_is_held(
     holder.shutdown()  # releases the lease: the waiting scheduler takes it and runs the command
     wait_for(lambda: marks.exists() and marks.read_text().count("run") >= 2, timeout=30)
     assert waiting.holds_lease
+
+
+def test_a_crawl_left_running_by_a_dead_scheduler_is_not_doubled(
+    harness: Harness, session_factory: sessionmaker[Session]
+) -> None:
+    files = harness.write_sources(sources_toml(("shop", "interval:1d")))
+    harness.register_file(files)
+    with transaction(session_factory) as session:
+        orphan = repo.start_crawl_run(session, source_id="shop", now=datetime.now(UTC)).id
+    job = FakeJob()
+    scheduler = Scheduler(session_factory, [files], run_job=job, lease_ttl=TTL)
+
+    assert scheduler.run_period("shop") == "skipped"
+
+    assert job.calls == []
+    (row,) = rows(session_factory)
+    assert row.detail == f"crawl run {orphan} of 'shop' is still running"
