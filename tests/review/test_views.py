@@ -68,7 +68,7 @@ def test_the_queue_pages(analyst: FlaskClient, seed: Seed, monkeypatch: pytest.M
     first = parse(analyst.get("/"))
     third = parse(analyst.get("/?page=3"))
 
-    assert [r.xpath("string(td[@class='score'])") for r in queue_rows(first)] == ["9.1", "7.5"]
+    assert [r.xpath("string(td[@class='score'])") for r in queue_rows(first)] == ["9.10", "7.50"]
     assert first.xpath("//a[@rel='next']/@href") == ["/?page=2&state=new"]
     assert [r.xpath("string(td[@class='score'])") for r in queue_rows(third)] == ["4.2"]
     assert third.xpath("//a[@rel='next']") == []
