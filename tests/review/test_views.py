@@ -70,7 +70,7 @@ def test_the_queue_pages(analyst: FlaskClient, seed: Seed, monkeypatch: pytest.M
 
     assert [r.xpath("string(td[@class='score'])") for r in queue_rows(first)] == ["9.10", "7.50"]
     assert first.xpath("//a[@rel='next']/@href") == ["/?page=2&state=new"]
-    assert [r.xpath("string(td[@class='score'])") for r in queue_rows(third)] == ["4.2"]
+    assert [r.xpath("string(td[@class='score'])") for r in queue_rows(third)] == ["4.20"]
     assert third.xpath("//a[@rel='next']") == []
     assert queue_rows(third)[0].xpath("string(td[@class='rank'])") == "5"
 
