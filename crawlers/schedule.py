@@ -61,6 +61,7 @@ from storage.db import transaction
 from storage.models import ScheduleLedger
 from storage.repository import approval_state
 from storage.schedule import (
+    abandon_periods,
     acquire_lease,
     claim_period,
     finish_period,
@@ -365,9 +366,13 @@ class Scheduler:
         """
         try:
             with transaction(self._factory) as session:
+                now = self._clock()
                 held = acquire_lease(
-                    session, name=LEASE_NAME, holder=self.holder, now=self._clock(), ttl=self._ttl
+                    session, name=LEASE_NAME, holder=self.holder, now=now, ttl=self._ttl
                 )
+                if held and not self._holding:
+                    for row in abandon_periods(session, holder=self.holder, now=now):
+                        logger.warning("%s: %s", row.job_id, row.detail)
         except SQLAlchemyError as exc:
             logger.error("cannot take or renew the scheduler lease, so no crawls start: %s", exc)
             held = False

@@ -49,6 +49,25 @@ def finish_period(
     session.flush()
 
 
+def abandon_periods(session: Session, *, holder: str, now: datetime) -> list[ScheduleLedger]:
+    """Close the periods other holders left running; the new lease holder calls it.
+
+    A scheduler that died (or lost its lease) mid-crawl never finished its ledger rows.
+    """
+    rows = list(
+        session.scalars(
+            select(ScheduleLedger).where(
+                ScheduleLedger.status == "running", ScheduleLedger.claimed_by != holder
+            )
+        )
+    )
+    for row in rows:
+        row.status, row.finished_at = "failed", now
+        row.detail = f"claimed by {row.claimed_by}, a scheduler that lost its lease before the end"
+    session.flush()
+    return rows
+
+
 def ledger(session: Session, job_id: str) -> list[ScheduleLedger]:
     """Return a job's claimed periods, oldest first."""
     query = select(ScheduleLedger).where(ScheduleLedger.job_id == job_id)

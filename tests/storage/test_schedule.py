@@ -9,7 +9,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
-from storage.schedule import acquire_lease, claim_period, finish_period, ledger, release_lease
+from storage.schedule import (
+    abandon_periods,
+    acquire_lease,
+    claim_period,
+    finish_period,
+    ledger,
+    release_lease,
+)
 
 TTL = timedelta(seconds=60)
 
@@ -79,3 +86,14 @@ def test_a_claim_rolled_back_with_its_transaction_is_gone(
         session.rollback()
     with session_factory() as session:
         assert ledger(session, "crawl:shop") == []
+
+
+def test_a_new_holder_closes_periods_a_dead_scheduler_left_running(
+    session: Session, now: datetime
+) -> None:
+    dead = claim_period(session, job_id="crawl:shop", period_start=now, holder="a", now=now)
+    mine = claim_period(session, job_id="crawl:other", period_start=now, holder="b", now=now)
+    assert dead is not None and mine is not None
+    assert abandon_periods(session, holder="b", now=now) == [dead]
+    assert (dead.status, mine.status) == ("failed", "running")
+    assert dead.detail and "claimed by a" in dead.detail
