@@ -14,10 +14,6 @@ from storage.models import Capture, CrawlRun, Listing, ListingVersion
 from tests.crawlers.harness import REPO, Harness
 
 DEMO = REPO / "demo"
-pytestmark = pytest.mark.skipif(
-    not (DEMO / "sources.toml").exists() or not (DEMO / "expected.toml").exists(),
-    reason="the demo marketplace is not there yet",
-)
 
 
 @pytest.fixture(scope="module")
