@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -62,11 +63,23 @@ def history(factory: sessionmaker[Session]) -> DigestSeed:
     return seed_digest(factory)
 
 
+@dataclass(frozen=True)
+class MailServer:
+    """A scripted SMTP server on 127.0.0.1 and the settings that reach it."""
+
+    handler: ScriptedHandler
+    controller: Controller
+
+    @property
+    def settings(self) -> SmtpSettings:
+        return plain_settings(self.controller)
+
+
 @pytest.fixture
-def server() -> Iterator[tuple[ScriptedHandler, Controller]]:
+def mail() -> Iterator[MailServer]:
     handler = ScriptedHandler()
     controller = start_server(handler)
-    yield handler, controller
+    yield MailServer(handler, controller)
     controller.stop()
 
 
@@ -105,10 +118,10 @@ def address(name: str) -> str:
 def test_each_subscriber_gets_the_weeks_digest_once_with_both_parts(
     factory: sessionmaker[Session],
     history: DigestSeed,
-    server: tuple[ScriptedHandler, Controller],
+    mail: MailServer,
 ) -> None:
-    handler, controller = server
-    report = run(factory, plain_settings(controller), SEND_AT)
+    handler = mail.handler
+    report = run(factory, mail.settings, SEND_AT)
 
     assert report.enqueued == {"2026-W48": 4}
     assert len(report.sent) == 4 and not report.failed
@@ -149,7 +162,7 @@ def test_each_subscriber_gets_the_weeks_digest_once_with_both_parts(
     assert stored[("2026-W48", "lou")].smtp_reply == "250 2.0.0 queued as test"
     assert stored[("2026-W48", "lou")].sent_at == SEND_AT
 
-    again = run(factory, plain_settings(controller), SEND_AT + timedelta(minutes=15))
+    again = run(factory, mail.settings, SEND_AT + timedelta(minutes=15))
     assert (again.enqueued, again.sent) == ({}, [])
     assert len(handler.received) == 4
 
@@ -157,10 +170,10 @@ def test_each_subscriber_gets_the_weeks_digest_once_with_both_parts(
 def test_an_xss_payload_in_a_title_stays_inert_in_the_html_part(
     factory: sessionmaker[Session],
     history: DigestSeed,
-    server: tuple[ScriptedHandler, Controller],
+    mail: MailServer,
 ) -> None:
-    handler, controller = server
-    run(factory, plain_settings(controller), SEND_AT)
+    handler = mail.handler
+    run(factory, mail.settings, SEND_AT)
 
     (received,) = handler.to(address("ana"))
     html_part = received.message.get_body(preferencelist=("html",))
@@ -191,11 +204,10 @@ def crash_at(point: str) -> Step:
 def test_a_crash_at_any_step_loses_nothing_and_duplicates_at_most_identically(
     factory: sessionmaker[Session],
     history: DigestSeed,
-    server: tuple[ScriptedHandler, Controller],
+    mail: MailServer,
     point: str,
 ) -> None:
-    handler, controller = server
-    settings = plain_settings(controller)
+    handler, settings = mail.handler, mail.settings
     with pytest.raises(Crash):
         run(factory, settings, SEND_AT, step=crash_at(point))
     first = rows(factory)[("2026-W48", "ana")]  # the first row: the one the crash hit
@@ -220,10 +232,10 @@ def test_a_crash_at_any_step_loses_nothing_and_duplicates_at_most_identically(
 def test_a_crash_while_enqueueing_leaves_nothing_half_done(
     factory: sessionmaker[Session],
     history: DigestSeed,
-    server: tuple[ScriptedHandler, Controller],
+    mail: MailServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    handler, controller = server
+    handler = mail.handler
     build = review.outbox._message
     calls = []
 
@@ -235,7 +247,7 @@ def test_a_crash_while_enqueueing_leaves_nothing_half_done(
 
     monkeypatch.setattr(review.outbox, "_message", crash_on_third)
     with pytest.raises(Crash):
-        run(factory, plain_settings(controller), SEND_AT)
+        run(factory, mail.settings, SEND_AT)
     with factory() as session:
         assert (
             session.scalars(
@@ -246,7 +258,7 @@ def test_a_crash_while_enqueueing_leaves_nothing_half_done(
     assert [k for k in rows(factory) if k[0] == "2026-W48"] == []
 
     monkeypatch.setattr(review.outbox, "_message", build)
-    run(factory, plain_settings(controller), SEND_AT + timedelta(minutes=15))
+    run(factory, mail.settings, SEND_AT + timedelta(minutes=15))
     assert sorted(r for m in handler.received for r in m.rcpt_tos) == sorted(
         address(n) for n in RECIPIENTS
     )
@@ -255,10 +267,9 @@ def test_a_crash_while_enqueueing_leaves_nothing_half_done(
 def test_a_nine_day_outage_sends_each_missed_week_once_marked_late(
     factory: sessionmaker[Session],
     history: DigestSeed,
-    server: tuple[ScriptedHandler, Controller],
+    mail: MailServer,
 ) -> None:
-    handler, controller = server
-    settings = plain_settings(controller)
+    handler, settings = mail.handler, mail.settings
     monday = datetime.fromisoformat("2026-11-16T07:30:00+00:00")  # W46 fell due at 07:00
     assert run(factory, settings, monday).enqueued == {"2026-W46": 4}
     assert run(factory, settings, monday + timedelta(minutes=15)).enqueued == {}
@@ -287,10 +298,9 @@ def test_a_nine_day_outage_sends_each_missed_week_once_marked_late(
 def test_an_explicit_week_sends_it_without_starting_a_catch_up(
     factory: sessionmaker[Session],
     history: DigestSeed,
-    server: tuple[ScriptedHandler, Controller],
+    mail: MailServer,
 ) -> None:
-    handler, controller = server
-    settings = plain_settings(controller)
+    handler, settings = mail.handler, mail.settings
     assert run(factory, settings, SEND_AT, week="2026-W40").enqueued == {"2026-W40": 4}
     assert run(factory, settings, SEND_AT, week="2026-W40").enqueued == {"2026-W40": 0}
     # The scheduled run still sends only the week due, not W41-W47.
@@ -303,10 +313,9 @@ def test_an_explicit_week_sends_it_without_starting_a_catch_up(
 def test_a_451_is_retried_with_backoff(
     factory: sessionmaker[Session],
     history: DigestSeed,
-    server: tuple[ScriptedHandler, Controller],
+    mail: MailServer,
 ) -> None:
-    handler, controller = server
-    settings = plain_settings(controller)
+    handler, settings = mail.handler, mail.settings
     handler.script[address("ana")] = [("data", "451 4.7.1 Greylisted, try again later")]
 
     report = run(factory, settings, SEND_AT)
@@ -331,10 +340,9 @@ def test_a_451_is_retried_with_backoff(
 def test_a_4xx_that_never_ends_fails_after_the_last_attempt(
     factory: sessionmaker[Session],
     history: DigestSeed,
-    server: tuple[ScriptedHandler, Controller],
+    mail: MailServer,
 ) -> None:
-    handler, controller = server
-    settings = plain_settings(controller)
+    handler, settings = mail.handler, mail.settings
     handler.always[address("lee")] = ("rcpt", "452 4.2.2 Mailbox full")
     now = SEND_AT
     for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -353,10 +361,9 @@ def test_a_4xx_that_never_ends_fails_after_the_last_attempt(
 def test_a_550_is_recorded_and_reported_in_the_next_digest(
     factory: sessionmaker[Session],
     history: DigestSeed,
-    server: tuple[ScriptedHandler, Controller],
+    mail: MailServer,
 ) -> None:
-    handler, controller = server
-    settings = plain_settings(controller)
+    handler, settings = mail.handler, mail.settings
     handler.script[address("ana")] = [("rcpt", "550 5.1.1 <ana@team.example>: No such user")]
 
     report = run(factory, settings, SEND_AT)
@@ -434,9 +441,9 @@ def test_starttls_and_authentication(
 def test_a_server_that_is_down_leaves_the_digest_queued(
     factory: sessionmaker[Session],
     history: DigestSeed,
-    server: tuple[ScriptedHandler, Controller],
+    mail: MailServer,
 ) -> None:
-    handler, controller = server
+    handler = mail.handler
     down = SmtpSettings(
         host="127.0.0.1", port=free_port(), sender="d@synthwatch.example", starttls=False
     )
@@ -452,7 +459,7 @@ def test_a_server_that_is_down_leaves_the_digest_queued(
             user = session.get(User, history.users[name])
             assert user is not None
             setattr(user, field, False)
-    run(factory, plain_settings(controller), SEND_AT + timedelta(minutes=5))
+    run(factory, mail.settings, SEND_AT + timedelta(minutes=5))
 
     assert sorted(r for m in handler.received for r in m.rcpt_tos) == [
         address("ana"),
