@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from storage.digest_queries import LedgerProblem, ledger_problems, sources_not_suspended
 from storage.models import CrawlRun
 from storage.queries import captures_per_run
+from storage.reports import REFUSED_PREFIX
 from storage.repository import approval_state
 
 MAX_ERROR_CHARS = 300
@@ -31,7 +32,6 @@ MAX_COUNTED_FIRES = 500
 ROBOTS_KEYS = frozenset(
     {"synthwatch/refused/robots", "synthwatch/refused/crawl_delay", "robotstxt/forbidden"}
 )
-REFUSED_PREFIX = "synthwatch/refused/"
 BLOCKED_KEY = "synthwatch/blocked"
 ERRORS_KEY = "synthwatch/errors"
 ROBOTS_UNREACHABLE_KEY = "synthwatch/robots/unreachable"

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import CrawlRun, Listing
 
+# The stats keys of refusals, `synthwatch/refused/<reason>` (written by crawlers/stats.py).
 REFUSED_PREFIX = "synthwatch/refused/"
 
 

@@ -23,6 +23,7 @@ from review.auth import allow, current_user
 from review.context import db, now, request_id
 from storage.errors import ApprovalError, NotFoundError
 from storage.models import User
+from storage.reports import REFUSED_PREFIX
 from storage.repository import approve_source, suspend_source
 from storage.review_queries import source_overviews
 
@@ -38,7 +39,6 @@ SHOWN_STATS = {
     "blocked": "synthwatch/blocked",
     "errors": "synthwatch/errors",
 }
-REFUSED_PREFIX = "synthwatch/refused/"
 
 
 def _user() -> User:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from crawlers.runner import run_crawl
 from storage.models import CrawlRun
+from storage.reports import REFUSED_PREFIX
 from synthwatch.commands.common import Subparsers, err, open_store, out
 
 # Stats keys shown by `crawl-runs` (documented with the crawlers' stats keys).
@@ -23,7 +24,6 @@ LISTINGS = {
     "gone": "synthwatch/listings_gone",
 }
 FLAGGED, BLOCKED, ERRORS = "synthwatch/flagged", "synthwatch/blocked", "synthwatch/errors"
-REFUSED_PREFIX = "synthwatch/refused/"
 
 
 def register(sub: Subparsers) -> None:
