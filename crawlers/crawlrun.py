@@ -36,12 +36,13 @@ from crawlers.evidence import warc_relpath
 from crawlers.registry import register_source
 from crawlers.sources import SourceConfig
 from crawlers.stats import record_error, run_stats
-from storage.crawl_state import interrupt_stale_runs, listing_validators, mark_missing_listings
+from storage.crawls import finish_crawl_run, interrupt_stale_runs, start_crawl_run
 from storage.db import make_engine, make_session_factory, transaction
 from storage.errors import StorageError
+from storage.listings import listing_validators, mark_missing_listings
 from storage.migrate import require_current
 from storage.models import CrawlRun
-from storage.repository import approval_state, finish_crawl_run, start_crawl_run
+from storage.sources import approval_state
 
 if TYPE_CHECKING:
     from typing import Self

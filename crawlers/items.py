@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from storage.repository import AnalysisRecord
+from storage.listings import AnalysisRecord
 
 Headers = list[tuple[str, str]]
 

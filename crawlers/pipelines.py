@@ -22,17 +22,17 @@ from crawlers.evidence import WarcEvidenceWriter
 from crawlers.items import PageItem, UnchangedListing
 from crawlers.stats import record_error
 from nlp import Analysis
-from storage.candidates import CandidateRecord
-from storage.crawl_state import mark_listing_seen
+from storage.crawls import record_capture
 from storage.db import transaction
 from storage.errors import StorageError
-from storage.repository import (
+from storage.listings import (
     AnalysisRecord,
     IndicatorRecord,
     MentionRecord,
-    record_capture,
+    mark_listing_seen,
     store_listing,
 )
+from storage.substances import CandidateRecord
 
 if TYPE_CHECKING:
     from typing import Self

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from crawlers.sources import SourceConfig, scope_fingerprint
-from storage.repository import upsert_source
+from storage.sources import upsert_source
 
 
 def register_source(session: Session, source: SourceConfig, *, now: datetime) -> str:

@@ -56,10 +56,9 @@ from crawlers.jobs import CrawlJob, PeriodicCommand, RunJob
 from crawlers.periods import period_start, trigger_for
 from crawlers.runner import CrawlOutcome
 from crawlers.sources import SourceConfig, load_all_sources, scope_fingerprint
-from storage.crawl_state import running_crawl
+from storage.crawls import running_crawl
 from storage.db import transaction
 from storage.models import ScheduleLedger
-from storage.repository import approval_state
 from storage.schedule import (
     abandon_periods,
     acquire_lease,
@@ -68,6 +67,7 @@ from storage.schedule import (
     last_period,
     release_lease,
 )
+from storage.sources import approval_state
 
 logger = logging.getLogger(__name__)
 

@@ -21,15 +21,14 @@ from urllib.parse import urlsplit
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from review.context import db, now, request_id, review_context
 from review.errors import UserError
-from storage import repository
-from storage.audit import append_event
-from storage.models import ROLES, AuditEvent, User
+from storage import users
+from storage.audit import append_event, has_event
+from storage.models import ROLES, User
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +85,9 @@ def create_user(
             "starting with a letter or digit"
         )
     _check_password(username, password)
-    if repository.get_user(session, username) is not None:
+    if users.get_user(session, username) is not None:
         raise UserError(f"user {username!r} exists already")
-    user = repository.create_user(
+    user = users.create_user(
         session, username=username, password_hash=hash_password(password), role=role, now=now
     )
     append_event(
@@ -129,7 +128,7 @@ def authenticate(
     After ``MAX_FAILED_LOGINS`` failures in a row an account is locked for ``LOCKOUT``. The
     caller commits, so that failed attempts (and their count) are kept too.
     """
-    user = repository.get_user(session, username) if len(username) <= 64 else None
+    user = users.get_user(session, username) if len(username) <= 64 else None
     if user is None:
         verify_password(_dummy_hash(), password)  # as slow as a real check: no user probing
         reason = "unknown user"
@@ -222,12 +221,7 @@ def logout_user(user: User | None) -> None:
 
 
 def _revoked(digest: str) -> bool:
-    query = select(AuditEvent.id).where(
-        AuditEvent.action == LOGOUT_ACTION,
-        AuditEvent.object_type == "session",
-        AuditEvent.object_id == digest,
-    )
-    return db().scalar(query.limit(1)) is not None
+    return has_event(db(), action=LOGOUT_ACTION, object_type="session", object_id=digest)
 
 
 def current_user() -> User | None:

@@ -25,27 +25,26 @@ from review.digest_render import render_html
 from review.digest_sources import MissedSchedule, SourceActivity, source_report
 from review.errors import ReviewError, WeekError
 from review.settings import DEFAULT_BASE_URL
-from storage.digest_queries import (
-    CandidateRow,
+from storage.cases import (
+    CaseSummary,
     EscalatedCase,
     IndicatorTag,
-    LedgerProblem,
-    Undelivered,
+    backlog,
     case_indicators,
+    count_new_cases,
     decision_counts,
     escalated_cases,
-    first_seen_substances,
-    new_lexicon_candidates,
-    undelivered_digests,
+    new_case_summaries,
 )
-from storage.queries import (
-    CaseSummary,
+from storage.crawls import crawl_runs_between
+from storage.outbox import Undelivered, undelivered_digests
+from storage.schedule import LedgerProblem
+from storage.substances import (
+    CandidateRow,
     SubstanceCount,
     SubstanceTag,
-    backlog,
-    count_new_cases,
-    crawl_runs_between,
-    new_case_summaries,
+    first_seen_substances,
+    new_lexicon_candidates,
     substance_counts,
 )
 

@@ -18,11 +18,10 @@ from typing import Any
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session
 
-from storage.digest_queries import LedgerProblem, ledger_problems, sources_not_suspended
+from storage.crawls import REFUSED_PREFIX, captures_per_run
 from storage.models import CrawlRun
-from storage.queries import captures_per_run
-from storage.reports import REFUSED_PREFIX
-from storage.repository import approval_state
+from storage.schedule import LedgerProblem, ledger_problems
+from storage.sources import approval_state, sources_not_suspended
 
 MAX_ERROR_CHARS = 300
 # A source crawled fewer than this fraction of the times its schedule asked is reported.

@@ -55,9 +55,9 @@ from review.mail import SmtpOutcome, SmtpTransport, Step, message_bytes
 from review.mail_settings import DigestSchedule
 from storage.audit import append_event
 from storage.db import transaction
-from storage.digest_queries import digest_recipients
 from storage.models import DigestMessage, ScheduleLedger, User
-from storage.schedule import ledger
+from storage.schedule import ledger, period_claimed
+from storage.users import digest_recipients
 
 log = logging.getLogger(__name__)
 
@@ -159,10 +159,7 @@ def enqueue_week(
         raise WeekError(f"week {week} has not ended yet: preview it instead of sending it")
     period = None
     if claim:
-        claimed = select(ScheduleLedger.id).where(
-            ScheduleLedger.job_id == DIGEST_JOB_ID, ScheduleLedger.period_start == start
-        )
-        if session.scalar(claimed) is not None:
+        if period_claimed(session, job_id=DIGEST_JOB_ID, period_start=start):
             return []
         period = ScheduleLedger(
             job_id=DIGEST_JOB_ID,

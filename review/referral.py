@@ -39,10 +39,10 @@ from warcio.archiveiterator import ArchiveIterator
 from review.errors import ReviewError
 from review.evidence import read_capture, request_member, response_member
 from review.signing import fingerprint, load_public_key, public_key_pem
-from storage.audit import append_event, event_data
+from storage.audit import append_event, audit_excerpt, event_data
+from storage.cases import cases_with_details
+from storage.listings import listing_captures
 from storage.models import Capture, Case, User
-from storage.queries import cases_with_details
-from storage.review_queries import audit_excerpt, listing_captures
 
 PACKAGE_FORMAT = "synthwatch-referral-1"
 MANIFEST, SIGNATURE, README, PUBLIC_KEY = (

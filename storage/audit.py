@@ -1,4 +1,4 @@
-"""Append to and verify the hash-chained audit log.
+"""Append to, verify and read the hash-chained audit log.
 
 Each row's hash covers its own content and the previous row's hash, so a modified, deleted,
 inserted or reordered row breaks the chain at that row. Rows cut off the end leave a chain that
@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Select, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.errors import StorageError
 from storage.models import AuditEvent, User
+
+Ts = TypeVarTuple("Ts")
 
 GENESIS_HASH = "0" * 64
 SYSTEM_ACTOR = "system"
@@ -269,3 +271,82 @@ def _diagnose_link(session: Session, event: AuditEvent, prev: AuditEvent | None)
         f"does not follow the previous row: the row it follows is missing{gap} (deleted)",
         DELETED,
     )
+
+
+def case_audit(session: Session, case_id: int) -> list[AuditEvent]:
+    """Return the audit rows about a case, oldest first."""
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.object_type == "case", AuditEvent.object_id == str(case_id))
+        .order_by(AuditEvent.id)
+    )
+    return list(session.scalars(query))
+
+
+def audit_excerpt(
+    session: Session, *, case_id: int, capture_ids: Sequence[int], source_id: str
+) -> list[AuditEvent]:
+    """Return the audit rows a referral of a case carries: the case, its captures, its source."""
+    query = (
+        select(AuditEvent)
+        .where(
+            or_(
+                (AuditEvent.object_type == "case") & (AuditEvent.object_id == str(case_id)),
+                (AuditEvent.object_type == "capture")
+                & AuditEvent.object_id.in_([str(i) for i in capture_ids]),
+                (AuditEvent.object_type == "source") & (AuditEvent.object_id == source_id),
+            )
+        )
+        .order_by(AuditEvent.id)
+    )
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which audit rows the audit page shows."""
+
+    action: str | None = None
+    actor: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+
+
+def _audit_filtered(query: Select[*Ts], filters: AuditFilter) -> Select[*Ts]:
+    if filters.action:
+        query = query.where(AuditEvent.action == filters.action)
+    if filters.actor:
+        query = query.where(AuditEvent.actor == filters.actor)
+    if filters.object_type:
+        query = query.where(AuditEvent.object_type == filters.object_type)
+    if filters.object_id:
+        query = query.where(AuditEvent.object_id == filters.object_id)
+    return query
+
+
+def audit_page(
+    session: Session, filters: AuditFilter, *, limit: int = 100, offset: int = 0
+) -> list[AuditEvent]:
+    """Return a page of audit rows, newest first."""
+    query = _audit_filtered(select(AuditEvent), filters).order_by(AuditEvent.id.desc())
+    return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def count_audit(session: Session, filters: AuditFilter) -> int:
+    """Count the audit rows a filter selects."""
+    return session.scalar(_audit_filtered(select(func.count(AuditEvent.id)), filters)) or 0
+
+
+def audit_actions(session: Session) -> list[str]:
+    """Return every action the audit log holds, sorted."""
+    return sorted(session.scalars(select(AuditEvent.action).distinct()))
+
+
+def has_event(session: Session, *, action: str, object_type: str, object_id: str) -> bool:
+    """Say whether the audit log holds an event of this action about this object."""
+    query = select(AuditEvent.id).where(
+        AuditEvent.action == action,
+        AuditEvent.object_type == object_type,
+        AuditEvent.object_id == object_id,
+    )
+    return session.scalar(query.limit(1)) is not None

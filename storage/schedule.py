@@ -1,7 +1,9 @@
-"""The scheduler's ledger (each job period runs once) and its lease (one scheduler at a time)."""
+"""The scheduler's ledger (each job period runs once), its problems, and its lease (one
+scheduler at a time)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -125,3 +127,40 @@ def _insert(session: Session, table: type[ScheduleLedger] | type[Lease]) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql_insert(table)
     return sqlite_insert(table)
+
+
+# Ledger statuses that mean a scheduled period did not do its work.
+LEDGER_PROBLEMS = ("failed", "skipped")
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerProblem:
+    """A scheduled period that failed or was skipped."""
+
+    job_id: str
+    period_start: datetime
+    status: str
+    detail: str
+
+
+def ledger_problems(
+    session: Session, *, start: datetime, end: datetime, exclude_job: str | None = None
+) -> list[LedgerProblem]:
+    """Return the scheduled periods of ``[start, end)`` that failed or were skipped."""
+    query = select(ScheduleLedger).where(
+        ScheduleLedger.period_start >= start,
+        ScheduleLedger.period_start < end,
+        ScheduleLedger.status.in_(LEDGER_PROBLEMS),
+    )
+    if exclude_job is not None:
+        query = query.where(ScheduleLedger.job_id != exclude_job)
+    rows = session.scalars(query.order_by(ScheduleLedger.job_id, ScheduleLedger.period_start))
+    return [LedgerProblem(r.job_id, r.period_start, r.status, r.detail or "") for r in rows]
+
+
+def period_claimed(session: Session, *, job_id: str, period_start: datetime) -> bool:
+    """Say whether a period of a job was claimed before (by anyone)."""
+    query = select(ScheduleLedger.id).where(
+        ScheduleLedger.job_id == job_id, ScheduleLedger.period_start == period_start
+    )
+    return session.scalar(query) is not None

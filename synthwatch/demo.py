@@ -6,7 +6,7 @@ import json
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
@@ -20,9 +20,11 @@ from demo.server import DemoServer
 from review.auth import create_user, set_password
 from review.digest import write_preview
 from review.settings import base_url_from_env
+from storage.clock import utcnow
 from storage.config import StorageSettings
-from storage.reports import CrawlSummary, crawl_summary
-from storage.repository import approval_state, approve_source, get_user
+from storage.crawls import CrawlSummary, crawl_summary
+from storage.sources import approval_state, approve_source
+from storage.users import get_user
 from synthwatch.errors import UsageError
 from synthwatch.store import Store
 from synthwatch.summary import summary_table
@@ -76,7 +78,7 @@ def crawl_demo_site(store: Store, console: Console, *, site_port: int) -> DemoRe
     try:
         sources_file = render_sources(site_url, home / "demo-sources.toml")
         sources = load_sources(sources_file)
-        now = datetime.now(UTC)
+        now = utcnow()
         # Every crawl names its operator; the demo's is this machine, unless one is configured.
         contact = os.environ.get("SYNTHWATCH_CONTACT_URL") or DEMO_CONTACT_URL
         with store.sessions() as session:
@@ -104,8 +106,9 @@ def crawl_demo_site(store: Store, console: Console, *, site_port: int) -> DemoRe
         site.stop()
     preview = home / "digest-preview.html"
     with store.sessions() as session:
-        summary = crawl_summary(session, run_ids)
-        write_preview(session, preview, now=datetime.now(UTC), base_url=base_url_from_env())
+        finished = utcnow()
+        summary = crawl_summary(session, run_ids, now=finished)
+        write_preview(session, preview, now=finished, base_url=base_url_from_env())
     return DemoResult(summary, site_url, access_log, preview, passwords)
 
 

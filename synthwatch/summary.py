@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from storage.reports import CrawlSummary
+from storage.crawls import CrawlSummary
 
 TOP_SUBSTANCES = 15
 

@@ -14,9 +14,18 @@ from werkzeug.wrappers import Response
 
 from review.auth import allow, current_user
 from review.context import db, now, request_id, writes
-from storage.audit import append_event, checkpoint, event_data, iter_events, verify_chain
+from storage.audit import (
+    AuditFilter,
+    append_event,
+    audit_actions,
+    audit_page,
+    checkpoint,
+    count_audit,
+    event_data,
+    iter_events,
+    verify_chain,
+)
 from storage.models import User
-from storage.review_queries import AuditFilter, audit_actions, audit_page, count_audit
 
 bp = Blueprint("audit", __name__)
 

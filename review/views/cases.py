@@ -19,11 +19,10 @@ from review.highlight import highlight, indicator_span, mention_span
 from review.links import safe_href
 from review.security import capture_headers
 from review.workflow import DISMISS_REASONS, TRANSITIONS, allowed_transitions, escalated_by
-from storage.audit import append_event
-from storage.models import Capture, Case
-from storage.queries import listing_version
-from storage.repository import get_case
-from storage.review_queries import case_audit, shared_identifier_listings
+from storage.audit import append_event, case_audit
+from storage.cases import get_case
+from storage.listings import listing_capture, listing_version, shared_identifier_listings
+from storage.models import Case
 
 bp = Blueprint("cases", __name__)
 
@@ -125,8 +124,8 @@ def capture(case_id: int, capture_id: int) -> Response:
     """Serve a captured page of the case as inert HTML for the case page's sandboxed frame."""
     session = db()
     case = _case(case_id)
-    found = session.get(Capture, capture_id)
-    if found is None or found.listing_id != case.listing_id:
+    found = listing_capture(session, case.listing_id, capture_id)
+    if found is None:
         abort(404, description=f"case {case_id} has no capture {capture_id}")
     record = read_capture(review_context().settings.evidence_home, found)
     user = current_user()

@@ -17,8 +17,8 @@ from review.referral import ReferralError, build_package
 from review.signing import load_signing_key
 from review.views.queue import parse_filters
 from storage.audit import append_event
+from storage.cases import cases_with_details, queue_case_ids
 from storage.models import User
-from storage.queries import cases_with_details, queue_case_ids
 
 bp = Blueprint("exports", __name__)
 

@@ -10,8 +10,8 @@ from flask import Blueprint, abort, render_template, request
 
 from review.auth import allow
 from review.context import db
-from storage.digest_queries import outbox_rows
 from storage.models import DIGEST_STATUSES
+from storage.outbox import outbox_rows
 
 bp = Blueprint("outbox", __name__)
 

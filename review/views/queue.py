@@ -12,16 +12,11 @@ from werkzeug.datastructures import MultiDict
 from review.auth import allow, current_user
 from review.context import db
 from review.workflow import DISMISS_REASONS
+from storage.cases import CaseFilter, count_queue, queue_page
 from storage.models import CASE_STATES, User
-from storage.queries import (
-    CaseFilter,
-    count_queue,
-    queue_page,
-    reviewers,
-    source_names,
-    substance_classes,
-)
-from storage.repository import get_user
+from storage.sources import source_names
+from storage.substances import substance_classes
+from storage.users import get_user, reviewers
 
 bp = Blueprint("queue", __name__)
 

@@ -21,11 +21,10 @@ from werkzeug.wrappers import Response
 
 from review.auth import allow, current_user
 from review.context import db, now, request_id
+from storage.crawls import REFUSED_PREFIX
 from storage.errors import ApprovalError, NotFoundError
 from storage.models import User
-from storage.reports import REFUSED_PREFIX
-from storage.repository import approve_source, suspend_source
-from storage.review_queries import source_overviews
+from storage.sources import approve_source, source_overviews, suspend_source
 
 bp = Blueprint("sources", __name__)
 

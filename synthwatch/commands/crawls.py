@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.table import Table
-from sqlalchemy import select
 
 from crawlers.runner import run_crawl
+from storage.crawls import REFUSED_PREFIX, recent_runs
 from storage.models import CrawlRun
-from storage.reports import REFUSED_PREFIX
 from synthwatch.commands.common import Subparsers, err, open_store, out
 
 # Stats keys shown by `crawl-runs` (documented with the crawlers' stats keys).
@@ -57,10 +56,7 @@ def crawl_one(args: argparse.Namespace) -> int:
 def list_runs(args: argparse.Namespace) -> int:
     """Print the newest crawl runs, one row each (or as JSON)."""
     with open_store().sessions() as session:
-        query = select(CrawlRun).order_by(CrawlRun.id.desc()).limit(args.limit)
-        if args.source:
-            query = query.where(CrawlRun.source_id == args.source)
-        runs = list(session.scalars(query))
+        runs = recent_runs(session, source_id=args.source or None, limit=args.limit)
     if args.json:
         print(json.dumps([run_data(run) for run in runs], indent=2))
         return 0

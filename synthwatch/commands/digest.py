@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.table import Table
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from review.digest import Reader, write_preview
@@ -23,9 +22,9 @@ from review.mail_settings import (
 from review.outbox import retry_failed, send_digests
 from review.settings import base_url_from_env
 from storage.audit import append_event
-from storage.digest_queries import outbox_rows
 from storage.models import DIGEST_STATUSES, DigestMessage, User
-from storage.repository import get_user
+from storage.outbox import outbox_rows
+from storage.users import get_user, users_with_email
 from synthwatch.commands.common import Subparsers, err, open_store, out
 from synthwatch.errors import UsageError
 
@@ -199,8 +198,7 @@ def list_recipients(args: argparse.Namespace) -> int:
     """List the users with an e-mail address and whether they get the digest."""
     table = Table("user", "role", "e-mail", "digest")
     with open_store().sessions() as session:
-        query = select(User).where(User.email.is_not(None)).order_by(User.username)
-        for user in session.scalars(query):
+        for user in users_with_email(session):
             state = "subscribed" if user.digest_subscribed else "no"
             if not user.active:
                 state = "disabled (none sent)"

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from sqlalchemy import func, select
-
 from crawlers.evidence import verify_capture
-from storage.models import Capture, CrawlRun
+from storage.crawls import captures_to_verify
 from synthwatch.commands.common import Subparsers, err, open_store, out
 from synthwatch.commands.referral import add_verify_arguments, verify_package_command
 
@@ -35,13 +33,7 @@ def verify_evidence(args: argparse.Namespace) -> int:
     store = open_store()
     checked = bad = 0
     with store.sessions() as session:
-        query = select(Capture).order_by(Capture.id)
-        if args.run is not None:
-            query = query.where(Capture.crawl_run_id == args.run)
-        elif not args.all:
-            latest = select(func.max(CrawlRun.id)).group_by(CrawlRun.source_id)
-            query = query.where(Capture.crawl_run_id.in_(latest))
-        for capture in session.scalars(query):
+        for capture in captures_to_verify(session, run_id=args.run, everything=args.all):
             checked += 1
             check = verify_capture(
                 store.settings.home,

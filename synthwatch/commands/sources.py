@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.table import Table
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crawlers.errors import SourceError
@@ -21,7 +20,7 @@ from crawlers.sources import SourceConfig, load_sources
 from review.auth import authenticate
 from storage.audit import append_event
 from storage.models import Source, User
-from storage.repository import approval_state, approve_source, suspend_source
+from storage.sources import all_sources, approval_state, approve_source, get_source, suspend_source
 from synthwatch.commands.common import Subparsers, err, open_store, out, read_password
 from synthwatch.errors import UsageError
 from synthwatch.store import Store
@@ -94,7 +93,7 @@ def list_sources(args: argparse.Namespace) -> int:
     """List registered sources with the approval state of their current scope."""
     table = Table("id", "name", "domains", "approval", "approved by", "legal basis")
     with open_store().sessions() as session:
-        for source in session.scalars(select(Source).order_by(Source.id)):
+        for source in all_sources(session):
             state = approval_state(session, source.id, source.scope_fingerprint)
             latest = source.approvals[-1] if source.approvals else None
             table.add_row(
@@ -156,7 +155,7 @@ def _confirm(store: Store, username: str) -> User:
 
 
 def _registered(session: Session, source_id: str) -> Source:
-    source = session.get(Source, source_id)
+    source = get_source(session, source_id)
     if source is None:
         raise UsageError(f"no source {source_id!r}: run `synthwatch sources propose FILE` first")
     return source

@@ -6,13 +6,12 @@ import argparse
 from datetime import UTC, datetime
 
 from rich.table import Table
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from review.auth import create_user
 from storage.audit import append_event
 from storage.models import ROLES, User
-from storage.repository import get_user
+from storage.users import all_users, get_user
 from synthwatch.commands.common import Subparsers, open_store, out, read_password
 from synthwatch.errors import UsageError
 
@@ -51,7 +50,7 @@ def list_users(args: argparse.Namespace) -> int:
     """List users with their role and whether they are active."""
     table = Table("user", "role", "active", "created")
     with open_store().sessions() as session:
-        for user in session.scalars(select(User).order_by(User.username)):
+        for user in all_users(session):
             table.add_row(
                 user.username,
                 user.role,

@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawlers.runner import CrawlOutcome, run_crawl
 from crawlers.sources import SourceConfig, load_sources, scope_fingerprint
-from storage import repository as repo
 from storage.db import transaction
 from storage.models import Source
+from storage.sources import approve_source, upsert_source
+from storage.users import create_user, get_user
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_ANALYSER = "tests.crawlers.fakes.KeywordAnalyser"
@@ -243,7 +244,7 @@ class Harness:
         """Put a source in the database in an approval state of its current scope."""
         fingerprint = scope_fingerprint(source)
         with transaction(self.session_factory) as session:
-            repo.upsert_source(
+            upsert_source(
                 session,
                 source_id=source.id,
                 name=source.name,
@@ -253,10 +254,10 @@ class Harness:
             )
             if state == "unapproved":
                 return
-            legal = repo.get_user(session, "lee") or repo.create_user(
+            legal = get_user(session, "lee") or create_user(
                 session, username="lee", password_hash="x", role="legal", now=self.now
             )
-            repo.approve_source(
+            approve_source(
                 session, source_id=source.id, approver=legal, legal_basis="test", now=self.now
             )
             row = session.get(Source, source.id)

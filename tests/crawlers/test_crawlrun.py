@@ -16,10 +16,11 @@ from crawlers.registry import register_source
 from crawlers.sources import Discovery, SourceConfig, scope_fingerprint
 from crawlers.spiders.listing import ListingSpider
 from crawlers.stats import COUNTERS, ERROR_URLS
-from storage import repository as repo
+from storage.crawls import record_capture, start_crawl_run
 from storage.db import transaction
+from storage.listings import AnalysisRecord, store_listing
 from storage.models import CrawlRun, Listing
-from storage.repository import approval_state
+from storage.sources import approval_state
 from tests.crawlers.harness import Harness
 
 LISTINGS_STORED = "synthwatch/listings_stored"
@@ -180,11 +181,11 @@ def test_failures_in_callbacks_and_pipelines_are_counted(harness: Harness) -> No
 def stored_listing(harness: Harness, path: str, seen: datetime, *, etag: str | None = None) -> None:
     """Store a listing of the shop as a crawl before this one would have."""
     url = f"https://shop.example{path}"
-    analysis = repo.AnalysisRecord(score=0.0, offer=False)
+    analysis = AnalysisRecord(score=0.0, offer=False)
     with transaction(harness.session_factory) as session:
-        old_run = repo.start_crawl_run(session, source_id="shop", now=seen)
+        old_run = start_crawl_run(session, source_id="shop", now=seen)
         old_run.status = "finished"
-        capture = repo.record_capture(
+        capture = record_capture(
             session,
             crawl_run_id=old_run.id,
             url=url,
@@ -196,7 +197,7 @@ def stored_listing(harness: Harness, path: str, seen: datetime, *, etag: str | N
             warc_length=1,
             payload_sha256="0" * 64,
         )
-        repo.store_listing(
+        store_listing(
             session,
             source_id="shop",
             url=url,

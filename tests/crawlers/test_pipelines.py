@@ -19,8 +19,8 @@ from crawlers.pipelines import (
     validator,
 )
 from crawlers.sources import Discovery, SourceConfig
+from storage.listings import IndicatorRecord, MentionRecord
 from storage.models import Capture, Listing
-from storage.repository import IndicatorRecord, MentionRecord
 from tests.crawlers.fakes import KeywordAnalyser
 from tests.crawlers.harness import FAKE_ANALYSER, Harness
 

@@ -23,10 +23,12 @@ from crawlers.periods import crontab_trigger, period_start, trigger_for
 from crawlers.runner import CrawlOutcome
 from crawlers.schedule import CrawlJob, PeriodicCommand, Scheduler, catch_up_due, describe_jobs
 from crawlers.sources import Discovery, SourceConfig, load_sources
-from storage import repository as repo
+from storage.crawls import start_crawl_run
 from storage.db import transaction
 from storage.models import CrawlRun, ScheduleLedger
 from storage.schedule import claim_period, finish_period
+from storage.sources import approve_source, suspend_source, upsert_source
+from storage.users import get_user
 from tests.crawlers.harness import FAKE_ANALYSER, REPO, Harness, MockServer, source_toml
 
 WEDNESDAY = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -186,12 +188,12 @@ def test_a_source_that_loses_its_approval_after_scheduling_is_skipped(
     wait_for(lambda: job.calls)
 
     with transaction(session_factory) as session:
-        legal = repo.get_user(session, "lee")
+        legal = get_user(session, "lee")
         assert legal is not None
         if state == "suspended":
-            repo.suspend_source(session, source_id="shop", actor=legal, reason="t", now=harness.now)
+            suspend_source(session, source_id="shop", actor=legal, reason="t", now=harness.now)
         else:  # a legal user approved a wider scope than the file the scheduler holds
-            repo.upsert_source(
+            upsert_source(
                 session,
                 source_id="shop",
                 name="wider",
@@ -199,7 +201,7 @@ def test_a_source_that_loses_its_approval_after_scheduling_is_skipped(
                 scope_fingerprint="wider",
                 now=harness.now,
             )
-            repo.approve_source(
+            approve_source(
                 session, source_id="shop", approver=legal, legal_basis="t", now=harness.now
             )
     wait_for(lambda: len([r for r in rows(session_factory) if r.status == "skipped"]) >= 2)
@@ -227,9 +229,9 @@ def test_jobs_follow_the_source_files_and_the_approvals(
     wait_for(lambda: set(scheduler.next_runs()) == {"shop", "mall"})
 
     with transaction(session_factory) as session:
-        legal = repo.get_user(session, "lee")
+        legal = get_user(session, "lee")
         assert legal is not None
-        repo.suspend_source(session, source_id="shop", actor=legal, reason="t", now=harness.now)
+        suspend_source(session, source_id="shop", actor=legal, reason="t", now=harness.now)
     wait_for(lambda: set(scheduler.next_runs()) == {"mall"})
 
     files.write_text(sources_toml(("mall", "cron:0 6 * * *")))
@@ -529,7 +531,7 @@ def test_a_crawl_left_running_by_a_dead_scheduler_is_not_doubled(
     files = harness.write_sources(sources_toml(("shop", "interval:1d")))
     harness.register_file(files)
     with transaction(session_factory) as session:
-        orphan = repo.start_crawl_run(session, source_id="shop", now=datetime.now(UTC)).id
+        orphan = start_crawl_run(session, source_id="shop", now=datetime.now(UTC)).id
     job = FakeJob()
     scheduler = Scheduler(session_factory, [files], run_job=job, lease_ttl=TTL)
 

@@ -26,17 +26,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from review.auth import create_user
 from review.mail_settings import SmtpSettings
+from storage.crawls import finish_crawl_run, start_crawl_run
 from storage.db import transaction
+from storage.listings import AnalysisRecord, store_listing
 from storage.models import Case, CaseDecision, DigestMessage, LexiconCandidate, User
-from storage.repository import (
-    AnalysisRecord,
-    approve_source,
-    finish_crawl_run,
-    start_crawl_run,
-    store_listing,
-    upsert_source,
-)
 from storage.schedule import claim_period, finish_period
+from storage.sources import approve_source, upsert_source
 from tests.review.review_testkit import NOW, PASSWORD, Seed, _capture, mention, seed_database
 
 # The Monday after ISO week 2026-W48, after the default 07:00 UTC at which it falls due.

@@ -11,15 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawlers.evidence import WarcEvidenceWriter
 from crawlers.items import PageItem
+from storage.crawls import finish_crawl_run, record_capture, start_crawl_run
 from storage.db import transaction
+from storage.listings import AnalysisRecord, store_listing
 from storage.models import User
-from storage.repository import (
-    AnalysisRecord,
-    finish_crawl_run,
-    record_capture,
-    start_crawl_run,
-    store_listing,
-)
 from tests.review.review_testkit import NOW, mention
 
 PAGE = b"""<!doctype html><html><head><title>Carfentanil 99%</title>

@@ -13,18 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
 from review.auth import create_user
+from storage.crawls import finish_crawl_run, record_capture, start_crawl_run
 from storage.db import transaction
+from storage.listings import AnalysisRecord, IndicatorRecord, MentionRecord, store_listing
 from storage.models import Capture
-from storage.repository import (
-    AnalysisRecord,
-    IndicatorRecord,
-    MentionRecord,
-    finish_crawl_run,
-    record_capture,
-    start_crawl_run,
-    store_listing,
-    upsert_source,
-)
+from storage.sources import upsert_source
 
 # A Wednesday in ISO week 2026-W48 (Monday 23 November to Sunday 29 November 2026).
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

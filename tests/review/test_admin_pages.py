@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage.audit import Checkpoint, verify_chain
 from storage.db import transaction
 from storage.models import AuditEvent, DigestMessage, Source, User
-from storage.repository import approval_state
+from storage.sources import approval_state
 from tests.review.review_testkit import Seed, parse, post, signed_in
 
 

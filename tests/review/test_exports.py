@@ -21,9 +21,9 @@ from review.exports import (
     spreadsheet_safe,
     stix_bundle,
 )
+from storage.cases import cases_with_details
 from storage.db import transaction
 from storage.models import AuditEvent, Case
-from storage.queries import cases_with_details
 from tests.review.review_testkit import NOW, XSS_URL, Seed, post
 
 

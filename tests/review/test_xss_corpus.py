@@ -14,16 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawlers.evidence import WarcEvidenceWriter
 from crawlers.items import PageItem
 from review.views import queue as queue_view
+from storage.crawls import record_capture, start_crawl_run
 from storage.db import transaction
-from storage.repository import (
-    AnalysisRecord,
-    IndicatorRecord,
-    MentionRecord,
-    record_capture,
-    start_crawl_run,
-    store_listing,
-    upsert_source,
-)
+from storage.listings import AnalysisRecord, IndicatorRecord, MentionRecord, store_listing
+from storage.sources import upsert_source
 from tests.review.review_testkit import NOW, assert_inert, post, signed_in
 
 PAYLOADS = [

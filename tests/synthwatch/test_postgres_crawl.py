@@ -12,8 +12,8 @@ from crawlers.runner import run_crawl
 from crawlers.sources import load_sources
 from demo.server import DemoServer
 from storage.config import StorageSettings
+from storage.crawls import crawl_summary
 from storage.models import Capture, Listing
-from storage.reports import crawl_summary
 from synthwatch.demo import approve_demo_sources, ensure_demo_users, render_sources
 from synthwatch.store import Store
 
@@ -39,7 +39,7 @@ def test_a_crawl_stores_and_flags_on_postgresql(postgres_url: str, tmp_path: Pat
         assert outcome.ok, outcome.log_path.read_text()
         assert outcome.run_id is not None
         with store.sessions() as session:
-            summary = crawl_summary(session, [outcome.run_id])
+            summary = crawl_summary(session, [outcome.run_id], now=datetime.now(UTC))
             listings = session.scalars(select(Listing)).all()
             captures = session.scalars(select(Capture)).all()
         assert summary.listings_stored == len(listings) == len(captures) > 0

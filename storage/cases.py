@@ -1,4 +1,4 @@
-"""Read-only queries for the review app and the digest: they add, change and flush nothing."""
+"""Cases for review: the queue and its filters, summaries, backlog, decisions, escalations."""
 
 from __future__ import annotations
 
@@ -7,31 +7,32 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVarTuple
 
-from sqlalchemy import ScalarSelect, Select, distinct, func, select
+from sqlalchemy import (
+    Select,
+    func,
+    select,
+)
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from storage.listings import latest_version_id
 from storage.models import (
-    Capture,
     Case,
     CaseDecision,
-    CrawlRun,
+    Indicator,
     Listing,
     ListingVersion,
     Mention,
     Source,
     User,
 )
+from storage.substances import SubstanceTag, substances_of_versions
 
 Ts = TypeVarTuple("Ts")
 
 
-@dataclass(frozen=True, slots=True)
-class SubstanceTag:
-    """A substance named in a listing, as a badge shows it."""
-
-    concept_id: str
-    name: str
-    substance_class: str
+def get_case(session: Session, case_id: int) -> Case | None:
+    """Return a case by id."""
+    return session.get(Case, case_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,32 +53,11 @@ class CaseSummary:
 
 
 @dataclass(frozen=True, slots=True)
-class SubstanceCount:
-    """How many listings (and mentions) named a substance in a time range."""
-
-    concept_id: str
-    name: str
-    substance_class: str
-    listings: int
-    mentions: int
-
-
-@dataclass(frozen=True, slots=True)
 class Backlog:
     """The cases waiting in one state, and when the oldest of them was opened."""
 
     count: int
     oldest_created_at: datetime | None
-
-
-def latest_version_id() -> ScalarSelect[int | None]:
-    """Return a subquery of the id of the latest version of the listing of the outer query."""
-    return (
-        select(func.max(ListingVersion.id))
-        .where(ListingVersion.listing_id == Listing.id)
-        .correlate(Listing)
-        .scalar_subquery()
-    )
 
 
 def _summary_query() -> Select[Case, Listing, Source, ListingVersion]:
@@ -140,86 +120,12 @@ def count_new_cases(session: Session, *, start: datetime, end: datetime) -> int:
     return session.scalar(query) or 0
 
 
-def substances_of_versions(
-    session: Session, version_ids: Sequence[int]
-) -> dict[int, tuple[SubstanceTag, ...]]:
-    """Return the distinct substances of each listing version, in order of first mention."""
-    if not version_ids:
-        return {}
-    query = (
-        select(Mention)
-        .where(Mention.version_id.in_(version_ids))
-        .order_by(Mention.version_id, Mention.start, Mention.id)
-    )
-    found: dict[int, dict[str, SubstanceTag]] = {}
-    for mention in session.scalars(query):
-        tags = found.setdefault(mention.version_id, {})
-        tags.setdefault(
-            mention.concept_id,
-            SubstanceTag(mention.concept_id, mention.name, mention.substance_class),
-        )
-    return {version_id: tuple(tags.values()) for version_id, tags in found.items()}
-
-
-def substance_counts(session: Session, *, start: datetime, end: datetime) -> list[SubstanceCount]:
-    """Count, per substance, the listings whose versions of ``[start, end)`` named it."""
-    query = (
-        select(
-            Mention.concept_id,
-            func.min(Mention.name),
-            func.min(Mention.substance_class),
-            func.count(distinct(ListingVersion.listing_id)),
-            func.count(Mention.id),
-        )
-        .join(ListingVersion, Mention.version_id == ListingVersion.id)
-        .where(ListingVersion.created_at >= start, ListingVersion.created_at < end)
-        .group_by(Mention.concept_id)
-    )
-    counts = [
-        SubstanceCount(concept_id, name, substance_class, listings, mentions)
-        for concept_id, name, substance_class, listings, mentions in session.execute(query)
-    ]
-    return sorted(counts, key=lambda c: (-c.listings, -c.mentions, c.name))
-
-
-def crawl_runs_between(session: Session, *, start: datetime, end: datetime) -> list[CrawlRun]:
-    """Return the crawl runs started in ``[start, end)`` with their sources, by source and time."""
-    query = (
-        select(CrawlRun)
-        .options(joinedload(CrawlRun.source))
-        .where(CrawlRun.started_at >= start, CrawlRun.started_at < end)
-        .order_by(CrawlRun.source_id, CrawlRun.started_at, CrawlRun.id)
-    )
-    return list(session.scalars(query))
-
-
-def captures_per_run(session: Session, run_ids: Sequence[int]) -> dict[int, int]:
-    """Return how many pages each crawl run captured as evidence."""
-    if not run_ids:
-        return {}
-    query = (
-        select(Capture.crawl_run_id, func.count(Capture.id))
-        .where(Capture.crawl_run_id.in_(run_ids))
-        .group_by(Capture.crawl_run_id)
-    )
-    return {run_id: count for run_id, count in session.execute(query)}
-
-
 def backlog(session: Session, *, state: str = "new") -> Backlog:
     """Return how many cases wait in ``state`` and when the oldest was opened."""
     count, oldest = session.execute(
         select(func.count(Case.id), func.min(Case.created_at)).where(Case.state == state)
     ).one()
     return Backlog(count=count or 0, oldest_created_at=oldest)
-
-
-def listing_version(session: Session, listing_id: int, version_id: int) -> ListingVersion | None:
-    """Return one version of a listing, or None when it belongs to another listing."""
-    version = session.get(ListingVersion, version_id)
-    return version if version is not None and version.listing_id == listing_id else None
-
-
-# ---------------------------------------------------------------- the review queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,26 +205,6 @@ def assignee_names(session: Session, case_ids: Sequence[int]) -> dict[int, str]:
     return {case_id: username for case_id, username in session.execute(query)}
 
 
-def substance_classes(session: Session) -> list[str]:
-    """Return every substance class that a mention has, sorted."""
-    return sorted(session.scalars(select(Mention.substance_class).distinct()))
-
-
-def source_names(session: Session) -> list[tuple[str, str]]:
-    """Return (id, name) of every source, by id."""
-    return [(s.id, s.name) for s in session.scalars(select(Source).order_by(Source.id))]
-
-
-def reviewers(session: Session) -> list[User]:
-    """Return the active users who work cases (analysts and legal reviewers), by name."""
-    query = (
-        select(User)
-        .where(User.active.is_(True), User.role.in_(("analyst", "legal")))
-        .order_by(User.username)
-    )
-    return list(session.scalars(query))
-
-
 def cases_with_details(session: Session, case_ids: Sequence[int]) -> list[Case]:
     """Return cases with their listing, versions, mentions, indicators and decisions loaded."""
     if not case_ids:
@@ -339,3 +225,79 @@ def cases_with_details(session: Session, case_ids: Sequence[int]) -> list[Case]:
     )
     by_id = {case.id: case for case in session.scalars(query).unique()}
     return [by_id[case_id] for case_id in case_ids if case_id in by_id]
+
+
+def decision_counts(session: Session, *, start: datetime, end: datetime) -> dict[str, int]:
+    """Count the case decisions of ``[start, end)`` by the state they moved cases to."""
+    query = (
+        select(CaseDecision.to_state, func.count(CaseDecision.id))
+        .where(CaseDecision.at >= start, CaseDecision.at < end)
+        .group_by(CaseDecision.to_state)
+    )
+    return {state: count for state, count in session.execute(query)}
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorTag:
+    """An indicator kind found in a listing, with the first value it was found with."""
+
+    kind: str
+    value: str
+
+
+def case_indicators(
+    session: Session, case_ids: Sequence[int]
+) -> dict[int, tuple[IndicatorTag, ...]]:
+    """Return the distinct indicator kinds of each case's latest listing version."""
+    if not case_ids:
+        return {}
+    latest = (
+        select(func.max(ListingVersion.id))
+        .where(ListingVersion.listing_id == Case.listing_id)
+        .correlate(Case)
+        .scalar_subquery()
+    )
+    query = (
+        select(Case.id, Indicator.kind, Indicator.value)
+        .join(Indicator, Indicator.version_id == latest)
+        .where(Case.id.in_(case_ids))
+        .order_by(Case.id, Indicator.start, Indicator.id)
+    )
+    found: dict[int, dict[str, IndicatorTag]] = {}
+    for case_id, kind, value in session.execute(query):
+        found.setdefault(case_id, {}).setdefault(kind, IndicatorTag(kind, value or ""))
+    return {case_id: tuple(tags.values()) for case_id, tags in found.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class EscalatedCase:
+    """A case waiting for a legal decision, with who escalated it and when."""
+
+    summary: CaseSummary
+    escalated_at: datetime | None
+    escalated_by_id: int | None
+    escalated_by: str
+
+
+def escalated_cases(session: Session, *, limit: int = 50) -> list[EscalatedCase]:
+    """Return the cases waiting for a legal decision, highest score first, with their escalation."""
+    summaries = case_summaries(session, state="escalated", limit=limit)
+    ids = [s.case_id for s in summaries]
+    last: dict[int, tuple[datetime, int, str]] = {}
+    if ids:
+        query = (
+            select(CaseDecision.case_id, CaseDecision.at, User.id, User.username)
+            .join(User, CaseDecision.actor_id == User.id)
+            .where(CaseDecision.case_id.in_(ids), CaseDecision.to_state == "escalated")
+            .order_by(CaseDecision.id)
+        )
+        for case_id, at, user_id, username in session.execute(query):
+            last[case_id] = (at, user_id, username)
+    result = []
+    for summary in summaries:
+        found = last.get(summary.case_id)
+        if found is None:
+            result.append(EscalatedCase(summary, None, None, ""))
+        else:
+            result.append(EscalatedCase(summary, *found))
+    return result

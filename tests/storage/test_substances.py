@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.candidates import MAX_EXAMPLES, CandidateRecord, record_candidates
 from storage.models import LexiconCandidate
+from storage.substances import MAX_EXAMPLES, CandidateRecord, record_candidates
 
 
 def candidates(session: Session) -> dict[str, LexiconCandidate]:

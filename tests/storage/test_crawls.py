@@ -4,13 +4,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from storage import repository as repo
-from storage.crawl_state import mark_listing_seen
-from storage.reports import crawl_summary
+from storage.crawls import crawl_summary, finish_crawl_run, record_capture, start_crawl_run
+from storage.listings import AnalysisRecord, MentionRecord, mark_listing_seen, store_listing
+from storage.sources import upsert_source
 
 
 def store(session: Session, run_id: int, url: str, offer: bool, now: datetime) -> None:
-    capture = repo.record_capture(
+    capture = record_capture(
         session,
         crawl_run_id=run_id,
         url=url,
@@ -22,10 +22,8 @@ def store(session: Session, run_id: int, url: str, offer: bool, now: datetime) -
         warc_length=1,
         payload_sha256="0" * 64,
     )
-    mention = repo.MentionRecord(
-        "carfentanil", "Carfentanil", "fentanyl", "", 0, 11, "carfentanil", 1.0
-    )
-    repo.store_listing(
+    mention = MentionRecord("carfentanil", "Carfentanil", "fentanyl", "", 0, 11, "carfentanil", 1.0)
+    store_listing(
         session,
         source_id="shop",
         url=url,
@@ -33,7 +31,7 @@ def store(session: Session, run_id: int, url: str, offer: bool, now: datetime) -
         title="",
         text=f"carfentanil at {url}",
         fields={},
-        analysis=repo.AnalysisRecord(score=0.9 if offer else 0.1, offer=offer, mentions=[mention]),
+        analysis=AnalysisRecord(score=0.9 if offer else 0.1, offer=offer, mentions=[mention]),
         now=now,
     )
 
@@ -41,17 +39,15 @@ def store(session: Session, run_id: int, url: str, offer: bool, now: datetime) -
 def test_a_summary_counts_listings_a_run_stored_or_found_unchanged(
     session: Session, now: datetime
 ) -> None:
-    repo.upsert_source(
-        session, source_id="shop", name="Shop", config={}, scope_fingerprint="f", now=now
-    )
-    first = repo.start_crawl_run(session, source_id="shop", now=now)
+    upsert_source(session, source_id="shop", name="Shop", config={}, scope_fingerprint="f", now=now)
+    first = start_crawl_run(session, source_id="shop", now=now)
     store(session, first.id, "https://shop.example/a", True, now)
     store(session, first.id, "https://shop.example/b", False, now)
     store(session, first.id, "https://shop.example/gone", False, now)
-    repo.finish_crawl_run(session, first, now=now, status="finished", stats={})
+    finish_crawl_run(session, first, now=now, status="finished", stats={})
 
     later = now + timedelta(days=1)
-    second = repo.start_crawl_run(session, source_id="shop", now=later)
+    second = start_crawl_run(session, source_id="shop", now=later)
     mark_listing_seen(session, "shop", "https://shop.example/a", later)  # a 304
     store(session, second.id, "https://shop.example/b", False, later)
     stats = {
@@ -59,11 +55,11 @@ def test_a_summary_counts_listings_a_run_stored_or_found_unchanged(
         "synthwatch/refused/robots": 2,
         "synthwatch/refused/onion": 0,
     }
-    repo.finish_crawl_run(
+    finish_crawl_run(
         session, second, now=later + timedelta(minutes=1), status="finished", stats=stats
     )
 
-    summary = crawl_summary(session, [second.id])
+    summary = crawl_summary(session, [second.id], now=now)
     assert (summary.pages_fetched, summary.listings_stored, summary.flagged) == (3, 2, 1)
     assert summary.refused == {"robots": 2}
     assert summary.substances == {"carfentanil": 1}

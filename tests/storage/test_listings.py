@@ -6,13 +6,23 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage import repository as repo
+from storage.cases import CaseFilter, count_queue, queue_case_ids
+from storage.crawls import record_capture, start_crawl_run
 from storage.errors import ApprovalError
-from storage.models import AuditEvent, Capture, ListingVersion
+from storage.listings import (
+    AnalysisRecord,
+    IndicatorRecord,
+    MentionRecord,
+    StoredListing,
+    store_listing,
+)
+from storage.models import AuditEvent, Capture, ListingVersion, User
+from storage.sources import approval_state, approve_source, upsert_source
+from storage.users import create_user
 
 
 def add_source(session: Session, now: datetime, fingerprint: str = "scope-1") -> None:
-    repo.upsert_source(
+    upsert_source(
         session,
         source_id="shop",
         name="Invented shop",
@@ -23,8 +33,8 @@ def add_source(session: Session, now: datetime, fingerprint: str = "scope-1") ->
 
 
 def add_capture(session: Session, now: datetime) -> Capture:
-    run = repo.start_crawl_run(session, source_id="shop", now=now)
-    return repo.record_capture(
+    run = start_crawl_run(session, source_id="shop", now=now)
+    return record_capture(
         session,
         crawl_run_id=run.id,
         url="https://shop.example/item/1",
@@ -38,12 +48,12 @@ def add_capture(session: Session, now: datetime) -> Capture:
     )
 
 
-def offer(score: float = 0.9) -> repo.AnalysisRecord:
-    return repo.AnalysisRecord(
+def offer(score: float = 0.9) -> AnalysisRecord:
+    return AnalysisRecord(
         score=score,
         offer=True,
         mentions=[
-            repo.MentionRecord(
+            MentionRecord(
                 concept_id="carfentanil",
                 name="Carfentanil",
                 substance_class="fentanyl",
@@ -54,7 +64,7 @@ def offer(score: float = 0.9) -> repo.AnalysisRecord:
                 confidence=1.0,
             )
         ],
-        indicators=[repo.IndicatorRecord("price", 24, 28, "$120", "USD 120")],
+        indicators=[IndicatorRecord("price", 24, 28, "$120", "USD 120")],
         reasons=[{"text": "names carfentanil", "weight": 0.6}],
     )
 
@@ -63,11 +73,11 @@ def store(
     session: Session,
     capture: Capture,
     text: str,
-    analysis: repo.AnalysisRecord,
+    analysis: AnalysisRecord,
     now: datetime,
     fields: dict[str, str] | None = None,
-) -> repo.StoredListing:
-    return repo.store_listing(
+) -> StoredListing:
+    return store_listing(
         session,
         source_id="shop",
         url=capture.url,
@@ -80,27 +90,27 @@ def store(
     )
 
 
-def legal_user(session: Session, now: datetime, role: str = "legal") -> repo.User:
-    return repo.create_user(session, username=f"ivy-{role}", password_hash="x", role=role, now=now)
+def legal_user(session: Session, now: datetime, role: str = "legal") -> User:
+    return create_user(session, username=f"ivy-{role}", password_hash="x", role=role, now=now)
 
 
 def test_approval_is_bound_to_the_scope_fingerprint(session: Session, now: datetime) -> None:
     add_source(session, now)
-    assert repo.approval_state(session, "shop", "scope-1") == "unapproved"
-    repo.approve_source(
+    assert approval_state(session, "shop", "scope-1") == "unapproved"
+    approve_source(
         session, source_id="shop", approver=legal_user(session, now), legal_basis="Public", now=now
     )
-    assert repo.approval_state(session, "shop", "scope-1") == "approved"
-    assert repo.approval_state(session, "shop", "scope-2") == "rescoped"
-    assert repo.approval_state(session, "nowhere", "scope-1") == "unknown"
+    assert approval_state(session, "shop", "scope-1") == "approved"
+    assert approval_state(session, "shop", "scope-2") == "rescoped"
+    assert approval_state(session, "nowhere", "scope-1") == "unknown"
 
 
 def test_widening_a_source_needs_a_new_approval(session: Session, now: datetime) -> None:
     add_source(session, now)
-    repo.approve_source(
+    approve_source(
         session, source_id="shop", approver=legal_user(session, now), legal_basis="Public", now=now
     )
-    repo.upsert_source(
+    upsert_source(
         session,
         source_id="shop",
         name="Invented shop",
@@ -108,14 +118,14 @@ def test_widening_a_source_needs_a_new_approval(session: Session, now: datetime)
         scope_fingerprint="scope-2",
         now=now,
     )
-    assert repo.approval_state(session, "shop", "scope-2") == "rescoped"
+    assert approval_state(session, "shop", "scope-2") == "rescoped"
 
 
 @pytest.mark.parametrize("role", ["analyst", "admin"])
 def test_only_the_legal_role_approves(session: Session, now: datetime, role: str) -> None:
     add_source(session, now)
     with pytest.raises(ApprovalError, match="legal role"):
-        repo.approve_source(
+        approve_source(
             session,
             source_id="shop",
             approver=legal_user(session, now, role),
@@ -127,7 +137,7 @@ def test_only_the_legal_role_approves(session: Session, now: datetime, role: str
 def test_approval_needs_a_legal_basis(session: Session, now: datetime) -> None:
     add_source(session, now)
     with pytest.raises(ApprovalError, match="legal basis"):
-        repo.approve_source(
+        approve_source(
             session, source_id="shop", approver=legal_user(session, now), legal_basis=" ", now=now
         )
 
@@ -161,7 +171,7 @@ def test_a_flagged_listing_opens_one_case_with_an_audit_row(
     assert stored.version.indicators[0].value == "USD 120"
     actions = session.scalars(select(AuditEvent.action)).all()
     assert actions == ["case.opened"]
-    assert repo.queue(session) == [stored.case]
+    assert queue_case_ids(session, CaseFilter(), limit=10) == [stored.case.id]
 
 
 def test_a_benign_listing_opens_no_case(session: Session, now: datetime) -> None:
@@ -171,8 +181,8 @@ def test_a_benign_listing_opens_no_case(session: Session, now: datetime) -> None
         session,
         capture,
         "Customs seized carfentanil",
-        repo.AnalysisRecord(score=0.1, offer=False),
+        AnalysisRecord(score=0.1, offer=False),
         now,
     )
     assert stored.case is None
-    assert repo.count_cases(session) == 0
+    assert count_queue(session, CaseFilter(state=None)) == 0

@@ -4,19 +4,22 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from storage import repository as repo
-from storage.crawl_state import (
-    interrupt_stale_runs,
+from storage.crawls import interrupt_stale_runs, record_capture, start_crawl_run
+from storage.listings import (
+    AnalysisRecord,
+    find_listing,
     listing_validators,
     mark_listing_seen,
     mark_missing_listings,
+    store_listing,
 )
 from storage.models import CrawlRun
+from storage.sources import upsert_source
 
 
 def stored_listing(session: Session, now: datetime, url: str, etag: str | None = None) -> None:
-    run = repo.start_crawl_run(session, source_id="shop", now=now)
-    capture = repo.record_capture(
+    run = start_crawl_run(session, source_id="shop", now=now)
+    capture = record_capture(
         session,
         crawl_run_id=run.id,
         url=url,
@@ -28,7 +31,7 @@ def stored_listing(session: Session, now: datetime, url: str, etag: str | None =
         warc_length=1,
         payload_sha256="0" * 64,
     )
-    repo.store_listing(
+    store_listing(
         session,
         source_id="shop",
         url=url,
@@ -36,7 +39,7 @@ def stored_listing(session: Session, now: datetime, url: str, etag: str | None =
         title="",
         text=f"text of {url}",
         fields={},
-        analysis=repo.AnalysisRecord(score=0.0, offer=False),
+        analysis=AnalysisRecord(score=0.0, offer=False),
         now=now,
         etag=etag,
         last_modified="Wed, 01 Jan 2025 00:00:00 GMT" if etag else None,
@@ -44,9 +47,7 @@ def stored_listing(session: Session, now: datetime, url: str, etag: str | None =
 
 
 def add_source(session: Session, now: datetime) -> None:
-    repo.upsert_source(
-        session, source_id="shop", name="Shop", config={}, scope_fingerprint="f", now=now
-    )
+    upsert_source(session, source_id="shop", name="Shop", config={}, scope_fingerprint="f", now=now)
 
 
 def test_validators_are_kept_for_a_conditional_get(session: Session, now: datetime) -> None:
@@ -71,8 +72,8 @@ def test_a_listing_missed_by_enough_finished_crawls_is_gone(
             session, source_id="shop", run_started=crawl, gone_after=2, now=crawl
         )
         assert (missed, gone) == (1, 0 if n == 1 else 1)
-    a = repo.find_listing(session, "shop", "https://shop.example/a")
-    b = repo.find_listing(session, "shop", "https://shop.example/b")
+    a = find_listing(session, "shop", "https://shop.example/a")
+    b = find_listing(session, "shop", "https://shop.example/b")
     assert a is not None and a.gone_at is None and a.missed_crawls == 0
     assert b is not None and b.gone_at == now + timedelta(days=2)
 
@@ -83,7 +84,7 @@ def test_a_gone_listing_seen_again_comes_back(session: Session, now: datetime) -
     later = now + timedelta(days=1)
     mark_missing_listings(session, source_id="shop", run_started=later, gone_after=1, now=later)
     stored_listing(session, later + timedelta(days=1), "https://shop.example/a")
-    listing = repo.find_listing(session, "shop", "https://shop.example/a")
+    listing = find_listing(session, "shop", "https://shop.example/a")
     assert listing is not None and listing.gone_at is None
 
 
@@ -94,7 +95,7 @@ def test_unknown_listings_are_not_marked_seen(session: Session, now: datetime) -
 
 def test_runs_left_running_are_interrupted(session: Session, now: datetime) -> None:
     add_source(session, now)
-    stale = repo.start_crawl_run(session, source_id="shop", now=now)
+    stale = start_crawl_run(session, source_id="shop", now=now)
     assert interrupt_stale_runs(session, source_id="shop", now=now) == [stale.id]
     run = session.get(CrawlRun, stale.id)
     assert run is not None and run.status == "interrupted" and run.error

@@ -1,0 +1,323 @@
+"""Listings: identity across crawls, versions with what extraction found, validators,
+misses, and the other listings that share an identifier."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ScalarSelect,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from storage.audit import append_event
+from storage.identifiers import IDENTIFIER_KINDS, Identifier, identifier_of
+from storage.models import (
+    Capture,
+    Case,
+    Indicator,
+    Listing,
+    ListingVersion,
+    Mention,
+    Source,
+)
+from storage.substances import CandidateRecord, record_candidates
+
+
+@dataclass(frozen=True, slots=True)
+class MentionRecord:
+    concept_id: str
+    name: str
+    substance_class: str
+    control: str
+    start: int
+    end: int
+    text: str
+    confidence: float
+    method: str = "lexicon"
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorRecord:
+    kind: str
+    start: int
+    end: int
+    text: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisRecord:
+    """What extraction found in a text, as storage keeps it."""
+
+    score: float
+    offer: bool
+    mentions: list[MentionRecord] = field(default_factory=list)
+    indicators: list[IndicatorRecord] = field(default_factory=list)
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    context: list[str] = field(default_factory=list)
+    candidates: list[CandidateRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredListing:
+    listing: Listing
+    version: ListingVersion
+    new_version: bool
+    case: Case | None
+
+
+def text_fingerprint(text: str) -> str:
+    """Return the SHA-256 of a text with its whitespace normalised."""
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
+
+
+def find_listing(session: Session, source_id: str, url: str) -> Listing | None:
+    """Return the listing of a source at this canonical URL."""
+    return session.scalar(select(Listing).where(Listing.source_id == source_id, Listing.url == url))
+
+
+def store_listing(
+    session: Session,
+    *,
+    source_id: str,
+    url: str,
+    capture: Capture,
+    title: str,
+    text: str,
+    fields: dict[str, Any],
+    analysis: AnalysisRecord,
+    now: datetime,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> StoredListing:
+    """Record a listing seen now: a new version when its text changed, a case when flagged.
+
+    ``etag`` and ``last_modified`` are the response's validators, kept for a conditional GET.
+    """
+    listing = find_listing(session, source_id, url)
+    if listing is None:
+        listing = Listing(source_id=source_id, url=url, first_seen=now, last_seen=now)
+        session.add(listing)
+    listing.last_seen, listing.gone_at, listing.missed_crawls = now, None, 0
+    listing.http_etag, listing.http_last_modified = etag, last_modified
+    capture.listing = listing
+    digest = text_fingerprint(text)
+    latest = listing.versions[-1] if listing.versions else None
+    if latest is not None and latest.text_sha256 == digest:
+        session.flush()
+        return StoredListing(listing, latest, new_version=False, case=listing.case)
+
+    version = ListingVersion(
+        listing=listing,
+        capture=capture,
+        created_at=now,
+        title=title,
+        text=text,
+        text_sha256=digest,
+        fields=fields,
+        score=analysis.score,
+        offer=analysis.offer,
+        reasons=analysis.reasons,
+        context=analysis.context,
+        mentions=[Mention(**vars_of(m)) for m in analysis.mentions],
+        indicators=[Indicator(**vars_of(i)) for i in analysis.indicators],
+    )
+    session.add(version)
+    session.flush()
+    record_candidates(session, analysis.candidates, version_id=version.id, now=now)
+    case = _update_case(session, listing, version, now)
+    return StoredListing(listing, version, new_version=True, case=case)
+
+
+def vars_of(record: MentionRecord | IndicatorRecord) -> dict[str, Any]:
+    """Return a slotted record's fields as keyword arguments."""
+    return {name: getattr(record, name) for name in record.__slots__}
+
+
+def _update_case(
+    session: Session, listing: Listing, version: ListingVersion, now: datetime
+) -> Case | None:
+    case = listing.case
+    if case is None and version.offer:
+        case = Case(
+            listing=listing, state="new", score=version.score, created_at=now, updated_at=now
+        )
+        session.add(case)
+        session.flush()
+        append_event(
+            session,
+            action="case.opened",
+            object_type="case",
+            object_id=case.id,
+            now=now,
+            detail={"listing_id": listing.id, "version_id": version.id, "score": version.score},
+        )
+    elif case is not None:
+        case.score, case.updated_at = version.score, now
+        session.flush()
+    return case
+
+
+def latest_version_id() -> ScalarSelect[int | None]:
+    """Return a subquery of the id of the latest version of the listing of the outer query."""
+    return (
+        select(func.max(ListingVersion.id))
+        .where(ListingVersion.listing_id == Listing.id)
+        .correlate(Listing)
+        .scalar_subquery()
+    )
+
+
+def listing_version(session: Session, listing_id: int, version_id: int) -> ListingVersion | None:
+    """Return one version of a listing, or None when it belongs to another listing."""
+    version = session.get(ListingVersion, version_id)
+    return version if version is not None and version.listing_id == listing_id else None
+
+
+def listing_captures(session: Session, listing_id: int) -> list[Capture]:
+    """Return every capture of a listing, oldest first."""
+    query = select(Capture).where(Capture.listing_id == listing_id).order_by(Capture.id)
+    return list(session.scalars(query))
+
+
+def listing_validators(
+    session: Session, source_id: str
+) -> dict[str, tuple[str | None, str | None]]:
+    """Return URL → (ETag, Last-Modified) of a source's listings that are not gone."""
+    rows = session.execute(
+        select(Listing.url, Listing.http_etag, Listing.http_last_modified).where(
+            Listing.source_id == source_id,
+            Listing.gone_at.is_(None),
+            (Listing.http_etag.is_not(None)) | (Listing.http_last_modified.is_not(None)),
+        )
+    )
+    return {url: (etag, modified) for url, etag, modified in rows}
+
+
+def mark_listing_seen(session: Session, source_id: str, url: str, now: datetime) -> bool:
+    """Record that an unchanged listing (a 304 answer) was seen now; False if it is unknown."""
+    result = session.execute(
+        update(Listing)
+        .where(Listing.source_id == source_id, Listing.url == url)
+        .values(last_seen=now, gone_at=None, missed_crawls=0)
+    )
+    session.flush()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def mark_missing_listings(
+    session: Session, *, source_id: str, run_started: datetime, gone_after: int, now: datetime
+) -> tuple[int, int]:
+    """Count a miss for listings a finished crawl did not see; mark gone those missed enough.
+
+    Call it only for a crawl that finished: an interrupted one saw only part of the site.
+    Returns (listings missed, listings newly gone).
+    """
+    missed = list(
+        session.scalars(
+            select(Listing).where(
+                Listing.source_id == source_id,
+                Listing.last_seen < run_started,
+                Listing.gone_at.is_(None),
+            )
+        )
+    )
+    gone = 0
+    for listing in missed:
+        listing.missed_crawls += 1
+        if listing.missed_crawls >= gone_after:
+            listing.gone_at = now
+            gone += 1
+    session.flush()
+    return len(missed), gone
+
+
+@dataclass(frozen=True, slots=True)
+class SharedListing:
+    """Another listing that names one of the same identifiers (handle, phone, e-mail, wallet)."""
+
+    listing_id: int
+    case_id: int | None
+    case_state: str | None
+    title: str
+    url: str
+    source_name: str
+    identifiers: tuple[str, ...]
+
+
+# Rows of other listings' indicators read per case page, at most.
+MAX_SHARED_CANDIDATES = 5000
+
+
+def shared_identifier_listings(session: Session, listing_id: int) -> list[SharedListing]:
+    """Return the other listings whose indicators carry an identifier this listing's carry."""
+    own = session.execute(
+        select(Indicator.kind, Indicator.value, Indicator.text)
+        .join(ListingVersion, Indicator.version_id == ListingVersion.id)
+        .where(ListingVersion.listing_id == listing_id, Indicator.kind.in_(IDENTIFIER_KINDS))
+    ).all()
+    wanted = {found for kind, value, text in own if (found := identifier_of(kind, value, text))}
+    if not wanted:
+        return []
+    tokens = {_search_token(identifier) for identifier in wanted}
+    query = (
+        select(ListingVersion.listing_id, Indicator.kind, Indicator.value, Indicator.text)
+        .join(ListingVersion, Indicator.version_id == ListingVersion.id)
+        .where(
+            ListingVersion.listing_id != listing_id,
+            Indicator.kind.in_(IDENTIFIER_KINDS),
+            or_(
+                *(Indicator.text.icontains(t, autoescape=True) for t in tokens),
+                *(Indicator.value.icontains(t, autoescape=True) for t in tokens),
+            ),
+        )
+        .limit(MAX_SHARED_CANDIDATES)
+    )
+    shared: dict[int, set[str]] = {}
+    for other_id, kind, value, text in session.execute(query):
+        found = identifier_of(kind, value, text)
+        if found is not None and found in wanted:
+            shared.setdefault(other_id, set()).add(found.key)
+    if not shared:
+        return []
+    rows = session.execute(
+        select(Listing, Source, ListingVersion, Case)
+        .join(Source, Listing.source_id == Source.id)
+        .join(ListingVersion, ListingVersion.id == latest_version_id())
+        .outerjoin(Case, Case.listing_id == Listing.id)
+        .where(Listing.id.in_(shared))
+        .order_by(Listing.id)
+    ).all()
+    return [
+        SharedListing(
+            listing_id=listing.id,
+            case_id=case.id if case else None,
+            case_state=case.state if case else None,
+            title=version.title,
+            url=listing.url,
+            source_name=source.name,
+            identifiers=tuple(sorted(shared[listing.id])),
+        )
+        for listing, source, version, case in rows
+    ]
+
+
+def _search_token(identifier: Identifier) -> str:
+    # A phone number is written with spaces and dashes; its last four digits rarely are split.
+    if identifier.kind == "phone":
+        return identifier.key[-4:]
+    return identifier.key.split(":", 1)[-1]
+
+
+def listing_capture(session: Session, listing_id: int, capture_id: int) -> Capture | None:
+    """Return one capture of a listing, or None when it belongs to another listing."""
+    capture = session.get(Capture, capture_id)
+    return capture if capture is not None and capture.listing_id == listing_id else None

@@ -1,0 +1,192 @@
+"""Substances named in listings, counted over time, and lexicon candidates tallied."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    distinct,
+    func,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from storage.models import (
+    LexiconCandidate,
+    ListingVersion,
+    Mention,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SubstanceTag:
+    """A substance named in a listing, as a badge shows it."""
+
+    concept_id: str
+    name: str
+    substance_class: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubstanceCount:
+    """How many listings (and mentions) named a substance in a time range."""
+
+    concept_id: str
+    name: str
+    substance_class: str
+    listings: int
+    mentions: int
+
+
+def substances_of_versions(
+    session: Session, version_ids: Sequence[int]
+) -> dict[int, tuple[SubstanceTag, ...]]:
+    """Return the distinct substances of each listing version, in order of first mention."""
+    if not version_ids:
+        return {}
+    query = (
+        select(Mention)
+        .where(Mention.version_id.in_(version_ids))
+        .order_by(Mention.version_id, Mention.start, Mention.id)
+    )
+    found: dict[int, dict[str, SubstanceTag]] = {}
+    for mention in session.scalars(query):
+        tags = found.setdefault(mention.version_id, {})
+        tags.setdefault(
+            mention.concept_id,
+            SubstanceTag(mention.concept_id, mention.name, mention.substance_class),
+        )
+    return {version_id: tuple(tags.values()) for version_id, tags in found.items()}
+
+
+def substance_counts(session: Session, *, start: datetime, end: datetime) -> list[SubstanceCount]:
+    """Count, per substance, the listings whose versions of ``[start, end)`` named it."""
+    query = (
+        select(
+            Mention.concept_id,
+            func.min(Mention.name),
+            func.min(Mention.substance_class),
+            func.count(distinct(ListingVersion.listing_id)),
+            func.count(Mention.id),
+        )
+        .join(ListingVersion, Mention.version_id == ListingVersion.id)
+        .where(ListingVersion.created_at >= start, ListingVersion.created_at < end)
+        .group_by(Mention.concept_id)
+    )
+    counts = [
+        SubstanceCount(concept_id, name, substance_class, listings, mentions)
+        for concept_id, name, substance_class, listings, mentions in session.execute(query)
+    ]
+    return sorted(counts, key=lambda c: (-c.listings, -c.mentions, c.name))
+
+
+def first_seen_substances(
+    session: Session, *, start: datetime, end: datetime
+) -> list[SubstanceCount]:
+    """Return the substances first mentioned ever in a listing version of ``[start, end)``."""
+    first = (
+        select(Mention.concept_id, func.min(ListingVersion.created_at).label("first"))
+        .join(ListingVersion, Mention.version_id == ListingVersion.id)
+        .group_by(Mention.concept_id)
+        .subquery()
+    )
+    query = (
+        select(
+            Mention.concept_id,
+            func.min(Mention.name),
+            func.min(Mention.substance_class),
+            func.count(distinct(ListingVersion.listing_id)),
+            func.count(Mention.id),
+        )
+        .join(ListingVersion, Mention.version_id == ListingVersion.id)
+        .join(first, first.c.concept_id == Mention.concept_id)
+        .where(first.c.first >= start, first.c.first < end)
+        .where(ListingVersion.created_at >= start, ListingVersion.created_at < end)
+        .group_by(Mention.concept_id)
+    )
+    counts = [SubstanceCount(*row) for row in session.execute(query)]
+    return sorted(counts, key=lambda c: (-c.listings, -c.mentions, c.name))
+
+
+def substance_classes(session: Session) -> list[str]:
+    """Return every substance class that a mention has, sorted."""
+    return sorted(session.scalars(select(Mention.substance_class).distinct()))
+
+
+# Enough contexts for a curator to judge a term; the count keeps growing.
+MAX_EXAMPLES = 5
+
+
+MAX_TERM_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateRecord:
+    """A candidate term as written and the text around it."""
+
+    term: str
+    context: str
+
+
+def candidate_key(term: str) -> str:
+    """Return the form a term is tallied under: lower case, single spaces."""
+    return " ".join(term.lower().split())[:MAX_TERM_LENGTH]
+
+
+def record_candidates(
+    session: Session, candidates: list[CandidateRecord], *, version_id: int, now: datetime
+) -> None:
+    """Count each candidate once per listing version and keep a few example contexts."""
+    seen: dict[str, CandidateRecord] = {}
+    for candidate in candidates:
+        key = candidate_key(candidate.term)
+        if key:
+            seen.setdefault(key, candidate)
+    if not seen:
+        return
+    existing = {
+        row.term: row
+        for row in session.scalars(
+            select(LexiconCandidate).where(LexiconCandidate.term.in_(list(seen)))
+        )
+    }
+    for key, candidate in seen.items():
+        row = existing.get(key)
+        if row is None:
+            row = LexiconCandidate(term=key, count=0, first_seen=now, last_seen=now, examples=[])
+            session.add(row)
+        row.count += 1
+        row.last_seen = now
+        if len(row.examples) < MAX_EXAMPLES:
+            example = {"version_id": version_id, "context": candidate.context}
+            row.examples = [*row.examples, example]
+    session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateRow:
+    """A lexicon candidate as the digest lists it."""
+
+    term: str
+    count: int
+    first_seen: datetime
+    status: str
+
+
+def new_lexicon_candidates(
+    session: Session, *, start: datetime, end: datetime, limit: int = 20
+) -> tuple[list[CandidateRow], int]:
+    """Return the lexicon candidates first seen in ``[start, end)``, most frequent first, and
+    how many there are in all."""
+    where = (LexiconCandidate.first_seen >= start, LexiconCandidate.first_seen < end)
+    total = session.scalar(select(func.count(LexiconCandidate.id)).where(*where)) or 0
+    query = (
+        select(LexiconCandidate)
+        .where(*where)
+        .order_by(LexiconCandidate.count.desc(), LexiconCandidate.term)
+        .limit(limit)
+    )
+    rows = [CandidateRow(c.term, c.count, c.first_seen, c.status) for c in session.scalars(query)]
+    return rows, total
