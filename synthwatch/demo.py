@@ -18,7 +18,7 @@ from crawlers.runner import run_crawl
 from crawlers.sources import SourceConfig, load_sources
 from demo.server import DemoServer
 from review.auth import create_user, set_password
-from review.digest import write_preview
+from review.digest.build import write_preview
 from review.settings import base_url_from_env
 from storage.clock import utcnow
 from storage.config import StorageSettings

@@ -11,15 +11,15 @@ from pathlib import Path
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from review.digest import Reader, write_preview
-from review.mail import SmtpTransport
-from review.mail_settings import (
+from review.digest.build import Reader, write_preview
+from review.digest.mail import SmtpTransport
+from review.digest.outbox import retry_failed, send_digests
+from review.digest.settings import (
     DigestSchedule,
     SmtpSettings,
     check_address,
     message_id_domain,
 )
-from review.outbox import retry_failed, send_digests
 from review.settings import base_url_from_env
 from storage.audit import append_event
 from storage.models import DIGEST_STATUSES, DigestMessage, User

@@ -25,7 +25,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy.orm import Session, sessionmaker
 
 from review.auth import create_user
-from review.mail_settings import SmtpSettings
+from review.digest.settings import SmtpSettings
 from storage.crawls import finish_crawl_run, start_crawl_run
 from storage.db import transaction
 from storage.listings import AnalysisRecord, store_listing

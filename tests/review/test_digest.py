@@ -9,7 +9,7 @@ import lxml.html
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from review.digest import (
+from review.digest.build import (
     Reader,
     build_digest,
     iso_week,
@@ -18,8 +18,8 @@ from review.digest import (
     weeks_before,
     write_preview,
 )
-from review.digest_render import format_age, render_html, render_text, subject_line
-from review.digest_sources import expected_runs
+from review.digest.render import format_age, render_html, render_text, subject_line
+from review.digest.sources import expected_runs
 from review.errors import WeekError
 from tests.review.digest_testkit import FORUM_NAME, XSS_TERM, DigestSeed, seed_digest
 from tests.review.review_testkit import NOW, WEEK, XSS_IMG, XSS_TITLE, Seed

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from review.digest.mail import build_message, inline_images, message_bytes
+from review.digest.settings import DigestSchedule, SmtpSettings, check_address, message_id_domain
 from review.errors import SettingsError
-from review.mail import build_message, inline_images, message_bytes
-from review.mail_settings import DigestSchedule, SmtpSettings, check_address, message_id_domain
 from storage.models import DIGEST_STATUSES, DigestMessage
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
@@ -175,7 +175,7 @@ def test_message_ids_use_the_senders_domain() -> None:
 def test_every_setting_and_outbox_state_is_documented() -> None:
     root = Path(__file__).resolve().parents[2]
     readme = (root / "README.md").read_text(encoding="utf-8")
-    source = (root / "review" / "mail_settings.py").read_text(encoding="utf-8")
+    source = (root / "review" / "digest" / "settings.py").read_text(encoding="utf-8")
     names = set(re.findall(r'"(SYNTHWATCH_[A-Z_]+)"', source))
 
     assert len(names) >= 10

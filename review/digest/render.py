@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from review.highlight import css_token
 
 if TYPE_CHECKING:
-    from review.digest import Digest, Reader
+    from review.digest.build import Digest, Reader
 
 
 def subject_line(digest: Digest, *, reader: Reader | None = None, late: bool = False) -> str:

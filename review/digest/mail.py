@@ -26,7 +26,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from review.mail_settings import SmtpSettings
+from review.digest.settings import SmtpSettings
 from storage.models import DigestMessage
 
 log = logging.getLogger(__name__)

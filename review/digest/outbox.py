@@ -1,7 +1,7 @@
 """The digest outbox: which weeks are due, one message per (week, recipient), sent exactly once.
 
 Enqueue. A week falls due on the Monday after it at ``SYNTHWATCH_DIGEST_HOUR`` in
-``SYNTHWATCH_DIGEST_TZ`` (``review.mail_settings.DigestSchedule``). ``send_digests`` enqueues
+``SYNTHWATCH_DIGEST_TZ`` (``review.digest.settings.DigestSchedule``). ``send_digests`` enqueues
 every due week not enqueued before: the schedule ledger holds one claim per week (job
 ``digest:weeks``, period = the week's Monday 00:00 UTC), so after an outage each missed week is
 enqueued once, and marked late when enqueued more than ``LATE_GRACE`` after it fell due. A
@@ -25,7 +25,7 @@ again. What each crash point leaves:
   the unfinished transaction with the connection, so the later resend is the first delivery.
 - after the server's 250 to DATA, before our record commits: the server has the message and
   the row still says ``sending``; it is sent once more with the same Message-ID and bytes
-  (``review.mail``). This is the one duplicate there can be, and clients that thread by
+  (``review.digest.mail``). This is the one duplicate there can be, and clients that thread by
   Message-ID show it once. A connection lost while waiting for that 250 is the same case: the
   row goes back to pending and the retry is the same message.
 - after the record commits: the row is ``sent`` and is never claimed again.
@@ -48,11 +48,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from review.digest import DIGEST_JOB_ID, Digest, Reader, build_digest, iso_week, week_bounds
-from review.digest_render import render_html, render_text, subject_line
+from review.digest.build import DIGEST_JOB_ID, Digest, Reader, build_digest, iso_week, week_bounds
+from review.digest.mail import SmtpOutcome, SmtpTransport, Step, message_bytes
+from review.digest.render import render_html, render_text, subject_line
+from review.digest.settings import DigestSchedule
 from review.errors import ReviewError, WeekError
-from review.mail import SmtpOutcome, SmtpTransport, Step, message_bytes
-from review.mail_settings import DigestSchedule
 from storage.audit import append_event
 from storage.db import transaction
 from storage.models import DigestMessage, ScheduleLedger, User

@@ -19,13 +19,10 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-import review.outbox
-from review.digest import build_digest
-from review.digest_render import render_text
-from review.errors import WeekError
-from review.mail import SmtpTransport, Step
-from review.mail_settings import DigestSchedule, SmtpSettings
-from review.outbox import (
+import review.digest.outbox
+from review.digest.build import build_digest
+from review.digest.mail import SmtpTransport, Step
+from review.digest.outbox import (
     CANCELLED,
     CLAIM_TIMEOUT,
     MAX_ATTEMPTS,
@@ -34,6 +31,9 @@ from review.outbox import (
     retry_failed,
     send_digests,
 )
+from review.digest.render import render_text
+from review.digest.settings import DigestSchedule, SmtpSettings
+from review.errors import WeekError
 from storage.db import transaction
 from storage.models import DigestMessage, ScheduleLedger, User
 from tests.review.digest_testkit import (
@@ -236,7 +236,7 @@ def test_a_crash_while_enqueueing_leaves_nothing_half_done(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     handler = mail.handler
-    build = review.outbox._message
+    build = review.digest.outbox._message
     calls = []
 
     def crash_on_third(*args: object, **kwargs: object) -> DigestMessage:
@@ -245,7 +245,7 @@ def test_a_crash_while_enqueueing_leaves_nothing_half_done(
             raise Crash("enqueue")
         return build(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(review.outbox, "_message", crash_on_third)
+    monkeypatch.setattr(review.digest.outbox, "_message", crash_on_third)
     with pytest.raises(Crash):
         run(factory, mail.settings, SEND_AT)
     with factory() as session:
@@ -257,7 +257,7 @@ def test_a_crash_while_enqueueing_leaves_nothing_half_done(
         )
     assert [k for k in rows(factory) if k[0] == "2026-W48"] == []
 
-    monkeypatch.setattr(review.outbox, "_message", build)
+    monkeypatch.setattr(review.digest.outbox, "_message", build)
     run(factory, mail.settings, SEND_AT + timedelta(minutes=15))
     assert sorted(r for m in handler.received for r in m.rcpt_tos) == sorted(
         address(n) for n in RECIPIENTS

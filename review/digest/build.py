@@ -2,10 +2,11 @@
 
 Which week: ``week="2026-W48"`` names one ISO week (Monday 00:00 UTC to the next Monday). Without
 it the digest covers the ISO week that contains ``now``, up to ``now`` ("week to date"), which is
-what a preview or the demo wants. Sending (``review.outbox``) always names a week that has ended.
+what a preview or the demo wants. Sending (``review.digest.outbox``) always names a week that
+has ended.
 
 One ``Digest`` is built per week; each reader gets it rendered for them
-(``review.digest_render``): legal reviewers also see the cases waiting for their decision.
+(``review.digest.render``): legal reviewers also see the cases waiting for their decision.
 Everything scraped (titles, source names, candidate terms, crawl errors) reaches the
 HTML part through Jinja2's autoescaping only, and the subject is built from counts only.
 """
@@ -20,9 +21,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from review.digest_chart import Trend, trend_chart
-from review.digest_render import render_html
-from review.digest_sources import MissedSchedule, SourceActivity, source_report
+from review.digest.chart import Trend, trend_chart
+from review.digest.render import render_html
+from review.digest.sources import MissedSchedule, SourceActivity, source_report
 from review.errors import ReviewError, WeekError
 from review.settings import DEFAULT_BASE_URL
 from storage.cases import (
@@ -63,8 +64,8 @@ UNDELIVERED_WEEKS = 4
 DECISION_KINDS = ("confirmed", "dismissed", "escalated", "approved", "rejected", "referred")
 # Indicators an analyst reads first; other kinds follow in the order found.
 INDICATOR_PRIORITY = ("price", "quantity", "purity", "shipping", "contact", "disclaimer")
-# The schedule ledger's job id of the digest's weeks (a claim per week, see review.outbox); apart
-# from the scheduler's own ids (``crawl:<source>``) and from whatever it names its digest job.
+# The schedule ledger's job id of the digest's weeks (a claim per week, see review.digest.outbox);
+# apart from the scheduler's own ids (``crawl:<source>``) and from whatever it names its digest job.
 DIGEST_JOB_ID = "digest:weeks"
 _WEEK = re.compile(r"(\d{4})-W(\d{2})")
 
