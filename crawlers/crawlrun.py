@@ -12,7 +12,7 @@ interrupted first. The validators (ETag, Last-Modified) of the source's listings
 the spider's conditional GETs. When the crawl finishes normally and complete
 (`synthwatch/incomplete` is 0), listings it did not see get a miss, and those missed by
 `SYNTHWATCH_GONE_AFTER` such crawls in a row are marked gone. The run closes with the stats
-documented in `crawlers.stats`.
+documented in `storage.crawl_stats`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +35,8 @@ from crawlers.evidence import warc_relpath
 from crawlers.registry import register_source
 from crawlers.sources import SourceConfig
 from crawlers.stats import record_error, run_stats
+from storage import crawl_stats
+from storage.clock import Clock, utcnow
 from storage.crawls import finish_crawl_run, interrupt_stale_runs, start_crawl_run
 from storage.db import make_engine, make_session_factory, transaction
 from storage.errors import StorageError
@@ -61,11 +62,6 @@ GATE_STATES = {
 }
 
 
-def utc_now() -> datetime:
-    """Return the current time, timezone-aware UTC."""
-    return datetime.now(UTC)
-
-
 def gate_error(source_id: str, state: str) -> str:
     """Return the error text of a crawl the legal gate refused."""
     why = GATE_STATES.get(state, "it may not be crawled")
@@ -83,7 +79,7 @@ class CrawlRunExtension:
         home: Path,
         run_file: Path | None = None,
         gone_after: int = 3,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utcnow,
     ) -> None:
         self.crawler = crawler
         self.database_url = database_url
@@ -139,7 +135,7 @@ class CrawlRunExtension:
         if not self.approved:
             assert self.gate_state is not None
             self.error = gate_error(source.id, self.gate_state)
-            self.crawler.stats.inc_value("synthwatch/gate/refused")
+            self.crawler.stats.inc_value(crawl_stats.GATE_REFUSED)
             logger.error("%s; no request sent (crawl run %s)", self.error, self.run_id)
             raise CloseSpider(GATE_REASON)
         logger.info(
@@ -164,7 +160,7 @@ class CrawlRunExtension:
         self.gate_state, self.run_id, self.warc_file = state, run.id, warc_file
         self.validators = validators
         if interrupted:
-            self.crawler.stats.set_value("synthwatch/interrupted_runs", len(interrupted))
+            self.crawler.stats.set_value(crawl_stats.INTERRUPTED_RUNS, len(interrupted))
             logger.warning(
                 "crawl runs %s of %r never closed (killed?): marked interrupted",
                 ", ".join(map(str, interrupted)),
@@ -200,7 +196,7 @@ class CrawlRunExtension:
     def _count_misses(self, session: Session, run: CrawlRun, now: datetime) -> None:
         """Give a miss to the listings a complete crawl did not see; mark gone the long missed."""
         stats = self.crawler.stats
-        partial = int(stats.get_value("synthwatch/incomplete", 0))
+        partial = int(stats.get_value(crawl_stats.INCOMPLETE, 0))
         if partial:
             logger.info(
                 "crawl run %s saw the site partly (%s failures): no misses", run.id, partial
@@ -214,14 +210,14 @@ class CrawlRunExtension:
             gone_after=self.gone_after,
             now=now,
         )
-        stats.set_value("synthwatch/listings_missed", missed)
-        stats.set_value("synthwatch/listings_gone", gone)
+        stats.set_value(crawl_stats.LISTINGS_MISSED, missed)
+        stats.set_value(crawl_stats.LISTINGS_GONE, gone)
 
     def _close_stats(self, run: CrawlRun, now: datetime, reason: str) -> dict[str, Any]:
         stats = self.crawler.stats
-        stats.set_value("synthwatch/requests", stats.get_value("downloader/request_count", 0))
+        stats.set_value(crawl_stats.REQUESTS, stats.get_value(crawl_stats.SCRAPY_REQUEST_COUNT, 0))
         duration = (now - run.started_at).total_seconds()
-        stats.set_value("synthwatch/duration_seconds", round(duration, 3))
+        stats.set_value(crawl_stats.DURATION_SECONDS, round(duration, 3))
         return run_stats(stats.get_stats(), reason)
 
     def spider_error(self, failure: Failure, response: Any, spider: Spider) -> None:
@@ -247,7 +243,10 @@ class CrawlRunExtension:
             "pid": os.getpid(),
         }
         self.run_file.parent.mkdir(parents=True, exist_ok=True)
-        self.run_file.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        # Written whole or not at all: the runner polls this file as the child's handshake.
+        partial = self.run_file.with_name(self.run_file.name + ".partial")
+        partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        partial.replace(self.run_file)
 
     def _dispose(self) -> None:
         if self.engine is not None:

@@ -1,4 +1,4 @@
-"""Evidence: each crawl run appends its listing pages to one gzip WARC file, and reads them back.
+"""Evidence: each crawl run appends its listing pages to one gzip WARC file.
 
 `<SYNTHWATCH_HOME>/evidence/<source_id>/<run_id>.warc.gz` starts with a warcinfo record and
 gets a response record and its request record per listing page; the file is only ever opened
@@ -10,22 +10,20 @@ The payload is the body as Scrapy delivered it: chunked transfer coding already 
 content coding too when Scrapy decoded it (it then drops `Content-Encoding`). So the record's
 `Content-Length` is the payload's length, and the original `Transfer-Encoding` and
 `Content-Length` headers are kept as `X-Archive-Orig-*` (the convention of web archives).
+Reading the records back and verifying them is `storage.warc`'s, for every reader alike.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.utils import Digester
@@ -33,6 +31,7 @@ from warcio.warcwriter import WARCWriter
 
 from crawlers.errors import EvidenceError
 from crawlers.items import EvidenceRef, Headers, PageItem
+from storage.warc import payload_digest
 
 # Headers that describe the bytes on the wire rather than the payload we keep.
 WIRE_HEADERS = frozenset({"transfer-encoding", "content-length"})
@@ -49,11 +48,6 @@ class _Sha256WARCWriter(WARCWriter):
 def warc_relpath(source_id: str, run_id: int) -> str:
     """Return the WARC file of a crawl run, relative to SYNTHWATCH_HOME."""
     return f"evidence/{source_id}/{run_id}.warc.gz"
-
-
-def payload_digest(sha256_hex: str) -> str:
-    """Return a SHA-256 hex digest as a `WARC-Payload-Digest` value."""
-    return "sha256:" + base64.b32encode(bytes.fromhex(sha256_hex)).decode("ascii")
 
 
 def warc_date(moment: datetime) -> str:
@@ -162,47 +156,3 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return ""
-
-
-@dataclass(frozen=True, slots=True)
-class CaptureCheck:
-    """The outcome of re-reading one captured page."""
-
-    ok: bool
-    message: str
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-
-def verify_capture(
-    home: Path, warc_file: str, offset: int, length: int, sha256: str
-) -> CaptureCheck:
-    """Re-read the response record at `offset` and recompute its payload's SHA-256."""
-    where = f"{warc_file}@{offset}"
-    root = home.resolve()
-    path = (root / warc_file).resolve()
-    if not path.is_relative_to(root):
-        return CaptureCheck(False, f"{where}: path leaves SYNTHWATCH_HOME")
-    try:
-        with path.open("rb") as fh:
-            fh.seek(offset)
-            data = fh.read(length)
-    except OSError as exc:
-        return CaptureCheck(False, f"{where}: cannot read: {exc}")
-    if len(data) != length:
-        return CaptureCheck(False, f"{where}: file ends {length - len(data)} bytes early")
-    try:
-        record = next(iter(ArchiveIterator(io.BytesIO(data))))
-        payload = record.raw_stream.read()
-        declared = record.rec_headers.get_header("WARC-Payload-Digest")
-    except Exception as exc:
-        return CaptureCheck(False, f"{where}: not a readable WARC record: {exc}")
-    if record.rec_type != "response":
-        return CaptureCheck(False, f"{where}: a {record.rec_type} record, not a response")
-    actual = hashlib.sha256(payload).hexdigest()
-    if actual != sha256:
-        return CaptureCheck(False, f"{where}: payload SHA-256 is {actual}, expected {sha256}")
-    if declared != payload_digest(sha256):
-        return CaptureCheck(False, f"{where}: WARC-Payload-Digest {declared} does not match")
-    return CaptureCheck(True, f"{where}: payload SHA-256 {sha256} verified")

@@ -39,6 +39,7 @@ from twisted.internet.threads import deferToThread
 
 from crawlers.sources import HIDDEN_SUFFIXES, in_domains
 from crawlers.stats import record_blocked, record_refusal
+from storage import crawl_stats
 
 if TYPE_CHECKING:
     from typing import Self
@@ -209,7 +210,7 @@ class OpenWebGuard:
         for name in CREDENTIAL_HEADERS:
             if name in request.headers:
                 del request.headers[name]
-                self.stats.inc_value("synthwatch/guard/credentials_stripped")
+                self.stats.inc_value(crawl_stats.CREDENTIALS_STRIPPED)
 
     def refuse(self, reason: str, url: str) -> IgnoreRequest:
         """Record a refusal and return the exception to raise."""
@@ -233,7 +234,7 @@ class OpenWebGuard:
     def process_response(self, request: Request, response: Response) -> Response:
         if request.meta.get(ROBOTS_REQUEST):
             return response
-        self.stats.inc_value("synthwatch/pages_fetched")
+        self.stats.inc_value(crawl_stats.PAGES_FETCHED)
         if login_wall(response):
             raise self.refuse("login", response.url)
         if challenge_page(response):

@@ -39,7 +39,6 @@ class PageItem:
     title: str = ""
     text: str = ""
     fields: dict[str, str] = field(default_factory=dict)
-    extraction: str = ""
     evidence: EvidenceRef | None = None
     analysis: AnalysisRecord | None = None
 

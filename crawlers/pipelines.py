@@ -11,17 +11,18 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
-from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.exceptions import DropItem
 from scrapy.utils.misc import load_object
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawlers import __version__
 from crawlers.crawlrun import CrawlRunExtension
-from crawlers.errors import EvidenceError
+from crawlers.errors import ConfigError, EvidenceError
 from crawlers.evidence import WarcEvidenceWriter
 from crawlers.items import PageItem, UnchangedListing
 from crawlers.stats import record_error
 from nlp import Analysis
+from storage import crawl_stats
 from storage.crawls import record_capture
 from storage.db import transaction
 from storage.errors import StorageError
@@ -44,10 +45,15 @@ logger = logging.getLogger(__name__)
 
 
 def crawl_run_of(crawler: Crawler) -> CrawlRunExtension:
-    """Return the crawl-run extension the pipelines write through."""
+    """Return the crawl-run extension the pipelines write through; fail the crawl without it."""
     run = crawler.get_extension(CrawlRunExtension)
     if run is None:
-        raise NotConfigured("the SynthWatch pipelines need crawlers.crawlrun.CrawlRunExtension")
+        # Not NotConfigured: Scrapy would leave the pipeline out with a warning and crawl on,
+        # keeping neither evidence nor listings.
+        raise ConfigError(
+            "EXTENSIONS: the SynthWatch pipelines need crawlers.crawlrun.CrawlRunExtension,"
+            " which is not enabled"
+        )
     return run
 
 
@@ -90,7 +96,7 @@ class EvidencePipeline:
         except EvidenceError as exc:
             record_error(self.stats, "evidence", item.url, self.errors_max)
             raise DropItem(f"evidence of {item.url} not written: {exc}") from exc
-        self.stats.inc_value("synthwatch/evidence/records")
+        self.stats.inc_value(crawl_stats.EVIDENCE_RECORDS)
         return item
 
     def close_spider(self) -> None:
@@ -130,6 +136,7 @@ def analysis_record(analysis: Analysis) -> AnalysisRecord:
                 end=i.end,
                 text=i.text,
                 value=i.value,
+                key=i.key,
             )
             for i in analysis.indicators
         ],
@@ -225,16 +232,16 @@ class StorePipeline:
         except (SQLAlchemyError, StorageError) as exc:
             record_error(self.stats, "storage", item.url, self.errors_max)
             raise DropItem(f"{item.url} not stored: {exc}") from exc
-        self.stats.inc_value("synthwatch/listings_stored")
+        self.stats.inc_value(crawl_stats.LISTINGS_STORED)
         if new_version:
-            self.stats.inc_value("synthwatch/listings_new_version")
+            self.stats.inc_value(crawl_stats.LISTINGS_NEW_VERSION)
             self.stats.inc_value(
-                "synthwatch/listings_new" if first else "synthwatch/listings_changed"
+                crawl_stats.LISTINGS_NEW if first else crawl_stats.LISTINGS_CHANGED
             )
         else:
-            self.stats.inc_value("synthwatch/listings_unchanged")
+            self.stats.inc_value(crawl_stats.LISTINGS_UNCHANGED)
         if analysis.offer:
-            self.stats.inc_value("synthwatch/flagged")
+            self.stats.inc_value(crawl_stats.FLAGGED)
         return item
 
     def seen_unchanged(self, item: UnchangedListing) -> UnchangedListing:
@@ -253,5 +260,5 @@ class StorePipeline:
             logger.warning("304 for %s, which is not a stored listing", item.url)
             record_error(self.stats, "storage", item.url, self.errors_max)
             raise DropItem(f"304 for unknown listing {item.url}")
-        self.stats.inc_value("synthwatch/listings_unchanged")
+        self.stats.inc_value(crawl_stats.LISTINGS_UNCHANGED)
         return item

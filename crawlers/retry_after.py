@@ -31,6 +31,8 @@ from scrapy.http import Response
 from crawlers.faults import CrawlFault
 from crawlers.guard import ROBOTS_REQUEST
 from crawlers.waiting import pause
+from storage import crawl_stats
+from storage.clock import Clock, utcnow
 
 if TYPE_CHECKING:
     from typing import Self
@@ -71,7 +73,7 @@ class RetryAfterMiddleware:
         max_wait: float,
         default_wait: float,
         monotonic: Callable[[], float] = time.monotonic,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Clock = utcnow,
         wait: Callable[[float], Awaitable[bool]] | None = None,
     ) -> None:
         self.crawler = crawler
@@ -116,7 +118,7 @@ class RetryAfterMiddleware:
         until = self._monotonic() + wait
         if until > self.paused_until.get(key, 0.0):
             self.paused_until[key] = until
-        self.stats.inc_value("synthwatch/retry_after/paused")
+        self.stats.inc_value(crawl_stats.RETRY_AFTER_PAUSED)
         logger.info("%s answered %s: host %s paused %.1fs", request.url, response.status, key, wait)
         slot = downloader.slots.get(key)
         if slot is not None:
@@ -149,7 +151,7 @@ class RetryAfterMiddleware:
         retry = request.copy()
         retry.meta[TIMES_META] = times
         retry.dont_filter = True
-        self.stats.inc_value("synthwatch/retry_after/retried")
+        self.stats.inc_value(crawl_stats.RETRY_AFTER_RETRIED)
         return retry
 
     def too_long(self, request: Request, wait: float) -> CrawlFault:

@@ -39,11 +39,12 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
-from crawlers.crawlrun import utc_now
 from crawlers.guard import ROBOTS_REQUEST
 from crawlers.robots_cache import RobotsCache
 from crawlers.stats import record_refusal
 from crawlers.waiting import pause
+from storage import crawl_stats
+from storage.clock import Clock, utcnow
 
 if TYPE_CHECKING:
     from typing import Self
@@ -125,7 +126,7 @@ class RobotsTxtMiddleware:
         retry_delays: Sequence[float] = (),
         cache: RobotsCache | None = None,
         max_age: timedelta = timedelta(hours=24),
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utcnow,
         wait: Callable[[float], Awaitable[bool]] | None = None,
     ) -> None:
         self.crawler = crawler
@@ -211,13 +212,13 @@ class RobotsTxtMiddleware:
             logger.info("robots.txt of %s unreachable: asking again in %ss", origin, delay)
             if not await self._wait(delay):
                 raise IgnoreRequest(f"the crawl is closing: robots.txt of {origin} not asked")
-            self.stats.inc_value("synthwatch/robots/retries")
+            self.stats.inc_value(crawl_stats.ROBOTS_RETRIES)
             attempts = host.attempts
         else:
             attempts = 0
             cached = self.cache.load(origin, now=self.clock()) if self.cache else None
             if cached is not None:
-                self.stats.inc_value("synthwatch/robots/cached")
+                self.stats.inc_value(crawl_stats.ROBOTS_CACHED)
                 rules = rules_from_response(cached.status, cached.body, self.agent)
                 self._hosts[origin] = _Host(rules, cached.fetched_at, 1, retryable=False)
                 self._report(origin, rules, f"cached HTTP {cached.status}")
@@ -245,7 +246,7 @@ class RobotsTxtMiddleware:
             return UNREACHABLE, f"{type(exc).__name__}: {exc}", False
         except Exception as exc:
             return UNREACHABLE, f"{type(exc).__name__}: {exc}", True
-        self.stats.inc_value("synthwatch/robots/fetched")
+        self.stats.inc_value(crawl_stats.ROBOTS_FETCHED)
         rules = rules_from_response(response.status, response.body, self.agent)
         if self.cache is not None and not rules.unreachable:
             body = parse_limit(response.body) if rules.parser is not None else b""
@@ -255,14 +256,14 @@ class RobotsTxtMiddleware:
     def _report(self, origin: str, rules: RobotsRules, why: str) -> None:
         """Count and log an origin whose rules refuse it for the rest of the crawl."""
         if rules.unreachable:
-            self.stats.inc_value("synthwatch/robots/unreachable")
-            self.stats.inc_value("synthwatch/incomplete")
+            self.stats.inc_value(crawl_stats.ROBOTS_UNREACHABLE)
+            self.stats.inc_value(crawl_stats.INCOMPLETE)
             logger.warning(
                 "robots.txt of %s unreachable (%s): host refused for this crawl", origin, why
             )
         elif rules.crawl_delay is not None and rules.crawl_delay > self.max_crawl_delay:
-            self.stats.inc_value("synthwatch/robots/crawl_delay_too_long")
-            self.stats.inc_value("synthwatch/incomplete")
+            self.stats.inc_value(crawl_stats.ROBOTS_CRAWL_DELAY_TOO_LONG)
+            self.stats.inc_value(crawl_stats.INCOMPLETE)
             logger.warning(
                 "robots.txt of %s asks a Crawl-delay of %ss (cap %ss): host skipped",
                 origin,

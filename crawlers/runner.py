@@ -5,7 +5,10 @@ Twisted's reactor cannot be restarted, so every crawl is its own process; the sc
 the source files and the storage environment, runs in its own process group (killed as a
 whole on timeout: SIGTERM, then SIGKILL after a grace period), and writes its output to
 `<SYNTHWATCH_HOME>/logs/<source>-<time>.log` and its crawl run id, final status and process id
-to a JSON file beside it. Without a contact URL (`SYNTHWATCH_CONTACT_URL`, in the environment
+to a JSON file beside it. That file is also the readiness handshake: the crawl's timeout starts
+when the child first writes it (its crawl run is open), so a slow start on a loaded machine
+(Python, Scrapy and spaCy imports) does not eat into the crawl's time; the start-up has its own
+bound. Without a contact URL (`SYNTHWATCH_CONTACT_URL`, in the environment
 given or inherited, or as a setting) no child is started: `ConfigError` names the variable.
 """
 
@@ -19,14 +22,16 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from crawlers.identity import CONTACT_SETTING, require_contact
 from crawlers.sources import SOURCE_ID
+from storage.clock import utcnow
 from storage.config import StorageSettings
 
 SETTINGS_MODULE = "crawlers.settings"
+# How often the runner looks for the child's run file while it starts up.
+POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,7 @@ class CrawlOutcome:
     status: str | None = None
     error: str | None = None
     timed_out: bool = False
+    startup: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -71,8 +77,13 @@ def run_crawl(
     allow_loopback: bool = False,
     settings: Mapping[str, str] | None = None,
     grace: float = 10.0,
+    startup_timeout: float = 120.0,
 ) -> CrawlOutcome:
     """Crawl one source in a child process and wait for it, at most `timeout` seconds.
+
+    The `timeout` counts from the moment the child reports its crawl run open; until then it
+    has `startup_timeout` seconds. `CrawlOutcome.duration` counts from the start of the process,
+    `startup` is how long the runner waited for the report.
 
     The child inherits this process's environment with `env` set on top (e.g. SYNTHWATCH_HOME,
     SYNTHWATCH_DATABASE_URL); `settings` are extra Scrapy settings, passed as `-s NAME=VALUE`.
@@ -84,7 +95,7 @@ def run_crawl(
     require_contact((settings or {}).get(CONTACT_SETTING) or child_env.get(CONTACT_SETTING))
     logs = StorageSettings.from_env(child_env).home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
     log_path = logs / f"{source_id}-{stamp}.log"
     run_file = logs / f"{source_id}-{stamp}.json"
     command = [sys.executable, "-m", "scrapy", "crawl", source_id]
@@ -93,6 +104,7 @@ def run_crawl(
         command += ["-s", f"{name}={value}"]
 
     started = time.monotonic()
+    startup = 0.0
     timed_out = False
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -104,6 +116,10 @@ def run_crawl(
             start_new_session=True,
         )
         try:
+            reported = _started(process, run_file, startup_timeout)
+            startup = time.monotonic() - started
+            if not reported:
+                raise subprocess.TimeoutExpired(command, startup_timeout)
             exit_code: int | None = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
@@ -111,19 +127,30 @@ def run_crawl(
         except BaseException:
             _stop(process, 0)
             raise
-    duration = time.monotonic() - started
+    ended = time.monotonic()
     run = _read_run_file(run_file)
     run_id, status, error = run.get("crawl_run_id"), run.get("status"), run.get("error")
     return CrawlOutcome(
         source_id=source_id,
         exit_code=exit_code,
-        duration=duration,
+        duration=ended - started,
         log_path=log_path,
         run_id=run_id if isinstance(run_id, int) else None,
         status=status if isinstance(status, str) else None,
         error=error if isinstance(error, str) else None,
         timed_out=timed_out,
+        startup=startup,
     )
+
+
+def _started(process: subprocess.Popen[bytes], run_file: Path, timeout: float) -> bool:
+    """Wait until the child wrote its run file or exited; False if neither came in time."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and not _read_run_file(run_file).get("status"):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_SECONDS)
+    return True
 
 
 def _stop(process: subprocess.Popen[bytes], grace: float) -> int | None:

@@ -29,12 +29,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import secrets
-import socket
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,104 +48,33 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawlers.errors import SourceError
+from crawlers.job_state import (
+    JobInfo,
+    catch_up_due,
+    default_holder,
+    describe_jobs,
+    job_id,
+    ledger_detail,
+)
 from crawlers.jobs import CrawlJob, PeriodicCommand, RunJob
-from crawlers.periods import period_start, trigger_for
-from crawlers.runner import CrawlOutcome
-from crawlers.sources import SourceConfig, load_all_sources, scope_fingerprint
+from crawlers.sources import SourceConfig, files_signature, load_all_sources, scope_fingerprint
+from storage.clock import Clock, utcnow
 from storage.crawls import running_crawl
 from storage.db import transaction
 from storage.models import ScheduleLedger
+from storage.periods import period_start, trigger_for
 from storage.schedule import (
     abandon_periods,
     acquire_lease,
     claim_period,
     finish_period,
-    last_period,
     release_lease,
 )
 from storage.sources import approval_state
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "CrawlJob",
-    "JobInfo",
-    "PeriodicCommand",
-    "RunJob",
-    "Scheduler",
-    "catch_up_due",
-    "describe_jobs",
-]
-
 LEASE_NAME = "scheduler"
-
-
-def utcnow() -> datetime:
-    """Return the current time in UTC."""
-    return datetime.now(UTC)
-
-
-def job_id(source_id: str) -> str:
-    """Return the ledger's job id of a source's crawls."""
-    return f"crawl:{source_id}"
-
-
-def last_claim(session: Session, source_id: str) -> ScheduleLedger | None:
-    """Return the ledger row of the latest period of a source that any scheduler claimed."""
-    return last_period(session, job_id(source_id))
-
-
-def catch_up_due(session: Session, source: SourceConfig, now: datetime) -> bool:
-    """Tell whether the source's latest period is unclaimed, so it should run at once."""
-    latest = period_start(source, now)
-    if latest is None:
-        return False
-    claimed = last_claim(session, source.id)
-    return claimed is None or claimed.period_start < latest
-
-
-@dataclass(frozen=True, slots=True)
-class JobInfo:
-    """What the scheduler does with one source; `next_run` is None when it has no job."""
-
-    source_id: str
-    schedule: str
-    approval: str
-    next_run: datetime | None
-    catch_up: bool
-    last_period: datetime | None
-    last_status: str | None
-
-
-def describe_jobs(
-    session: Session, sources: Iterable[SourceConfig], *, now: datetime
-) -> list[JobInfo]:
-    """Describe each source's job: approval, next run (now for a catch-up), last period."""
-    infos: list[JobInfo] = []
-    for source in sources:
-        state = approval_state(session, source.id, scope_fingerprint(source))
-        last = last_claim(session, source.id)
-        catch_up = state == "approved" and catch_up_due(session, source, now)
-        next_run = None
-        if state == "approved":
-            next_run = now if catch_up else trigger_for(source).get_next_fire_time(None, now)
-        infos.append(
-            JobInfo(
-                source_id=source.id,
-                schedule=source.schedule,
-                approval=state,
-                next_run=next_run,
-                catch_up=catch_up,
-                last_period=last.period_start if last else None,
-                last_status=last.status if last else None,
-            )
-        )
-    return infos
-
-
-def default_holder() -> str:
-    """Return a holder id unique to this process: host, pid and a random suffix."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"[:200]
 
 
 class Scheduler:
@@ -161,7 +86,7 @@ class Scheduler:
         source_files: Sequence[Path | str],
         *,
         run_job: RunJob | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
         holder: str | None = None,
         lease_ttl: timedelta = timedelta(seconds=60),
         crawl_timeout: float = 3600.0,
@@ -188,7 +113,7 @@ class Scheduler:
         self._commands = tuple(commands)
         self._command_jobs = False
         self._overrun: set[str] = set()  # jobs whose firing found their last crawl running
-        self._signature = _signature(self._files)
+        self._signature = files_signature(self._files)
         self._sources = {s.id: s for s in load_all_sources(self._files)}
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
@@ -322,7 +247,7 @@ class Scheduler:
             status, run_id, detail = "failed", None, f"{type(exc).__name__}: {exc}"
         else:
             status = "finished" if outcome.ok else "failed"
-            run_id, detail = outcome.run_id, _detail(outcome, self._timeout)
+            run_id, detail = outcome.run_id, ledger_detail(outcome, self._timeout)
         with transaction(self._factory) as session:
             ledger_row = session.get(ScheduleLedger, row_id)
             assert ledger_row is not None
@@ -389,7 +314,7 @@ class Scheduler:
     def _refresh(self) -> None:
         """Reload the source files when they changed, then match the jobs to the approvals."""
         with self._lock:
-            signature = _signature(self._files)
+            signature = files_signature(self._files)
             if signature != self._signature:
                 self._signature = signature
                 try:
@@ -463,29 +388,3 @@ class Scheduler:
                 source.schedule,
                 "; its latest period never ran: catching up now" if extra else "",
             )
-
-
-def _signature(files: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
-    """Return the files' modification times and sizes (-1 for a missing file)."""
-    marks = []
-    for path in files:
-        try:
-            stat = path.stat()
-        except OSError:
-            marks.append((str(path), -1, -1))
-        else:
-            marks.append((str(path), stat.st_mtime_ns, stat.st_size))
-    return tuple(marks)
-
-
-def _detail(outcome: CrawlOutcome, timeout: float) -> str:
-    """Say in a line how a crawl process ended, for the ledger."""
-    if outcome.timed_out:
-        why = f"killed after the {timeout:.0f} s timeout"
-    elif outcome.error:
-        why = outcome.error
-    elif outcome.exit_code != 0:
-        why = f"exit code {outcome.exit_code}"
-    else:
-        why = f"crawl run {outcome.status or 'unknown'}"
-    return f"{why}; log {outcome.log_path}"

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from nlp.analysis import (
     CLASSES,
-    TARGET_CLASSES,
     Analysis,
     Candidate,
     Indicator,
@@ -31,8 +30,14 @@ from nlp.analysis import (
     Reason,
 )
 from nlp.errors import NlpDataError
+from nlp.identifiers import identifier_key
 from nlp.lexicon import Concept, Lexicon, load_lexicon
 from nlp.pipeline import Analyser, analyse, analyse_many
+from nlp.scoring import load_weights
+from nlp.signals import PageSignals
+
+# The classes whose offers are flagged, from `target_classes` in nlp/data/weights.toml.
+TARGET_CLASSES: tuple[str, ...] = load_weights().target_classes
 
 __all__ = [
     "CLASSES",
@@ -45,8 +50,10 @@ __all__ = [
     "Lexicon",
     "Mention",
     "NlpDataError",
+    "PageSignals",
     "Reason",
     "analyse",
     "analyse_many",
+    "identifier_key",
     "load_lexicon",
 ]

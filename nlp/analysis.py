@@ -26,20 +26,8 @@ CLASSES: tuple[str, ...] = (
     "other_drug",
 )
 
-# An offer of one of these classes is flaggable.
-TARGET_CLASSES: tuple[str, ...] = (
-    "fentanyl",
-    "nitazene",
-    "other_synthetic_opioid",
-    "synthetic_cannabinoid",
-    "synthetic_cathinone",
-    "designer_benzodiazepine",
-    "phenethylamine",
-    "tryptamine",
-    "arylcyclohexylamine",
-    "other_nps",
-    "precursor",
-)
+# Which classes are flagged when offered is configuration: `target_classes` in
+# nlp/data/weights.toml (`nlp.TARGET_CLASSES` is read from there).
 
 INDICATOR_KINDS: tuple[str, ...] = (
     "quantity",
@@ -104,13 +92,19 @@ class Mention:
 
 @dataclass(frozen=True, slots=True)
 class Indicator:
-    """A trafficking indicator (price, quantity, ...); offsets point into the original text."""
+    """A trafficking indicator (price, quantity, ...); offsets point into the original text.
+
+    `key` is the identifier a contact, phone, e-mail, payment or wallet indicator names, in
+    one spelling ("wickr:chemking", "phone:+447700900123", "btc:bc1q..."; see
+    `nlp.identifiers`), or None when it names none ("message us on Signal", a price).
+    """
 
     kind: str
     start: int
     end: int
     text: str
     value: str
+    key: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
@@ -120,6 +114,7 @@ class Indicator:
             "end": self.end,
             "text": self.text,
             "value": self.value,
+            "key": self.key,
         }
 
 

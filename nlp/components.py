@@ -10,7 +10,7 @@ mentions -> indicators -> candidates -> context -> scoring. Factory names are
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 
 from spacy.language import Language
@@ -18,10 +18,11 @@ from spacy.tokens import Doc, Span
 
 from nlp.analysis import Indicator
 from nlp.candidates import find_candidates
-from nlp.context import find_context
+from nlp.context import find_context, line_starts
 from nlp.cues import load_cues, lowercase
 from nlp.extensions import register_extensions
 from nlp.fuzzy import FuzzyMatcher, load_guard
+from nlp.identifiers import IDENTIFIER_KINDS, identifier_key
 from nlp.indicators import find_indicators
 from nlp.lexicon import cas_is_valid, load_lexicon
 from nlp.mentions import (
@@ -33,6 +34,7 @@ from nlp.mentions import (
     normalised_of,
     resolve_mentions,
 )
+from nlp.normalise import Normalised
 from nlp.patterns import MIN_ANALOGUE_PREFIX, load_analogues
 from nlp.scoring import load_weights, score_analysis
 
@@ -192,7 +194,11 @@ def make_indicators(nlp: Language, name: str, cues: str) -> DocComponent:
         found: list[Indicator] = []
         for hit in find_indicators(normalised.text, keywords):
             start, end = normalised.to_original(hit.start, hit.end)
-            found.append(Indicator(hit.kind, start, end, normalised.original[start:end], hit.value))
+            text = normalised.original[start:end]
+            key = (
+                identifier_key(hit.kind, text, hit.value) if hit.kind in IDENTIFIER_KINDS else None
+            )
+            found.append(Indicator(hit.kind, start, end, text, hit.value, key))
         for start, end in doc._.sw_unknown_cas or ():
             start, end = normalised.to_original(start, end)
             text = normalised.original[start:end]
@@ -234,6 +240,30 @@ def make_candidates(nlp: Language, name: str) -> DocComponent:
     return candidates
 
 
+# Indicators that make a block naming a substance an offer block (nlp.context).
+_OFFER_BLOCK_KINDS = frozenset(
+    {"price", "quantity", "contact", "phone", "wallet", "payment", "sale", "bulk", "purity"}
+)
+
+
+def _to_normalised(normalised: Normalised, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Map original-text spans to the normalised text (approximately, by line).
+
+    Only the line a span is on matters to the context component, and normalisation never
+    adds or removes a line break, so the n-th line of one text is the n-th of the other.
+    """
+    if normalised.text is normalised.original or not spans:
+        return spans
+    original_lines = line_starts(normalised.original)
+    normalised_lines = line_starts(normalised.text)
+    mapped = []
+    for start, end in spans:
+        line = bisect_right(original_lines, start) - 1
+        at = normalised_lines[min(line, len(normalised_lines) - 1)]
+        mapped.append((at, at + (end - start)))
+    return mapped
+
+
 @Language.factory("synthwatch_context_v1", default_config={"cues": ""})
 def make_context(nlp: Language, name: str, cues: str) -> DocComponent:
     """Find context cues and neutralised mentions into `doc._.sw_context`."""
@@ -241,8 +271,11 @@ def make_context(nlp: Language, name: str, cues: str) -> DocComponent:
     matcher = load_cues(cues).context
 
     def context(doc: Doc) -> Doc:
-        text = normalised_of(doc).text
-        doc._.sw_context = find_context(text, doc._.sw_mentions or [], matcher)
+        normalised = normalised_of(doc)
+        sale = [(i.start, i.end) for i in doc._.sw_indicators or () if i.kind in _OFFER_BLOCK_KINDS]
+        doc._.sw_context = find_context(
+            normalised.text, doc._.sw_mentions or [], matcher, _to_normalised(normalised, sale)
+        )
         return doc
 
     return context
@@ -261,6 +294,7 @@ def make_scoring(nlp: Language, name: str, weights: str) -> DocComponent:
             doc._.sw_context,
             loaded,
             candidates=doc._.sw_candidates or (),
+            signals=doc._.sw_signals,
         )
         return doc
 

@@ -1,7 +1,14 @@
 """Find context that lowers or cancels a flag: genre cues, and cues scoped to one mention.
 
-Genre cues (news, law enforcement, harm reduction, medical) come from `cues.toml` and count
-for the whole text. A mention is *neutralised* -- it names a substance without offering it --
+Genre cues (news, law enforcement, harm reduction, medical) come from `cues.toml`. They are
+scoped to the block (line) they stand in, as medspaCy's ConText scopes a modifier: a cue in a
+short block that names no substance (a menu or sidebar item: "Testing kits") is site
+boilerplate and counts for nothing, and harm-reduction and medical cues count for nothing
+when the text has an offer block free of them -- a block naming a substance beside its own
+sale evidence ("naloxone" on one product card does not cancel the other cards). A text of
+one block (a title, a paragraph) is judged as a whole, as before.
+
+A mention is *neutralised* -- it names a substance without offering it --
 when it is negated ("no fentanyl", "fentanyl-free"), asked about ("What are nitazenes?") or
 part of a harm-reduction product ("fentanyl test strips", "detects carfentanil"), or only the
 topic of a statement ("fentanyl precursors", "stronger than fentanyl"). Topic is not a context
@@ -13,11 +20,18 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nlp.analysis import CONTEXT_KINDS
 from nlp.cues import KindFilter
 from nlp.mentions import MentionHit
+
+# Cue kinds that govern only the blocks they stand in; news and law-enforcement cues describe
+# the page as a whole (a story's paragraphs do not each repeat "police said").
+BLOCK_SCOPED_KINDS = frozenset({"harm_reduction", "medical"})
+# A block of at most this many words that names no substance is a menu or sidebar item.
+BOILERPLATE_WORDS = 5
+_WORDS = re.compile(r"\w+")
 
 _BOUNDARY = re.compile(r"[.!?;]+(?=\s|$)|\n")
 _OPENERS = " \t\"'*-\u2022>([:"
@@ -69,6 +83,8 @@ class ContextResult:
     kinds: tuple[str, ...]  # in CONTEXT_KINDS order
     cues: dict[str, tuple[str, ...]]  # kind -> distinct cues, in order of appearance
     neutralised: dict[int, str]  # index of a mention -> context kind (or "topic") neutralising it
+    # kind -> cues that did not count: site boilerplate, or outside the offer blocks
+    outside: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class _Sentences:
@@ -118,11 +134,52 @@ def _scope(text: str, hit: MentionHit, sentences: _Sentences) -> tuple[str, str]
     return None
 
 
-def find_context(text: str, hits: Sequence[MentionHit], matcher: KindFilter) -> ContextResult:
-    """Find genre cues in the normalised text and the mentions they or local cues neutralise."""
+def line_starts(text: str) -> list[int]:
+    """Return the start of every line of the text (the first is 0)."""
+    starts = [0]
+    at = text.find("\n")
+    while at != -1:
+        starts.append(at + 1)
+        at = text.find("\n", at + 1)
+    return starts
+
+
+def find_context(
+    text: str,
+    hits: Sequence[MentionHit],
+    matcher: KindFilter,
+    sale_spans: Sequence[tuple[int, int]] = (),
+) -> ContextResult:
+    """Find genre cues in the normalised text and the mentions they or local cues neutralise.
+
+    `sale_spans` are the spans of sale evidence in the normalised text: with them, a block
+    naming a substance beside one is an offer block, which block-scoped cues must reach.
+    """
+    starts = line_starts(text)
+    named_blocks = {bisect_right(starts, h.norm_start) - 1 for h in hits}
+
+    def block_of(position: int) -> int:
+        return bisect_right(starts, position) - 1
+
+    def boilerplate(block: int) -> bool:
+        if block in named_blocks or len(starts) == 1:
+            return False
+        end = starts[block + 1] if block + 1 < len(starts) else len(text)
+        return len(_WORDS.findall(text, starts[block], end)) <= BOILERPLATE_WORDS
+
     cues: dict[str, dict[str, None]] = {}
+    outside: dict[str, dict[str, None]] = {}
+    scoped_blocks: set[int] = set()
+    scoped_cues: list[tuple[str, str]] = []
     for found in matcher.find(text):
-        cues.setdefault(found.kind, {})[found.value] = None
+        block = block_of(found.start)
+        if boilerplate(block):
+            outside.setdefault(found.kind, {})[found.value] = None
+        elif found.kind in BLOCK_SCOPED_KINDS:
+            scoped_cues.append((found.kind, found.value))
+            scoped_blocks.add(block)
+        else:
+            cues.setdefault(found.kind, {})[found.value] = None
     neutralised: dict[int, str] = {}
     sentences = _Sentences(text)
     for index, hit in enumerate(hits):
@@ -132,8 +189,16 @@ def find_context(text: str, hits: Sequence[MentionHit], matcher: KindFilter) -> 
             neutralised[index] = kind
             if kind in CONTEXT_KINDS:
                 cues.setdefault(kind, {})[cue] = None
+    sale_blocks = {block_of(start) for start, _ in sale_spans}
+    offer_blocks = {
+        block_of(h.norm_start) for i, h in enumerate(hits) if i not in neutralised
+    } & sale_blocks
+    free = len(starts) > 1 and bool(offer_blocks - scoped_blocks)
+    for kind, value in scoped_cues:
+        (outside if free else cues).setdefault(kind, {})[value] = None
     return ContextResult(
         kinds=tuple(k for k in CONTEXT_KINDS if k in cues),
         cues={k: tuple(cues[k]) for k in CONTEXT_KINDS if k in cues},
         neutralised=neutralised,
+        outside={k: tuple(v) for k, v in outside.items() if k not in cues},
     )

@@ -2,10 +2,13 @@
 
 A gold file is JSONL, one text a line:
     {"id": "b2b-001", "text": "...", "offer": true, "classes": ["precursor"],
-     "spans": [{"kind": "cas", "start": 10, "end": 20}, ...]}
+     "spans": [{"kind": "cas", "start": 10, "end": 20}, ...],
+     "kind": "sale_evidence", "signals": {"offer_price": "49.90", "add_to_cart": true}}
 `classes` are the substance classes the text names (offered or not); `spans` are optional and,
 when a text has any, must list every CAS number, wallet address and contact handle or number
-in it: a found span that overlaps none counts against precision.
+in it: a found span that overlaps none counts against precision. `kind` (optional) names the
+failure kind a hard case tests: offers are measured per kind too. `signals` (optional) are
+the page's structured signals, the keyword arguments of `nlp.PageSignals.of`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,11 @@ from pathlib import Path
 
 from nlp.analysis import CLASSES, Analysis
 from nlp.errors import NlpDataError
+from nlp.signals import PageSignals
+
+_SIGNAL_FIELDS = frozenset(
+    {"jsonld_offer", "offer_price", "offer_currency", "availability", "price_field", "add_to_cart"}
+)
 
 SPAN_KINDS: tuple[str, ...] = ("cas", "wallet", "contact")
 # Indicator kinds counted as each gold span kind ("contact" covers phone numbers too).
@@ -45,6 +53,13 @@ class GoldText:
     offer: bool
     classes: frozenset[str]
     spans: tuple[GoldSpan, ...]
+    kind: str = ""
+    signals: PageSignals | None = None
+    has_spans: bool = True  # False: the line gives no "spans", which are then not measured
+
+    def item(self) -> tuple[str, PageSignals | None]:
+        """Return what `Analyser.analyse_many` takes for this text."""
+        return self.text, self.signals
 
 
 @dataclass
@@ -78,7 +93,14 @@ class Report:
     classes: Counts = field(default_factory=Counts)  # micro-averaged over (text, class)
     per_class: dict[str, Counts] = field(default_factory=dict)
     spans: dict[str, Counts] = field(default_factory=dict)
+    per_kind: dict[str, Counts] = field(default_factory=dict)  # offers, by the text's kind
+    negatives: int = 0  # texts labelled not an offer
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def false_offer_rate(self) -> float:
+        """Return the share of texts labelled not an offer that were flagged."""
+        return self.offer.fp / self.negatives if self.negatives else 0.0
 
 
 def parse_gold_line(raw: str, source: str, line: int) -> GoldText:
@@ -104,7 +126,17 @@ def parse_gold_line(raw: str, source: str, line: int) -> GoldText:
         if not 0 <= start < end <= len(text):
             raise NlpDataError(source, f"{row['id']}: span {span!r} outside the text", line)
         spans.append(GoldSpan(kind, start, end))
-    return GoldText(row["id"], text, offer, frozenset(classes), tuple(spans))
+    kind, signals = row.get("kind", ""), row.get("signals")
+    if not isinstance(kind, str):
+        raise NlpDataError(source, f"{row['id']}: 'kind' must be a string", line)
+    if signals is not None and (not isinstance(signals, dict) or set(signals) - _SIGNAL_FIELDS):
+        raise NlpDataError(
+            source, f"{row['id']}: 'signals' must be an object of {sorted(_SIGNAL_FIELDS)}", line
+        )
+    page = PageSignals.of(**signals) if signals is not None else None
+    return GoldText(
+        row["id"], text, offer, frozenset(classes), tuple(spans), kind, page, "spans" in row
+    )
 
 
 def load_gold(path: str | Path) -> list[GoldText]:
@@ -141,13 +173,18 @@ def evaluate(gold: Sequence[GoldText], analyses: Iterable[Analysis]) -> Report:
     report.spans = {kind: Counts() for kind in SPAN_KINDS}
     for item, analysis in zip(gold, analyses, strict=True):
         report.texts += 1
+        report.negatives += not item.offer
+        by_kind = report.per_kind.setdefault(item.kind, Counts()) if item.kind else Counts()
         if analysis.offer and item.offer:
             report.offer.tp += 1
+            by_kind.tp += 1
         elif analysis.offer:
             report.offer.fp += 1
+            by_kind.fp += 1
             report.errors.append(f"{item.id}: flagged as an offer, labelled not ({_why(analysis)})")
         elif item.offer:
             report.offer.fn += 1
+            by_kind.fn += 1
             report.errors.append(f"{item.id}: offer missed ({_why(analysis)})")
         predicted = {m.substance_class for m in analysis.mentions}
         for substance_class in CLASSES:
@@ -167,7 +204,7 @@ def evaluate(gold: Sequence[GoldText], analyses: Iterable[Analysis]) -> Report:
                 f"(found {found or 'nothing'})"
             )
         found_spans = predicted_spans(analysis)
-        for kind in SPAN_KINDS:
+        for kind in SPAN_KINDS if item.has_spans else ():
             gold_spans = [(s.start, s.end) for s in item.spans if s.kind == kind]
             counts = report.spans[kind]
             for span in found_spans[kind]:
@@ -206,6 +243,12 @@ def format_report(report: Report, *, errors: bool = True) -> str:
         f"{'':<26} {'P':>6} {'R':>6} {'F1':>6} {'tp':>5} {'fp':>4} {'fn':>4}",
     ]
     lines.append(row("offer", report.offer))
+    for kind, counts in sorted(report.per_kind.items()):
+        lines.append(row(f"  offer, {kind}", counts))
+    lines.append(
+        f"{'benign false-offer rate':<26} {report.false_offer_rate:6.3f}"
+        f" ({report.offer.fp} of {report.negatives})"
+    )
     lines.append(row("classes (micro)", report.classes))
     for substance_class, counts in report.per_class.items():
         if counts.tp + counts.fp + counts.fn:

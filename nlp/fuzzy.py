@@ -6,7 +6,8 @@ costs a handful of dict probes instead of a scan of the lexicon. Guards: only al
 of `FUZZY_MIN_LENGTH`+ letters are indexed (codes such as "3-MMC" differ by one character from
 other substances), a word one edit from two concepts is left alone, and so is any dictionary
 word one edit from a name (`fuzzy_guard.txt`, written by `nlp.build_lexicon`: "morphing" is
-not morphine).
+not morphine), and so is a word whose first letter differs from the name's: misspellers keep
+it, look-alike brand and shop names change it ("Pentanyl", "Ketamyne" stays, "Betamine" not).
 """
 
 from __future__ import annotations
@@ -81,7 +82,11 @@ class FuzzyMatcher:
         for concept in lexicon:
             for term, kind in concept.terms():
                 key = term_key(term)
-                if kind == "street_name" or len(key) < FUZZY_MIN_LENGTH or not key.isalpha():
+                # Listed misspellings are not indexed: one edit from a misspelling
+                # is two from the name ("pentanyl" is one from "phentanyl").
+                if kind in ("street_name", "misspelling"):
+                    continue
+                if len(key) < FUZZY_MIN_LENGTH or not key.isalpha():
                     continue
                 for variant in deletions(key):
                     self.index.setdefault(variant, set()).add((key, concept.id))
@@ -110,7 +115,9 @@ class FuzzyMatcher:
         found: set[str] = set()
         for variant in deletions(word):
             for key, concept_id in self.index.get(variant, ()):
-                if concept_id not in found and within_one_edit(word, key):
+                # Misspellings keep the first letter; brands playing on a name change it
+                # ("Pentanyl Creative Studio" is no fentanyl).
+                if concept_id not in found and word[0] == key[0] and within_one_edit(word, key):
                     found.add(concept_id)
         return found.pop() if len(found) == 1 else None
 

@@ -15,6 +15,7 @@ from functools import lru_cache
 import phonenumbers
 
 from nlp.cues import KindFilter, lowercase
+from nlp.identifiers import CHANNEL_WORDS, CHANNELS, HANDLE, ID_WORDS, PHONE
 from nlp.wallets import find_wallets
 
 
@@ -59,30 +60,40 @@ PRICE = re.compile(
     rf"(?:[ ]?(?:/|per|a|each)[ ]?(?:1[ ]?)?(?P<per>{_PER_UNITS})(?!\w))?",
 )
 
+# "purity 99.5%", "99% pure", "produced to 99%+ purity", and "99%+" on its own.
 PURITY = re.compile(
     r"(?<!\w)(?:purity|assay|pure)[ ]?(?:[:=]|of|is)?[ ]?(?:[≥>][ ]?)?"
-    r"(?P<p1>\d{2,3}(?:[.,]\d+)?)[ ]?%"
-    r"|(?<![\w.,])(?P<p2>\d{2,3}(?:[.,]\d+)?)[ ]?%[ ]?(?:pure|purity|min(?:imum)?|hplc|assay)(?!\w)"
+    r"(?P<p1>\d{2,3}(?:[.,]\d+)?)[ ]?%\+?"
+    r"|(?<![\w.,])(?P<p2>\d{2,3}(?:[.,]\d+)?)[ ]?%[ ]?(?:\+[ ]?)?"
+    r"(?:pure|purity|min(?:imum)?|hplc|assay)(?!\w)"
+    r"|(?<![\w.,])(?P<p3>\d{2,3}(?:[.,]\d+)?)[ ]?%[ ]?\+"
 )
 # Alternatives sharing a first letter are grouped: one test per letter at each word start.
 LAB_ANALYSIS = re.compile(
     r"(?<!\w)(?P<lab>c(?:oa|ertificate of analysis)|hplc|1?h-?nmr|nmr|gc-?ms|lc-?ms)(?!\w)"
 )
 
-_CHANNELS: dict[str, str] = {
-    "wickr": "wickr", "wickrme": "wickr", "telegram": "telegram", "whatsapp": "whatsapp",
-    "signal": "signal", "threema": "threema", "session": "session", "wechat": "wechat",
-    "skype": "skype", "kik": "kik", "snapchat": "snapchat", "icq": "icq", "viber": "viber",
-    "jabber": "jabber", "xmpp": "jabber",
-}  # fmt: skip
-# Session ids are 66 hex digits; other handles are shorter.
-_HANDLE = r"[A-Za-z0-9_][A-Za-z0-9_.\-]{2,65}"
-_PHONE = r"\+?\d[\d \-().]{6,18}\d"
+# Words that follow "at" or an id word without being a handle ("on Signal at any time").
+_NOT_HANDLES = frozenset(
+    {
+        "any", "all", "the", "our", "your", "my", "a", "an", "this", "that", "night", "day",
+        "once", "times", "request", "hand", "home", "work", "same", "below", "above",
+    }
+)  # fmt: skip
 # Matched on lowercased text without IGNORECASE, behind \b: several times faster (see cues.py).
+# A handle follows a separator ("Wickr: x", "telegram @x"), an id word ("Threema ID X7Y8"),
+# or "at" ("contact us on wickr at chemking").
 CHANNEL_CONTACT = re.compile(
-    r"\b(?P<ch>wickr(?:[ ]?me)?|telegram|whats[ ]?app|signal|threema|session|wechat|skype"
-    r"|kik|snapchat|icq|viber|jabber|xmpp)(?:[ ]?(?:id|username|user|handle|number|no\.?))?[ ]?"
-    rf"(?:[:=\-][ ]?(?:{_PHONE}|@?{_HANDLE})|@{_HANDLE}|{_PHONE})"
+    rf"\b(?P<ch>{CHANNEL_WORDS})(?:[ ]?(?:{ID_WORDS}))?[ ]?"
+    rf"(?:[:=\-][ ]?(?:{PHONE}|@?{HANDLE})|@{HANDLE}|{PHONE})"
+    rf"|\b(?P<ch2>{CHANNEL_WORDS})[ ](?:(?:{ID_WORDS})[ ](?:is[ ])?|at[ ])(?P<h2>{HANDLE})"
+)
+# A channel named without a handle: "message us on Signal", "contact me on whatsapp",
+# "available on telegram", "order via wickr".
+CHANNEL_NAMED = re.compile(
+    r"\b(?:message|contact|text|reach|hit|add|find|dm|pm|inbox|ping|write|chat|talk|order"
+    r"|available|active|buy|orders?)(?:[ ](?:me|us|up|with|to)){0,2}"
+    rf"[ ](?:on|via|at|through|over|using|by)[ ](?P<ch>{CHANNEL_WORDS})\b"
 )
 LINK_CONTACT = re.compile(
     r"(?<![\w.])(?:https?://)?(?P<link>t\.me|telegram\.me|wa\.me)/[a-z0-9_]{3,}"
@@ -152,21 +163,11 @@ def _number(text: str) -> str:
     return text.replace(",", ".")
 
 
-def find_quantities(text: str) -> list[IndicatorHit]:
-    """Return quantities such as "5g", "1 kg", "10 pills" in lowercased text, as "5 g"."""
-    return _quantities(text, _digit_starts(text))
-
-
 def _quantities(text: str, digits: list[int]) -> list[IndicatorHit]:
     return [
         IndicatorHit("quantity", m.start(), m.end(), f"{_number(m['n'])} {_UNITS[m['u'].lower()]}")
         for m in _matches_at(QUANTITY, text, digits)
     ]
-
-
-def find_prices(text: str) -> list[IndicatorHit]:
-    """Return prices such as "$120", "€80/g", "usd 1,200" in lowercased text, as "USD 120"."""
-    return _prices(text, _digit_starts(text))
 
 
 def _prices(text: str, digits: list[int]) -> list[IndicatorHit]:
@@ -185,19 +186,13 @@ def _prices(text: str, digits: list[int]) -> list[IndicatorHit]:
     return hits
 
 
-def find_purity(text: str) -> list[IndicatorHit]:
-    """Return purity claims ("99.5%", "coa", "hplc") in lowercased text."""
-    return _purity(text, _digit_starts(text))
-
-
 def _purity(text: str, digits: list[int]) -> list[IndicatorHit]:
     hits: list[IndicatorHit] = []
     if "%" in text:
         starts = sorted(digits + [m.start() for m in _PURITY_CUE.finditer(text)])
         for m in _matches_at(PURITY, text, starts):
-            hits.append(
-                IndicatorHit("purity", m.start(), m.end(), f"{_number(m['p1'] or m['p2'])}%")
-            )
+            number = _number(m["p1"] or m["p2"] or m["p3"])
+            hits.append(IndicatorHit("purity", m.start(), m.end(), f"{number}%"))
     if not any(cue in text for cue in _LAB_CUES):
         return hits
     for m in LAB_ANALYSIS.finditer(text):
@@ -213,14 +208,16 @@ def _purity(text: str, digits: list[int]) -> list[IndicatorHit]:
 def find_contacts(text: str, lower: str | None = None) -> list[IndicatorHit]:
     """Return contact channels with a handle, number, link or e-mail; value is the channel."""
     lower = lowercase(text) if lower is None else lower
-    hits = (
-        [
-            IndicatorHit("contact", m.start(), m.end(), _CHANNELS[m["ch"].replace(" ", "")])
-            for m in CHANNEL_CONTACT.finditer(lower)
-        ]
-        if any(cue in lower for cue in _CHANNEL_CUES)
-        else []
-    )
+    hits: list[IndicatorHit] = []
+    if any(cue in lower for cue in _CHANNEL_CUES):
+        for m in CHANNEL_CONTACT.finditer(lower):
+            if m["h2"] and m["h2"].rstrip(".-") in _NOT_HANDLES:
+                continue
+            channel = CHANNELS[(m["ch"] or m["ch2"]).replace(" ", "")]
+            hits.append(IndicatorHit("contact", m.start(), m.end(), channel))
+        for m in CHANNEL_NAMED.finditer(lower):
+            channel = CHANNELS[m["ch"].replace(" ", "")]
+            hits.append(IndicatorHit("contact", m.start("ch"), m.end(), channel))
     if ".me/" in lower:
         hits.extend(
             IndicatorHit("contact", m.start(), m.end(), _LINK_CHANNELS[m["link"]])
@@ -310,10 +307,9 @@ def _negated(text: str, start: int) -> bool:
     return _NEGATED.search(window) is not None
 
 
-def find_indicators(text: str, keywords: KindFilter) -> list[IndicatorHit]:
-    """Return every indicator in the normalised text, ordered by position."""
-    lower = lowercase(text)  # same length: offsets hold for both
-    digits = _digit_starts(lower)
+def prices_and_quantities(lower: str, digits: list[int] | None = None) -> list[IndicatorHit]:
+    """Return the prices ("USD 120/g") and quantities ("5 g") in lowercased text."""
+    digits = _digit_starts(lower) if digits is None else digits
     hits = _prices(lower, digits)  # in order, without overlaps
     starts = [h.start for h in hits]
     ends = [h.end for h in hits]
@@ -323,6 +319,14 @@ def find_indicators(text: str, keywords: KindFilter) -> list[IndicatorHit]:
         if (i and ends[i - 1] > quantity.start) or (i < len(starts) and starts[i] < quantity.end):
             continue
         hits.append(quantity)
+    return hits
+
+
+def find_indicators(text: str, keywords: KindFilter) -> list[IndicatorHit]:
+    """Return every indicator in the normalised text, ordered by position."""
+    lower = lowercase(text)  # same length: offsets hold for both
+    digits = _digit_starts(lower)
+    hits = prices_and_quantities(lower, digits)
     hits.extend(_purity(lower, digits))
     contacts = find_contacts(text, lower)
     wallets = find_wallets_hits(text)

@@ -10,6 +10,7 @@ from spacy.tokens import Doc
 
 from nlp.analysis import Mention
 from nlp.lexicon import TERM_CONFIDENCE, Concept, Lexicon, term_key
+from nlp.market import market_evidence
 from nlp.normalise import Normalised
 
 LEXICON_SPANS = "sw_lexicon"
@@ -50,6 +51,8 @@ def cas_numbers(text: str) -> list[tuple[int, int]]:
 
 
 _PRESSED = re.compile(r"\bpress(?:ed)?\b", re.I)
+# "non-morphine", "non-opioid": a word made of the name, saying the thing is not it.
+_NON_PREFIX = re.compile(r"(?<![\w-])non[ -]?$", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,20 +89,65 @@ def _ambiguous_key(candidate: _Candidate, text: str) -> str | None:
     return key if key in {term_key(t) for t in concept.ambiguous} else None
 
 
-def _corroborated(chosen: list[_Candidate], text: str) -> list[_Candidate]:
-    """Drop ambiguous street names ("crack", "blues") that nothing else in the text backs.
+# Classes whose ambiguous street names mean something else beside another class: "Pumpkin
+# Spice" on a cannabis menu is a strain, not a synthetic cannabinoid.
+_NOT_BESIDE: dict[str, str] = {"synthetic_cannabinoid": "cannabis"}
 
-    Backing is another substance named otherwise, a different ambiguous street name ("M30s"
-    beside "blues"), or the word "pressed".
+
+# Street names that are also the form a drug comes in ("ketamine crystal", "MDMA shards"):
+# beside another drug on the same line they say its form, not methamphetamine or cocaine.
+_FORM_WORDS = frozenset({"crystal", "crystals", "shards", "ice", "flake", "rocks", "glassshards"})
+_FORM_REACH = 60
+
+
+def _describes_neighbour(
+    chosen: list[_Candidate], keys: list[str | None], index: int, text: str
+) -> bool:
+    """Return whether the ambiguous name at `index` describes a surely named concept beside it."""
+    start, end, concept = chosen[index][0], chosen[index][1], chosen[index][4]
+    form = term_key(text[start:end]) in _FORM_WORDS
+    for other in range(len(chosen)):
+        if other == index or chosen[other][4] is concept or keys[other] is not None:
+            continue
+        gap = text[chosen[other][1] : start] if other < index else text[end : chosen[other][0]]
+        if len(gap) <= 2 and not gap.strip(" -"):
+            return True
+        if form and len(gap) <= _FORM_REACH and "\n" not in gap:
+            return True
+    return False
+
+
+def _corroborated(chosen: list[_Candidate], text: str) -> list[_Candidate]:
+    """Drop ambiguous street names ("crack", "blues", "speed") that nothing backs.
+
+    Backing is another substance named otherwise, a different street name of the same
+    concept ("M30s" beside "blues", "crystal" beside "ice"), the word "pressed", or
+    drug-market evidence near the name (`nlp.market`: a dose, pill count, weight menu,
+    price per gram, grade or batch).
     """
     keys = [_ambiguous_key(c, text) for c in chosen]
     if not any(keys):
         return chosen
-    if any(k is None for k in keys) or _PRESSED.search(text):
-        return chosen
-    if len(set(keys)) > 1:
-        return chosen
-    return []
+    classes = {c[4].substance_class for c in chosen}
+    kept: list[_Candidate] = []
+    unambiguous = any(k is None for k in keys)
+    pressed = _PRESSED.search(text) is not None
+    for index, (candidate, key) in enumerate(zip(chosen, keys, strict=True)):
+        concept = candidate[4]
+        if key is None:
+            kept.append(candidate)
+        elif _NOT_BESIDE.get(concept.substance_class) in classes:
+            continue
+        elif _describes_neighbour(chosen, keys, index, text):
+            continue  # "N-Ethylpentylone crystal", "ketamine shards": a form, not meth
+        elif (
+            unambiguous
+            or pressed
+            or any(k and k != key and c[4] is concept for c, k in zip(chosen, keys, strict=True))
+            or market_evidence(text, candidate[0], candidate[1]) is not None
+        ):
+            kept.append(candidate)
+    return kept
 
 
 def resolve_mentions(doc: Doc, lexicon: Lexicon) -> list[MentionHit]:
@@ -131,7 +179,11 @@ def resolve_mentions(doc: Doc, lexicon: Lexicon) -> list[MentionHit]:
             continue
         starts.insert(i, start)
         chosen.insert(i, candidate)
-    chosen = _corroborated(chosen, text)
+    chosen = [
+        c
+        for c in _corroborated(chosen, text)
+        if not _NON_PREFIX.search(text, max(0, c[0] - 4), c[0])
+    ]
     normalised = normalised_of(doc)
     hits: list[MentionHit] = []
     for start, end, confidence, via, concept in chosen:

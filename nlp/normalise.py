@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 OBFUSCATION_KINDS: tuple[str, ...] = ("zero_width", "spaced_letters", "homoglyph", "leetspeak")
 
 _ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
+# Characters that show as nothing or as a blank but are letters or symbols to Unicode (Hangul
+# fillers, the blank Braille pattern): inside a word they hide it like a zero-width space.
+_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e")
 _DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d")
 _GREEK_PREFIX = {"\u03b1": "alpha", "\u03b2": "beta"}  # Greek alpha in "alpha-PVP"
 _LEET: dict[str, tuple[str, ...]] = {
@@ -41,7 +44,10 @@ _HOMOGLYPHS = str.maketrans(
 _MAX_LEET_VARIANTS = 64
 _MIN_LEET_WORD = 4
 
-_NON_ASCII = re.compile(r"[\x00-\x7f]?[^\x00-\x7f]+")
+# Runs of characters outside printable ASCII (control characters too: NUL, BEL, DEL), with
+# the character before them, which combining marks attach to.
+_NON_ASCII = re.compile(r"[\x00-\x7f]?[^\t\n\r\x20-\x7e]+")
+_CONTROL = re.compile(r"[^\t\n\r\x20-\x7e]")
 _SPACED = re.compile(
     r"(?<![A-Za-z0-9])[A-Za-z](?P<sep> {1,2}|[.*_\-])[A-Za-z]"
     r"(?:(?P=sep)[A-Za-z]){2,}(?![A-Za-z0-9])"
@@ -170,7 +176,7 @@ class Normaliser:
         maps: list[OffsetMap] = []
         edits: list[Edit] = []
         current = text
-        if not text.isascii():
+        if not text.isascii() or _CONTROL.search(text):
             char_map = self._characters(text, edits)
             maps.append(char_map)
             current = char_map.text()
@@ -202,27 +208,45 @@ class Normaliser:
                 if pending is not None:
                     _emit(out, text, pending)
                     pending = None
-                if category == "Cf":
+                if category in ("Cf", "Cc") or ch in _INVISIBLE:
                     run_start = i - 1
-                    while i < len(text) and unicodedata.category(text[i]) == "Cf":
+                    while i < len(text) and _hidden(text[i]):
                         i += 1
-                    if _between_word_chars(text, run_start, i) and any(
-                        c in _ZERO_WIDTH for c in text[run_start:i]
+                    inside = _between_word_chars(text, run_start, i)
+                    if inside and any(
+                        c in _ZERO_WIDTH or c in _INVISIBLE or unicodedata.category(c) == "Cc"
+                        for c in text[run_start:i]
                     ):
                         edits.append(Edit(run_start, i, "zero_width"))
+                    elif not inside and category == "Cc":
+                        out.replace(run_start, i, " ")  # a control character between words
+                    continue
+                if category == "Zs" and self._joins_word(text, i - 1):
+                    edits.append(Edit(i - 1, i, "zero_width"))  # "fen\u00a0tanyl"
                     continue
                 if ch in _DASHES:
                     replacement = "-"
                 elif ch in _GREEK_PREFIX and _greek_prefix(text, i - 1):
                     replacement = _GREEK_PREFIX[ch]
                 else:
-                    replacement = unicodedata.normalize("NFKC", ch)
+                    replacement = _fold_accent(unicodedata.normalize("NFKC", ch))
                 pending = (replacement, i - 1, i)
             if pending is not None:
                 _emit(out, text, pending)
             done = match.end()
         out.copy(text, done, len(text))
         return out
+
+    def _joins_word(self, text: str, i: int) -> bool:
+        """Return whether deleting the blank at text[i] makes a lexicon word of its neighbours."""
+        if not _between_word_chars(text, i, i + 1):
+            return False
+        start, end = i, i + 1
+        while start > 0 and text[start - 1].isalnum():
+            start -= 1
+        while end < len(text) and text[end].isalnum():
+            end += 1
+        return (text[start:i] + text[i + 1 : end]).lower() in self.vocabulary
 
     def _spaced_letters(self, text: str) -> tuple[OffsetMap, list[tuple[int, int]]] | None:
         matches = list(_SPACED.finditer(text))
@@ -282,6 +306,18 @@ class Normaliser:
                     new if old in _LEET else old for old, new in zip(word, joined, strict=True)
                 )
         return None
+
+
+def _hidden(ch: str) -> bool:
+    return ch in _INVISIBLE or unicodedata.category(ch) in ("Cf", "Cc")
+
+
+def _fold_accent(char: str) -> str:
+    """Return a Latin letter without its accent ("ñ" -> "n"): "Xañax" is Xanax."""
+    if len(char) != 1 or char.isascii() or not char.isalpha():
+        return char
+    base = unicodedata.normalize("NFD", char)[0]
+    return base if base.isascii() else char
 
 
 def _emit(out: OffsetMap, source: str, pending: tuple[str, int, int]) -> None:

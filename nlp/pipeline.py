@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 import spacy
 from spacy.language import Language
 from spacy.pipeline import SpanRuler
+from spacy.tokens import Doc
 
 import nlp.components  # noqa: F401  (registers the synthwatch_* factories)
 from nlp.analysis import Analysis
@@ -16,7 +17,11 @@ from nlp.lexicon import load_lexicon
 from nlp.mentions import LEXICON_SPANS
 from nlp.normalise import Normaliser
 from nlp.patterns import lexicon_patterns
+from nlp.signals import PageSignals
 from nlp.tokenizer import NormalisingTokenizer
+
+# What analyse_many takes: texts, or (text, page signals) pairs.
+Item = str | tuple[str, PageSignals | None]
 
 MAX_TEXT_LENGTH = 5_000_000  # characters; longer texts raise ValueError (spaCy E088)
 
@@ -72,24 +77,33 @@ class Analyser:
             self._since_rebuild = 0
             self.rebuilds += 1
 
-    def analyse(self, text: str) -> Analysis:
-        """Analyse one text."""
-        analysis: Analysis = self.nlp(text)._.sw_analysis
+    def _doc(self, item: Item) -> Doc:
+        text, signals = (item, None) if isinstance(item, str) else item
+        doc = self.nlp.make_doc(text)
+        doc._.sw_signals = signals
+        return doc
+
+    def analyse(self, text: str, signals: PageSignals | None = None) -> Analysis:
+        """Analyse one text, with the signals of its page if the crawler found any."""
+        doc = self._doc((text, signals))
+        for _, component in self.nlp.pipeline:
+            doc = component(doc)
+        analysis: Analysis = doc._.sw_analysis
         self._count(1)
         return analysis
 
-    def analyse_many(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[Analysis]:
-        """Analyse a stream of texts with `nlp.pipe` in this process.
+    def analyse_many(self, items: Iterable[Item], batch_size: int = 32) -> Iterator[Analysis]:
+        """Analyse a stream of texts, or (text, PageSignals) pairs, with `nlp.pipe`.
 
         One process on purpose: spaCy's n_process is ten times slower for matching.
         """
-        stream = iter(texts)
+        stream = iter(items)
         while True:
             chunk = list(itertools.islice(stream, self.rebuild_every - self._since_rebuild))
             if not chunk:
                 return
             nlp = self.nlp
-            for doc in nlp.pipe(chunk, batch_size=batch_size):
+            for doc in nlp.pipe((self._doc(item) for item in chunk), batch_size=batch_size):
                 yield doc._.sw_analysis
             self._count(len(chunk))
 
@@ -107,11 +121,11 @@ def default_analyser() -> Analyser:
         return _default
 
 
-def analyse(text: str) -> Analysis:
-    """Analyse one text with the module-level Analyser."""
-    return default_analyser().analyse(text)
+def analyse(text: str, signals: PageSignals | None = None) -> Analysis:
+    """Analyse one text (and its page's signals) with the module-level Analyser."""
+    return default_analyser().analyse(text, signals)
 
 
-def analyse_many(texts: Iterable[str]) -> Iterator[Analysis]:
-    """Analyse a stream of texts with the module-level Analyser."""
-    return default_analyser().analyse_many(texts)
+def analyse_many(items: Iterable[Item]) -> Iterator[Analysis]:
+    """Analyse texts, or (text, PageSignals) pairs, with the module-level Analyser."""
+    return default_analyser().analyse_many(items)

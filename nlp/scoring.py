@@ -17,7 +17,8 @@ I, indicators: each indicator kind counts once; kinds are taken strongest first 
 C, context: each context kind adds its (negative) weight, in proportion to its distinct cues
   up to `cancel_at`; reaching `cancel_at` cancels an offer outright.
 
-An offer needs a target-class substance named at least `offer_min_confidence` surely and not
+An offer needs a substance of a target class (`target_classes`) named at least
+`offer_min_confidence` surely and not
 neutralised, sale evidence (`sale_evidence`), no cancelling context, and score >=
 `offer_threshold`. All numbers live in `nlp/data/weights.toml`.
 """
@@ -36,7 +37,6 @@ from nlp.analysis import (
     CLASSES,
     CONTEXT_KINDS,
     INDICATOR_KINDS,
-    TARGET_CLASSES,
     Analysis,
     Candidate,
     Indicator,
@@ -45,6 +45,7 @@ from nlp.analysis import (
 from nlp.context import ContextResult
 from nlp.errors import NlpDataError
 from nlp.mentions import MentionHit
+from nlp.signals import SIGNAL_KINDS, PageSignals
 
 _INDICATOR_TEXT: dict[str, str] = {
     "quantity": "gives quantities",
@@ -108,9 +109,11 @@ class Weights:
     no_sale_substance_factor: float
     no_substance_indicator_factor: float
     sale_evidence: tuple[str, ...]
+    target_classes: tuple[str, ...]
     classes: dict[str, float]
     indicators: dict[str, float]
     context: dict[str, ContextWeight]
+    signals: dict[str, float]
 
 
 def _number(source: str, where: str, value: object) -> float:
@@ -148,11 +151,17 @@ def parse_weights(raw: str, source: str) -> Weights:
         "no_sale_substance_factor",
         "no_substance_indicator_factor",
         "sale_evidence",
+        "target_classes",
     )
     score = _table(source, data, "score", score_keys)
     sale_evidence = score["sale_evidence"]
     if not isinstance(sale_evidence, list) or not set(sale_evidence) <= set(INDICATOR_KINDS):
         raise NlpDataError(source, f"[score] sale_evidence must list kinds of {INDICATOR_KINDS}")
+    targets = score["target_classes"]
+    if not isinstance(targets, list) or not targets or not set(targets) <= set(CLASSES):
+        raise NlpDataError(source, f"[score] target_classes must list classes of {CLASSES}")
+    if len(set(targets)) != len(targets):
+        raise NlpDataError(source, "[score] target_classes lists a class twice")
     context: dict[str, ContextWeight] = {}
     for kind, entry in _table(source, data, "context", CONTEXT_KINDS).items():
         if not isinstance(entry, dict) or set(entry) != {"weight", "cancel_at"}:
@@ -183,6 +192,7 @@ def parse_weights(raw: str, source: str) -> Weights:
             source, "[score] no_substance_indicator_factor", score["no_substance_indicator_factor"]
         ),
         sale_evidence=tuple(sale_evidence),
+        target_classes=tuple(c for c in CLASSES if c in targets),
         classes={
             k: _number(source, f"[class] {k}", v)
             for k, v in _table(source, data, "class", CLASSES).items()
@@ -192,6 +202,10 @@ def parse_weights(raw: str, source: str) -> Weights:
             for k, v in _table(source, data, "indicator", INDICATOR_KINDS).items()
         },
         context=context,
+        signals={
+            k: _number(source, f"[signal] {k}", v)
+            for k, v in _table(source, data, "signal", SIGNAL_KINDS).items()
+        },
     )
 
 
@@ -262,8 +276,9 @@ def score_analysis(
     weights: Weights,
     *,
     candidates: Sequence[Candidate] = (),
+    signals: PageSignals | None = None,
 ) -> Analysis:
-    """Combine everything found in a text into its Analysis."""
+    """Combine everything found in a text (and its page's signals) into its Analysis."""
     best: dict[str, MentionHit] = {}  # concept id -> surest mention not neutralised
     neutral: dict[str, tuple[MentionHit, str]] = {}
     for index, hit in enumerate(hits):
@@ -277,7 +292,8 @@ def score_analysis(
         found = values.setdefault(indicator.kind, [])
         if indicator.value not in found:
             found.append(indicator.value)
-    sale = any(kind in values for kind in weights.sale_evidence)
+    shown = signals.present() if signals is not None else {}
+    sale = any(kind in values for kind in weights.sale_evidence) or bool(shown)
 
     reasons = [Reason("baseline", weights.bias)]
     substance_factor = 1.0 if sale else weights.no_sale_substance_factor
@@ -292,12 +308,16 @@ def score_analysis(
     indicator_factor = 1.0 if named else weights.no_substance_indicator_factor
     # Evidence of a sale saturates: the strongest kind counts in full, each next one
     # `indicator_decay` times the one before, so a page listing everything stays below 1.
-    present = sorted(
-        (k for k in INDICATOR_KINDS if k in values), key=lambda k: -weights.indicators[k]
-    )
-    for rank, kind in enumerate(present):
-        weight = weights.indicators[kind] * indicator_factor * weights.indicator_decay**rank
-        reasons.append(Reason(_indicator_text(kind, values[kind]), round(weight, 3)))
+    present = [
+        (weights.indicators[k], _indicator_text(k, values[k]))
+        for k in INDICATOR_KINDS
+        if k in values
+    ]
+    present.extend((weights.signals[k], text) for k, text in shown.items())
+    present.sort(key=lambda p: -p[0])
+    for rank, (base, text) in enumerate(present):
+        weight = base * indicator_factor * weights.indicator_decay**rank
+        reasons.append(Reason(text, round(weight, 3)))
     cancelled = False
     for kind in context.kinds:
         cues = context.cues[kind]
@@ -309,10 +329,14 @@ def score_analysis(
         text = f"{_CONTEXT_TEXT[kind]}: {_listed(cues)}" + ("; cancels an offer" if cancels else "")
         reasons.append(Reason(text, round(setting.weight * share, 3)))
 
+    for kind, cues in context.outside.items():
+        text = f"{_CONTEXT_TEXT[kind]} only in site boilerplate or beside no offer: {_listed(cues)}"
+        reasons.append(Reason(text, 0.0))
+
     score = logistic(sum(r.weight for r in reasons))
     offer = (
         any(
-            h.mention.substance_class in TARGET_CLASSES
+            h.mention.substance_class in weights.target_classes
             and h.mention.confidence >= weights.offer_min_confidence
             for h in best.values()
         )

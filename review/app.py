@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from review.security import add_security_headers
 from review.settings import ReviewSettings
 from review.views import register_blueprints
 from review.views.login import home_url
+from storage.clock import Clock, utcnow
 
 STATIC_DIR = Path(__file__).with_name("static")
 STATIC_MAX_AGE_S = 3600
@@ -30,7 +29,7 @@ def create_app(
     session_factory: sessionmaker[Session],
     settings: ReviewSettings | None = None,
     *,
-    clock: Callable[[], datetime] | None = None,
+    clock: Clock = utcnow,
 ) -> Flask:
     """Build the review app over a session factory; settings default to the environment."""
     settings = settings or ReviewSettings.from_env()
@@ -55,7 +54,7 @@ def create_app(
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters["css_token"] = css_token
     app.extensions[EXTENSION] = ReviewContext(
-        session_factory=session_factory, settings=settings, clock=clock or _utc_now
+        session_factory=session_factory, settings=settings, clock=clock
     )
     CSRFProtect(app)
 
@@ -71,10 +70,6 @@ def create_app(
     if missing:
         raise ReviewError(f"endpoints without a role policy: {', '.join(missing)}")
     return app
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _template_globals() -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Who may do what: passwords, users, the login session and the role policy of every endpoint.
+"""Who may do what: passwords, logins, the login session and the role policy of every endpoint.
 
 Deny by default: each view declares ``@allow(role, ...)`` or ``@public``, and ``enforce_policy``
 (a ``before_request`` hook) refuses any endpoint that declares neither.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,7 +43,6 @@ SESSION_USER_KEYS = ("user_id", "login_at", "seen_at", "sid", "credential")
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 LOGOUT_ACTION = "auth.logout"
-USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 _hasher = PasswordHasher()
 
@@ -70,49 +68,22 @@ def _dummy_hash() -> str:
     return _hasher.hash("no user has this password")
 
 
-# ---------------------------------------------------------------- users
-
-
-def create_user(
-    session: Session, *, username: str, password: str, role: str, now: datetime
-) -> User:
-    """Add a user with a hashed password and audit it; the caller commits."""
-    if role not in ROLES:
-        raise UserError(f"role {role!r} is not one of {', '.join(ROLES)}")
-    if not USERNAME_PATTERN.fullmatch(username):
-        raise UserError(
-            f"username {username!r}: use 1-64 letters, digits, '.', '_', '@' or '-', "
-            "starting with a letter or digit"
-        )
-    _check_password(username, password)
-    if users.get_user(session, username) is not None:
-        raise UserError(f"user {username!r} exists already")
-    user = users.create_user(
-        session, username=username, password_hash=hash_password(password), role=role, now=now
-    )
-    append_event(
-        session,
-        action="user.created",
-        object_type="user",
-        object_id=user.id,
-        now=now,
-        detail={"username": username, "role": role},
-    )
-    return user
-
-
 def set_password(user: User, password: str) -> None:
     """Give a user a new password; sessions started with the old one end."""
-    _check_password(user.username, password)
+    check_password(user.username, password)
     user.password_hash = hash_password(password)
 
 
-def _check_password(username: str, password: str) -> None:
+def check_password(username: str, password: str) -> None:
+    """Refuse a password too short to resist guessing or too long to hash cheaply."""
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise UserError(
             f"password of {username!r} must be {MIN_PASSWORD_LENGTH} to "
             f"{MAX_PASSWORD_LENGTH} characters long"
         )
+
+
+# ---------------------------------------------------------------- logins
 
 
 def authenticate(

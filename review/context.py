@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from review.settings import ReviewSettings
 from storage.audit import lock_chain
+from storage.clock import Clock
 
 EXTENSION = "synthwatch.review"
 WRITES_ATTRIBUTE = "__synthwatch_writes__"
@@ -27,7 +28,7 @@ class ReviewContext:
 
     session_factory: sessionmaker[Session]
     settings: ReviewSettings
-    clock: Callable[[], datetime]
+    clock: Clock
 
 
 def review_context() -> ReviewContext:

@@ -17,3 +17,11 @@ class UserError(ReviewError):
 
 class WeekError(ReviewError):
     """A digest week that is not an ISO week such as ``2026-W48``."""
+
+
+class NotFoundError(ReviewError):
+    """A user or source the caller named does not exist."""
+
+
+class ApprovalError(ReviewError):
+    """A source approval or suspension that the rules do not allow."""

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from storage.identifiers import identifier_of
+from storage.listings import identifier_kind
 from storage.models import Case, ListingVersion
 
 # STIX 2.1 section 2.9: SCO ids are UUIDv5 of their id-contributing properties in this namespace.
@@ -178,9 +178,32 @@ def pattern_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def identifier_observable(key: str) -> dict[str, Any] | None:
+    """Return the STIX observable of a stored identifier key: an e-mail address or an account.
+
+    A handle becomes a user-account whose ``user_id`` is the whole key ("session:05..."):
+    ``account_type`` is a closed vocabulary under strict validation that lacks most channels.
+    Phones and wallets have no STIX 2.1 observable type and are left out.
+    """
+    kind, identifier = identifier_kind(key), key.partition(":")[2]
+    if kind == "email":
+        email_id = _sco_id("email-addr", {"value": identifier})
+        return {"type": "email-addr", "spec_version": "2.1", "id": email_id, "value": identifier}
+    if kind == "handle":
+        account_id = _sco_id("user-account", {"account_login": identifier, "user_id": key})
+        return {
+            "type": "user-account",
+            "spec_version": "2.1",
+            "id": account_id,
+            "user_id": key,
+            "account_login": identifier,
+        }
+    return None
+
+
 def stix_bundle(cases: Sequence[Case], *, now: datetime) -> dict[str, Any]:
     """Return a STIX 2.1 bundle: per case an indicator on the listing's URL, the observed data
-    behind it (URL and any e-mail address), and one report that holds them all (TLP:AMBER)."""
+    behind it (URL, e-mail addresses, contact accounts), and one report holding them (TLP:AMBER)."""
     stamp = stix_timestamp(now)
     identity_id = _sdo_id("identity", "synthwatch")
     common: dict[str, Any] = {"spec_version": "2.1", "object_marking_refs": [TLP_AMBER["id"]]}
@@ -206,19 +229,10 @@ def stix_bundle(cases: Sequence[Case], *, now: datetime) -> dict[str, Any]:
         )
         refs = [url_id]
         for indicator in listing.versions[-1].indicators:
-            found = identifier_of(indicator.kind, indicator.value, indicator.text)
-            if found is not None and found.kind == "email":
-                email_id = _sco_id("email-addr", {"value": found.key})
-                observables.setdefault(
-                    email_id,
-                    {
-                        "type": "email-addr",
-                        "spec_version": "2.1",
-                        "id": email_id,
-                        "value": found.key,
-                    },
-                )
-                refs.append(email_id)
+            observable = identifier_observable(indicator.key) if indicator.key else None
+            if observable is not None:
+                observables.setdefault(observable["id"], observable)
+                refs.append(observable["id"])
         classes = sorted({s["class"] for s in record["substances"]})
         names = ", ".join(s["name"] for s in record["substances"]) or "no named substance"
         observed: dict[str, Any] = {

@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, joinedload
 
+from storage.crawl_stats import PAGES_FETCHED, REFUSED_PREFIX
 from storage.models import (
     Capture,
     CrawlRun,
@@ -129,10 +130,6 @@ def captures_per_run(session: Session, run_ids: Sequence[int]) -> dict[int, int]
     return {run_id: count for run_id, count in session.execute(query)}
 
 
-# The stats keys of refusals, `synthwatch/refused/<reason>` (written by crawlers/stats.py).
-REFUSED_PREFIX = "synthwatch/refused/"
-
-
 @dataclass(frozen=True, slots=True)
 class CrawlSummary:
     """What a set of crawl runs fetched, stored, flagged and refused."""
@@ -165,7 +162,7 @@ def crawl_summary(session: Session, run_ids: list[int], *, now: datetime) -> Cra
     pages, refused = 0, Counter[str]()
     for run in runs:
         stats = run.stats or {}
-        pages += int(stats.get("synthwatch/pages_fetched", 0))
+        pages += int(stats.get(PAGES_FETCHED, 0))
         for key, value in stats.items():
             if key.startswith(REFUSED_PREFIX) and value:
                 refused[key.removeprefix(REFUSED_PREFIX)] += int(value)

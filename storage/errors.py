@@ -17,3 +17,7 @@ class ApprovalError(StorageError):
 
 class MigrationError(StorageError):
     """The database schema is not at the revision this code needs."""
+
+
+class ScheduleError(StorageError, ValueError):
+    """A source schedule that is not `interval:<n><unit>` or `cron:<5 crontab fields>`."""

@@ -8,17 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    ScalarSelect,
-    func,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ScalarSelect, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.audit import append_event
-from storage.identifiers import IDENTIFIER_KINDS, Identifier, identifier_of
 from storage.models import (
     Capture,
     Case,
@@ -51,6 +44,7 @@ class IndicatorRecord:
     end: int
     text: str
     value: str
+    key: str | None = None  # the normalised identifier extraction read, if it names one
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,39 +247,22 @@ class SharedListing:
     identifiers: tuple[str, ...]
 
 
-# Rows of other listings' indicators read per case page, at most.
-MAX_SHARED_CANDIDATES = 5000
-
-
 def shared_identifier_listings(session: Session, listing_id: int) -> list[SharedListing]:
     """Return the other listings whose indicators carry an identifier this listing's carry."""
-    own = session.execute(
-        select(Indicator.kind, Indicator.value, Indicator.text)
+    own_keys = (
+        select(Indicator.key)
         .join(ListingVersion, Indicator.version_id == ListingVersion.id)
-        .where(ListingVersion.listing_id == listing_id, Indicator.kind.in_(IDENTIFIER_KINDS))
-    ).all()
-    wanted = {found for kind, value, text in own if (found := identifier_of(kind, value, text))}
-    if not wanted:
-        return []
-    tokens = {_search_token(identifier) for identifier in wanted}
-    query = (
-        select(ListingVersion.listing_id, Indicator.kind, Indicator.value, Indicator.text)
+        .where(ListingVersion.listing_id == listing_id, Indicator.key.is_not(None))
+    )
+    matches = session.execute(
+        select(ListingVersion.listing_id, Indicator.key)
         .join(ListingVersion, Indicator.version_id == ListingVersion.id)
-        .where(
-            ListingVersion.listing_id != listing_id,
-            Indicator.kind.in_(IDENTIFIER_KINDS),
-            or_(
-                *(Indicator.text.icontains(t, autoescape=True) for t in tokens),
-                *(Indicator.value.icontains(t, autoescape=True) for t in tokens),
-            ),
-        )
-        .limit(MAX_SHARED_CANDIDATES)
+        .where(Indicator.key.in_(own_keys), ListingVersion.listing_id != listing_id)
+        .distinct()
     )
     shared: dict[int, set[str]] = {}
-    for other_id, kind, value, text in session.execute(query):
-        found = identifier_of(kind, value, text)
-        if found is not None and found in wanted:
-            shared.setdefault(other_id, set()).add(found.key)
+    for other_id, key in matches:
+        shared.setdefault(other_id, set()).add(str(key))  # matched by equality: never NULL
     if not shared:
         return []
     rows = session.execute(
@@ -310,11 +287,17 @@ def shared_identifier_listings(session: Session, listing_id: int) -> list[Shared
     ]
 
 
-def _search_token(identifier: Identifier) -> str:
-    # A phone number is written with spaces and dashes; its last four digits rarely are split.
-    if identifier.kind == "phone":
-        return identifier.key[-4:]
-    return identifier.key.split(":", 1)[-1]
+# The prefix of a stored identifier key says what it names; any other prefix is a channel.
+_KEY_KINDS = {"phone": "phone", "email": "email", "btc": "wallet", "eth": "wallet", "xmr": "wallet"}
+
+
+def identifier_kind(key: str) -> str:
+    """Return what a stored identifier key names: ``phone``, ``email``, ``wallet`` or ``handle``.
+
+    Keys are written by extraction as ``<prefix>:<identifier>``; a handle's prefix is its channel
+    ("session:05...", "wickr:chemking").
+    """
+    return _KEY_KINDS.get(key.partition(":")[0], "handle")
 
 
 def listing_capture(session: Session, listing_id: int, capture_id: int) -> Capture | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -12,6 +14,9 @@ from storage.errors import MigrationError
 
 SCRIPT_LOCATION = "storage:migrations"
 
+# (kind, matched text, value) of a stored indicator → its identifier key, or None.
+IdentifierKey = Callable[[str, str, str], str | None]
+
 
 def alembic_config(database_url: str) -> Config:
     """Return an Alembic configuration for this database, without an ini file."""
@@ -21,11 +26,19 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate the database to ``revision`` (the newest by default)."""
+def upgrade(
+    engine: Engine, revision: str = "head", *, identifier_key: IdentifierKey | None = None
+) -> None:
+    """Migrate the database to ``revision`` (the newest by default).
+
+    ``identifier_key`` is extraction's ``nlp.identifier_key``, which migration 0005 needs to fill
+    the identifier keys of indicators already stored; without it that migration refuses to run
+    on a database holding indicators rather than leave their keys empty.
+    """
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        config.attributes["identifier_key"] = identifier_key
         command.upgrade(config, revision)
 
 

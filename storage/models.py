@@ -42,8 +42,6 @@ NAMING_CONVENTION = {
 
 ROLES = ("analyst", "legal", "admin")
 CASE_STATES = ("new", "confirmed", "dismissed", "escalated", "approved", "rejected", "referred")
-CRAWL_STATUSES = ("running", "finished", "failed", "interrupted")
-SCHEDULE_STATUSES = ("running", "finished", "failed", "skipped")
 DIGEST_STATUSES = ("pending", "sending", "sent", "failed")
 
 
@@ -247,6 +245,9 @@ class Indicator(Base):
     end: Mapped[int]
     text: Mapped[str] = mapped_column(Text)
     value: Mapped[str] = mapped_column(Text, default="")
+    # The identifier the indicator names, normalised by extraction ("wickr:chemking",
+    # "phone:+12025550143", "btc:bc1..."); listings sharing one are looked up by it.
+    key: Mapped[str | None] = mapped_column(String(320), index=True)
 
     version: Mapped[ListingVersion] = relationship(back_populates="indicators")
 

@@ -1,4 +1,7 @@
-"""Sources and the legal gate: registration, approval bound to a scope, suspension."""
+"""Sources and the legal gate: registration, approval bound to a scope, suspension.
+
+Who may approve or suspend, and the audit rows of both, are ``review.sources``'s rules.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from storage.audit import append_event
-from storage.errors import ApprovalError, NotFoundError
 from storage.models import (
     CrawlRun,
     Source,
@@ -49,75 +50,27 @@ def upsert_source(
     return source
 
 
-def approve_source(
-    session: Session,
-    *,
-    source_id: str,
-    approver: User,
-    legal_basis: str,
-    now: datetime,
-    request_id: str | None = None,
+def add_approval(
+    session: Session, source: Source, *, approver: User, legal_basis: str, now: datetime
 ) -> SourceApproval:
-    """Approve a source's current scope; only an active user with the legal role may."""
-    source = session.get(Source, source_id)
-    if source is None:
-        raise NotFoundError(f"no source {source_id!r}")
-    if approver.role != "legal" or not approver.active:
-        raise ApprovalError(f"{approver.username} is not an active user with the legal role")
-    if not legal_basis.strip():
-        raise ApprovalError(f"approving {source_id!r} needs a legal basis")
+    """Approve a source's current scope and lift its suspension; the caller checks who may."""
     approval = SourceApproval(
         source=source,
         scope_fingerprint=source.scope_fingerprint,
-        legal_basis=legal_basis.strip(),
+        legal_basis=legal_basis,
         approved_by=approver,
         approved_at=now,
     )
     source.suspended_at = None
     session.add(approval)
     session.flush()
-    append_event(
-        session,
-        action="source.approved",
-        object_type="source",
-        object_id=source_id,
-        actor=approver,
-        now=now,
-        detail={"scope_fingerprint": source.scope_fingerprint, "legal_basis": legal_basis},
-        request_id=request_id,
-    )
     return approval
 
 
-def suspend_source(
-    session: Session,
-    *,
-    source_id: str,
-    actor: User,
-    reason: str,
-    now: datetime,
-    request_id: str | None = None,
-) -> Source:
-    """Stop a source from being crawled until a legal user approves it again."""
-    source = session.get(Source, source_id)
-    if source is None:
-        raise NotFoundError(f"no source {source_id!r}")
-    if actor.role not in ("legal", "admin") or not actor.active:
-        raise ApprovalError(f"{actor.username} is not an active user with the legal or admin role")
-    if not reason.strip():
-        raise ApprovalError(f"suspending {source_id!r} needs a reason")
+def mark_suspended(session: Session, source: Source, *, now: datetime) -> Source:
+    """Stop a source from being crawled until it is approved again; the caller checks who may."""
     source.suspended_at = now
     session.flush()
-    append_event(
-        session,
-        action="source.suspended",
-        object_type="source",
-        object_id=source_id,
-        actor=actor,
-        now=now,
-        detail={"reason": reason.strip()},
-        request_id=request_id,
-    )
     return source
 
 

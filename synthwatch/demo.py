@@ -17,13 +17,15 @@ from crawlers.registry import register_source
 from crawlers.runner import run_crawl
 from crawlers.sources import SourceConfig, load_sources
 from demo.server import DemoServer
-from review.auth import create_user, set_password
-from review.digest.build import write_preview
-from review.settings import base_url_from_env
+from review.auth import set_password
+from review.digest.render import write_preview
+from review.digest.settings import DigestSettings
+from review.sources import approve_source
+from review.users import create_user
 from storage.clock import utcnow
 from storage.config import StorageSettings
 from storage.crawls import CrawlSummary, crawl_summary
-from storage.sources import approval_state, approve_source
+from storage.sources import approval_state
 from storage.users import get_user
 from synthwatch.errors import UsageError
 from synthwatch.store import Store
@@ -71,6 +73,8 @@ def run_demo(*, serve: bool, as_json: bool, app_port: int, site_port: int) -> in
 def crawl_demo_site(store: Store, console: Console, *, site_port: int) -> DemoResult:
     """Serve the marketplace, approve its sources, crawl each in a child process, summarise."""
     home = store.settings.home
+    # Read before crawling: a wrong setting stops the demo now, not after minutes of crawls.
+    digest_settings = DigestSettings.from_env()
     access_log = home / "demo-access.log"
     access_log.unlink(missing_ok=True)
     site = _start_site(site_port, access_log)
@@ -108,7 +112,7 @@ def crawl_demo_site(store: Store, console: Console, *, site_port: int) -> DemoRe
     with store.sessions() as session:
         finished = utcnow()
         summary = crawl_summary(session, run_ids, now=finished)
-        write_preview(session, preview, now=finished, base_url=base_url_from_env())
+        write_preview(session, preview, now=finished, base_url=digest_settings.base_url)
     return DemoResult(summary, site_url, access_log, preview, passwords)
 
 

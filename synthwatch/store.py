@@ -28,7 +28,11 @@ class Store:
         settings.ensure_dirs()
         engine = make_engine(settings.database_url)
         if migrate:
-            upgrade(engine)
+            # Imported here: importing nlp loads spaCy (~2 s), and only a migration needs it
+            # (to fill the identifier keys of stored indicators).
+            from nlp import identifier_key
+
+            upgrade(engine, identifier_key=identifier_key)
         else:
             require_current(engine)
         return cls(settings, engine, make_session_factory(engine))

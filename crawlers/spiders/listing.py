@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urldefrag, urlsplit
 
@@ -29,13 +28,15 @@ from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
-from crawlers.crawlrun import GATE_REASON, CrawlRunExtension, utc_now
+from crawlers.crawlrun import GATE_REASON, CrawlRunExtension
 from crawlers.faults import failure_reason, first_url
 from crawlers.html_text import PageReader
 from crawlers.items import Headers, PageItem, UnchangedListing
 from crawlers.search import search_urls
 from crawlers.sources import SourceConfig
 from crawlers.stats import record_error
+from storage import crawl_stats
+from storage.clock import Clock, utcnow
 
 if TYPE_CHECKING:
     from typing import Self
@@ -103,7 +104,7 @@ class ListingSpider(Spider):
         pattern = self.source.discovery.listing_url_pattern
         self.listing_url = re.compile(pattern) if pattern else None
         self.seen: set[str] = set()
-        self.clock: Callable[[], datetime] = utc_now
+        self.clock: Clock = utcnow
         # URL → (ETag, Last-Modified) of the listings stored before, for conditional GETs.
         self.validators: dict[str, tuple[str | None, str | None]] = {}
 
@@ -147,7 +148,7 @@ class ListingSpider(Spider):
     def parse_index(self, response: Response) -> Iterator[Request]:
         """Follow an index page's listing, index and pagination links."""
         if not isinstance(response, TextResponse):
-            self.crawler.stats.inc_value("synthwatch/skipped/not_text")
+            self.crawler.stats.inc_value(crawl_stats.SKIPPED_NOT_TEXT)
             return
         discovery = self.source.discovery
         for selectors, callback in (
@@ -163,7 +164,7 @@ class ListingSpider(Spider):
         """Follow a sitemap index; request the listing URLs of a sitemap."""
         body = self.sitemap_body(response)
         if body is None:
-            self.crawler.stats.inc_value("synthwatch/sitemap/invalid")
+            self.crawler.stats.inc_value(crawl_stats.SITEMAP_INVALID)
             logger.warning("not a sitemap: %s", response.url)
             return
         sitemap = Sitemap(body)
@@ -202,10 +203,10 @@ class ListingSpider(Spider):
             yield UnchangedListing(source_id=self.source.id, url=url, seen_at=self.clock())
             return
         if not isinstance(response, TextResponse):
-            self.crawler.stats.inc_value("synthwatch/skipped/not_text")
+            self.crawler.stats.inc_value(crawl_stats.SKIPPED_NOT_TEXT)
             return
         page = self.reader.read(response.body, response.encoding)
-        self.crawler.stats.inc_value(f"synthwatch/extraction/{page.method}")
+        self.crawler.stats.inc_value(crawl_stats.extraction_key(page.method))
         request = response.request
         yield PageItem(
             source_id=self.source.id,
@@ -220,7 +221,6 @@ class ListingSpider(Spider):
             title=page.title,
             text=page.text,
             fields=page.fields,
-            extraction=page.method,
         )
 
     def on_error(self, failure: Failure) -> None:
@@ -242,7 +242,7 @@ class ListingSpider(Spider):
             self.record_error("redirect_loop", first_url(request))
             logger.warning("redirect loop: %s", " -> ".join([*redirects, request.url]))
         else:
-            self.crawler.stats.inc_value("synthwatch/redirects/to_seen")
+            self.crawler.stats.inc_value(crawl_stats.REDIRECTS_TO_SEEN)
 
     def record_error(self, reason: str, url: str) -> None:
         """Count a failed URL with its reason in the crawl's stats."""

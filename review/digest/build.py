@@ -5,10 +5,11 @@ it the digest covers the ISO week that contains ``now``, up to ``now`` ("week to
 what a preview or the demo wants. Sending (``review.digest.outbox``) always names a week that
 has ended.
 
-One ``Digest`` is built per week; each reader gets it rendered for them
-(``review.digest.render``): legal reviewers also see the cases waiting for their decision.
-Everything scraped (titles, source names, candidate terms, crawl errors) reaches the
-HTML part through Jinja2's autoescaping only, and the subject is built from counts only.
+One ``Digest`` is built per week, as data only; ``review.digest.render`` (which imports this
+module, never the other way round) renders it for each reader: legal reviewers also see the
+cases waiting for their decision. Everything scraped (titles, source names, candidate terms,
+crawl errors) reaches the HTML part through Jinja2's autoescaping only, and the subject is
+built from counts only.
 """
 
 from __future__ import annotations
@@ -17,12 +18,10 @@ import base64
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from review.digest.chart import Trend, trend_chart
-from review.digest.render import render_html
 from review.digest.sources import MissedSchedule, SourceActivity, source_report
 from review.errors import ReviewError, WeekError
 from review.settings import DEFAULT_BASE_URL
@@ -333,22 +332,3 @@ def _trends(
 def _shorten(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def write_preview(
-    session: Session,
-    path: Path,
-    *,
-    now: datetime,
-    week: str | None = None,
-    base_url: str = DEFAULT_BASE_URL,
-    reader: Reader | None = None,
-) -> Path:
-    """Write the HTML digest of a week to ``path`` and return the path.
-
-    Without a reader the preview shows every section, the legal reviewers' one included.
-    """
-    digest = build_digest(session, week=week, now=now, base_url=base_url)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(digest, reader=reader), encoding="utf-8")
-    return path

@@ -44,7 +44,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -56,6 +55,13 @@ from review.errors import ReviewError, WeekError
 from storage.audit import append_event
 from storage.db import transaction
 from storage.models import DigestMessage, ScheduleLedger, User
+from storage.outbox import (
+    get_message,
+    message_recipient,
+    ready_messages,
+    recipients_with_message,
+    update_message_if,
+)
 from storage.schedule import ledger, period_claimed
 from storage.users import digest_recipients
 
@@ -171,9 +177,7 @@ def enqueue_week(
         session.add(period)
     due = schedule.due_at(end)
     late = now > due + LATE_GRACE
-    have = set(
-        session.scalars(select(DigestMessage.recipient_id).where(DigestMessage.week == week))
-    )
+    have = recipients_with_message(session, week)
     recipients = [user for user in digest_recipients(session) if user.id not in have]
     rows = []
     if recipients:
@@ -249,19 +253,10 @@ def deliver(
 
 def _claim_next(session: Session, *, now: datetime, tried: set[int]) -> DigestMessage | None:
     """Claim the next ready row; cancel it instead when its recipient may no longer get it."""
-    ready = or_(
-        (DigestMessage.status == "pending")
-        & or_(DigestMessage.next_attempt_at.is_(None), DigestMessage.next_attempt_at <= now),
-        (DigestMessage.status == "sending") & (DigestMessage.next_attempt_at <= now),
-    )
-    query = select(DigestMessage).where(ready)
-    if tried:
-        query = query.where(DigestMessage.id.not_in(tried))
-    candidates = session.scalars(query.order_by(DigestMessage.week, DigestMessage.id).limit(20))
-    for row in candidates.all():
+    for row in ready_messages(session, now=now, exclude=tried):
         if row.status == "sending":
             log.warning("digest %s: attempt %d was abandoned; sending again", row.id, row.attempts)
-        recipient = session.get(User, row.recipient_id)
+        recipient = message_recipient(session, row)
         values: dict[str, object] = {
             "status": "sending",
             "attempts": row.attempts + 1,
@@ -273,17 +268,9 @@ def _claim_next(session: Session, *, now: datetime, tried: set[int]) -> DigestMe
             # A message whose every attempt dies with its sender must not stop all the others.
             reply = f"not sent: gave up after {row.attempts} attempts; last: {row.smtp_reply}"
             values = {"status": "failed", "smtp_reply": reply, "next_attempt_at": None}
-        claimed = session.execute(
-            update(DigestMessage)
-            .where(
-                DigestMessage.id == row.id,
-                DigestMessage.status == row.status,
-                DigestMessage.attempts == row.attempts,
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount:  # type: ignore[attr-defined]
+        if update_message_if(
+            session, row.id, status=row.status, attempts=row.attempts, values=values
+        ):
             session.refresh(row)
             return row
         tried.add(row.id)
@@ -299,17 +286,9 @@ def _record(session: Session, row: DigestMessage, outcome: SmtpOutcome, *, now: 
         values.update(status="pending", next_attempt_at=now + retry_delay(row.attempts))
     else:
         values.update(status="failed")
-    recorded = session.execute(
-        update(DigestMessage)
-        .where(
-            DigestMessage.id == row.id,
-            DigestMessage.status == "sending",
-            DigestMessage.attempts == row.attempts,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if not recorded.rowcount:  # type: ignore[attr-defined]
+    if not update_message_if(
+        session, row.id, status="sending", attempts=row.attempts, values=values
+    ):
         log.warning("digest %s: attempt %d was taken over; not recorded", row.id, row.attempts)
     status = str(values["status"])
     log.info("digest %s (%s): %s, %s", row.id, row.week, status, outcome.reply)
@@ -362,12 +341,12 @@ def send_digests(
 
 def retry_failed(session: Session, outbox_id: int, *, now: datetime) -> DigestMessage:
     """Queue a failed row again, to the recipient's current address; the caller commits."""
-    row = session.get(DigestMessage, outbox_id)
+    row = get_message(session, outbox_id)
     if row is None:
         raise OutboxError(f"no digest outbox row {outbox_id}")
     if row.status != "failed":
         raise OutboxError(f"digest outbox row {outbox_id} is {row.status}, not failed")
-    recipient = session.get(User, row.recipient_id)
+    recipient = message_recipient(session, row)
     if recipient is None or not recipient.email:
         raise OutboxError(f"digest outbox row {outbox_id}: the recipient has no e-mail address")
     row.email, row.status, row.next_attempt_at, row.attempts = recipient.email, "pending", None, 0

@@ -2,21 +2,22 @@
 
 Jinja2 autoescaping is on for the HTML template, so everything scraped (titles, source names,
 candidate terms, crawl errors) reaches it escaped; the plain-text part is not HTML and is not
-escaped. The subject is built from counts only.
+escaped. The subject is built from counts only. ``write_preview`` builds a week's digest and
+writes its HTML part to a file.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import cache
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from sqlalchemy.orm import Session
 
+from review.digest.build import Digest, Reader, build_digest
 from review.highlight import css_token
-
-if TYPE_CHECKING:
-    from review.digest.build import Digest, Reader
+from review.settings import DEFAULT_BASE_URL
 
 
 def subject_line(digest: Digest, *, reader: Reader | None = None, late: bool = False) -> str:
@@ -82,3 +83,22 @@ def render_text(
     """Render the digest as the plain-text part of the e-mail."""
     template = _environment(autoescape=False).get_template("digest/digest.txt")
     return template.render(_context(digest, reader, late_due))
+
+
+def write_preview(
+    session: Session,
+    path: Path,
+    *,
+    now: datetime,
+    week: str | None = None,
+    base_url: str = DEFAULT_BASE_URL,
+    reader: Reader | None = None,
+) -> Path:
+    """Write the HTML digest of a week to ``path`` and return the path.
+
+    Without a reader the preview shows every section, the legal reviewers' one included.
+    """
+    digest = build_digest(session, week=week, now=now, base_url=base_url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(digest, reader=reader), encoding="utf-8")
+    return path

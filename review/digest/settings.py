@@ -1,7 +1,8 @@
-"""Settings of the digest's delivery: the SMTP relay and when the digest falls due.
+"""Settings of the digest: its links, when it falls due and the SMTP relay that delivers it.
 
-Read from ``SYNTHWATCH_SMTP_*`` and ``SYNTHWATCH_DIGEST_*`` here and nowhere else; the other
-review settings (base URL, secret key) stay in ``review.settings``.
+``DigestSettings.from_env()`` is what callers read; ``SYNTHWATCH_SMTP_*`` and
+``SYNTHWATCH_DIGEST_*`` are read here and nowhere else. The base URL of the links is the review
+app's (``review.settings.base_url_from_env``), so the app and its digest never disagree.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from email.utils import parseaddr
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from review.errors import SettingsError
+from review.settings import DEFAULT_BASE_URL, base_url_from_env
 
 DEFAULT_SMTP_PORT = 587
 DEFAULT_SMTP_TIMEOUT_S = 60.0
 DEFAULT_DIGEST_HOUR = 7
 DEFAULT_DIGEST_TZ = "UTC"
 FALLBACK_MESSAGE_ID_DOMAIN = "synthwatch.invalid"
+SMTP_REQUIRED = "sending the digest needs SYNTHWATCH_SMTP_HOST and SYNTHWATCH_SMTP_FROM"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -58,9 +61,7 @@ class SmtpSettings:
         host = env.get("SYNTHWATCH_SMTP_HOST", "")
         sender = env.get("SYNTHWATCH_SMTP_FROM", "")
         if not host or not sender:
-            raise SettingsError(
-                "sending the digest needs SYNTHWATCH_SMTP_HOST and SYNTHWATCH_SMTP_FROM"
-            )
+            raise SettingsError(SMTP_REQUIRED)
         return cls(
             host=host,
             sender=sender,
@@ -111,6 +112,35 @@ class DigestSchedule:
                 f"SYNTHWATCH_DIGEST_TZ {name!r} is not an IANA time zone such as Europe/Berlin"
             ) from error
         return cls(hour=hour, tz=tz)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSettings:
+    """Everything the digest takes from the environment, read and checked at once."""
+
+    base_url: str = DEFAULT_BASE_URL
+    schedule: DigestSchedule = field(default_factory=DigestSchedule)
+    message_id_domain: str = FALLBACK_MESSAGE_ID_DOMAIN
+    # None without SYNTHWATCH_SMTP_HOST and _FROM: a preview needs no relay, sending does.
+    smtp: SmtpSettings | None = None
+
+    def relay(self) -> SmtpSettings:
+        """Return the SMTP settings, or raise naming what sending needs."""
+        if self.smtp is None:
+            raise SettingsError(SMTP_REQUIRED)
+        return self.smtp
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DigestSettings:
+        """Read the base URL, ``SYNTHWATCH_DIGEST_*`` and, when set, ``SYNTHWATCH_SMTP_*``."""
+        env = os.environ if environ is None else environ
+        configured = env.get("SYNTHWATCH_SMTP_HOST") and env.get("SYNTHWATCH_SMTP_FROM")
+        return cls(
+            base_url=base_url_from_env(env),
+            schedule=DigestSchedule.from_env(env),
+            message_id_domain=message_id_domain(env),
+            smtp=SmtpSettings.from_env(env) if configured else None,
+        )
 
 
 def message_id_domain(environ: Mapping[str, str] | None = None) -> str:

@@ -1,25 +1,27 @@
 """What the digest says about sources: crawls that failed, were blocked or refused by robots.txt,
 and sources that were not crawled as often as their schedule asks.
 
-A crawl's stats are the ones the crawler records (``crawlers/guard.py``, ``crawlers/robots.py``):
-``synthwatch/refused/<reason>`` per refused request, ``synthwatch/blocked`` per CAPTCHA or WAF
-page, ``synthwatch/errors`` per failed request or item, ``synthwatch/robots/unreachable`` per
-robots.txt that could not be read (the host is then disallowed: robots fails closed).
+A crawl's stats are the keys of ``storage.crawl_stats``: ``synthwatch/refused/<reason>`` per
+refused request, ``synthwatch/blocked`` per CAPTCHA or WAF page, ``synthwatch/errors`` per failed
+request or item, ``synthwatch/robots/unreachable`` per robots.txt that could not be read (the host
+is then disallowed: robots fails closed). A schedule's expected runs are counted by
+``storage.periods``, the scheduler's own arithmetic.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session
 
-from storage.crawls import REFUSED_PREFIX, captures_per_run
+from storage import crawl_stats
+from storage.crawls import captures_per_run
+from storage.errors import ScheduleError
 from storage.models import CrawlRun
+from storage.periods import SourceSchedule, fire_count
 from storage.schedule import LedgerProblem, ledger_problems
 from storage.sources import approval_state, sources_not_suspended
 
@@ -29,13 +31,12 @@ MIN_RUN_FRACTION = 0.5
 # Enough to tell "ran" from "did not"; a cron firing every minute needs no exact count.
 MAX_COUNTED_FIRES = 500
 ROBOTS_KEYS = frozenset(
-    {"synthwatch/refused/robots", "synthwatch/refused/crawl_delay", "robotstxt/forbidden"}
+    {
+        crawl_stats.refused_key("robots"),
+        crawl_stats.refused_key("crawl_delay"),
+        crawl_stats.SCRAPY_ROBOTS_FORBIDDEN,
+    }
 )
-BLOCKED_KEY = "synthwatch/blocked"
-ERRORS_KEY = "synthwatch/errors"
-ROBOTS_UNREACHABLE_KEY = "synthwatch/robots/unreachable"
-_INTERVAL = re.compile(r"interval:([1-9][0-9]*)([smhdw])")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _APPROVAL_NOTES = {
     "unapproved": "not approved by a legal reviewer yet",
     "rescoped": "its widened scope waits for a legal reviewer's approval",
@@ -137,10 +138,12 @@ def source_activity(session: Session, runs: list[CrawlRun]) -> tuple[SourceActiv
                 interrupted_runs=sum(r.status == "interrupted" for r in source_runs),
                 pages=sum(pages.get(r.id, 0) for r in source_runs),
                 robots=sum(_count(s, lambda k: k in ROBOTS_KEYS) for s in stats),
-                robots_unreachable=sum(_count(s, ROBOTS_UNREACHABLE_KEY.__eq__) for s in stats),
-                blocked=sum(_count(s, BLOCKED_KEY.__eq__) for s in stats),
+                robots_unreachable=sum(
+                    _count(s, crawl_stats.ROBOTS_UNREACHABLE.__eq__) for s in stats
+                ),
+                blocked=sum(_count(s, crawl_stats.BLOCKED.__eq__) for s in stats),
                 refused=sum(_count(s, _other_refusal) for s in stats),
-                error_count=sum(_count(s, ERRORS_KEY.__eq__) for s in stats),
+                error_count=sum(_count(s, crawl_stats.ERRORS.__eq__) for s in stats),
                 errors=tuple(
                     f"run {r.id}: {r.error[:MAX_ERROR_CHARS]}"
                     for r in source_runs
@@ -165,7 +168,7 @@ def missed_schedules(
         window_start = max(start, source.created_at)
         if not isinstance(schedule, str) or window_start >= end:
             continue
-        expected = expected_runs(schedule, window_start, end)
+        expected = expected_runs(SourceSchedule(source.id, schedule), window_start, end)
         done = runs.get(source.id, 0)
         if expected == 0 or (done and done >= expected * MIN_RUN_FRACTION):
             continue
@@ -178,27 +181,16 @@ def missed_schedules(
     return tuple(missed)
 
 
-def expected_runs(schedule: str, start: datetime, end: datetime) -> int:
-    """Return how many times a source schedule (``interval:6h``, ``cron:0 6 * * *``) fires."""
-    interval = _INTERVAL.fullmatch(schedule)
-    if interval is not None:
-        step = timedelta(seconds=int(interval[1]) * _UNIT_SECONDS[interval[2]])
-        return int((end - start) / step)
-    if not schedule.startswith("cron:"):
-        return 0
+def expected_runs(source: SourceSchedule, start: datetime, end: datetime) -> int:
+    """Return how many times a source's schedule fires in ``[start, end)``; 0 when unreadable."""
     try:
-        trigger = CronTrigger.from_crontab(schedule.removeprefix("cron:").strip(), timezone="UTC")
-    except ValueError:
+        return fire_count(source, start, end, limit=MAX_COUNTED_FIRES)
+    except ScheduleError:
         return 0
-    fires, moment = 0, trigger.get_next_fire_time(None, start)
-    while moment is not None and moment < end and fires < MAX_COUNTED_FIRES:
-        fires += 1
-        moment = trigger.get_next_fire_time(moment, moment + timedelta(seconds=1))
-    return fires
 
 
 def _other_refusal(key: str) -> bool:
-    return key.startswith(REFUSED_PREFIX) and key not in ROBOTS_KEYS and key.count("/") == 2
+    return crawl_stats.is_refusal_key(key) and key not in ROBOTS_KEYS
 
 
 def _count(stats: dict[str, Any], wanted: Callable[[str], bool]) -> int:

@@ -14,7 +14,6 @@ from review.auth import allow, current_user
 from review.capture_html import inert_page
 from review.context import db, now, request_id, review_context, writes
 from review.diff import text_diff
-from review.evidence import read_capture
 from review.highlight import highlight, indicator_span, mention_span
 from review.links import safe_href
 from review.security import capture_headers
@@ -23,6 +22,7 @@ from storage.audit import append_event, case_audit
 from storage.cases import get_case
 from storage.listings import listing_capture, listing_version, shared_identifier_listings
 from storage.models import Case
+from storage.warc import read_capture
 
 bp = Blueprint("cases", __name__)
 

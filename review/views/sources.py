@@ -1,7 +1,7 @@
 """Sources: approval state, legal basis and how the last crawls went; approve and suspend.
 
-Approving and suspending go through ``storage.repository`` with the same rules as
-``synthwatch sources approve|suspend``: only an active legal user approves (with a legal basis),
+Approving and suspending go through ``review.sources``, as ``synthwatch sources
+approve|suspend`` do: only an active legal user approves (with a legal basis),
 a legal or admin user suspends (with a reason); each is an audit row.
 """
 
@@ -21,22 +21,23 @@ from werkzeug.wrappers import Response
 
 from review.auth import allow, current_user
 from review.context import db, now, request_id
-from storage.crawls import REFUSED_PREFIX
-from storage.errors import ApprovalError, NotFoundError
+from review.errors import ApprovalError, NotFoundError
+from review.sources import approve_source, suspend_source
+from storage import crawl_stats
 from storage.models import User
-from storage.sources import approve_source, source_overviews, suspend_source
+from storage.sources import source_overviews
 
 bp = Blueprint("sources", __name__)
 
 MAX_TEXT = 2000
-# The crawl stats worth a column; any key under synthwatch/refused/ is summed as "refused".
+# The crawl stats worth a column; every refusal reason is summed as "refused".
 SHOWN_STATS = {
-    "pages": "synthwatch/pages_fetched",
-    "new": "synthwatch/listings_new",
-    "changed": "synthwatch/listings_new_version",
-    "flagged": "synthwatch/flagged",
-    "blocked": "synthwatch/blocked",
-    "errors": "synthwatch/errors",
+    "pages": crawl_stats.PAGES_FETCHED,
+    "new": crawl_stats.LISTINGS_NEW,
+    "changed": crawl_stats.LISTINGS_CHANGED,
+    "flagged": crawl_stats.FLAGGED,
+    "blocked": crawl_stats.BLOCKED,
+    "errors": crawl_stats.ERRORS,
 }
 
 
@@ -50,7 +51,7 @@ def run_numbers(stats: dict[str, object]) -> dict[str, int]:
     """Return the numbers of a crawl run's stats that the sources page shows."""
     numbers = {name: _int(stats.get(key)) for name, key in SHOWN_STATS.items()}
     numbers["refused"] = sum(
-        _int(value) for key, value in stats.items() if key.startswith(REFUSED_PREFIX)
+        _int(value) for key, value in stats.items() if key.startswith(crawl_stats.REFUSED_PREFIX)
     )
     return numbers
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 from storage.audit import (
@@ -20,6 +19,7 @@ from storage.audit import (
     iter_events,
     verify_chain,
 )
+from storage.clock import utcnow
 from synthwatch.commands.common import Subparsers, err, open_store, out
 from synthwatch.errors import UsageError
 
@@ -94,7 +94,7 @@ def export_log(args: argparse.Namespace) -> int:
             action="audit.exported",
             object_type="audit",
             object_id="jsonl",
-            now=datetime.now(UTC),
+            now=utcnow(),
             detail={"up_to_event": mark.event_id if mark else 0, "file": str(args.out)[:300]},
         )
     err.print(f"{count} audit rows written to {args.out}", highlight=False)

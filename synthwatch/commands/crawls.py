@@ -10,19 +10,18 @@ from typing import Any
 from rich.table import Table
 
 from crawlers.runner import run_crawl
-from storage.crawls import REFUSED_PREFIX, recent_runs
+from storage import crawl_stats
+from storage.crawls import recent_runs
 from storage.models import CrawlRun
 from synthwatch.commands.common import Subparsers, err, open_store, out
 
-# Stats keys shown by `crawl-runs` (documented with the crawlers' stats keys).
-PAGES = "synthwatch/pages_fetched"
+# The listing counts `crawl-runs` shows, in its column's order.
 LISTINGS = {
-    "new": "synthwatch/listings_new",
-    "changed": "synthwatch/listings_changed",
-    "unchanged": "synthwatch/listings_unchanged",
-    "gone": "synthwatch/listings_gone",
+    "new": crawl_stats.LISTINGS_NEW,
+    "changed": crawl_stats.LISTINGS_CHANGED,
+    "unchanged": crawl_stats.LISTINGS_UNCHANGED,
+    "gone": crawl_stats.LISTINGS_GONE,
 }
-FLAGGED, BLOCKED, ERRORS = "synthwatch/flagged", "synthwatch/blocked", "synthwatch/errors"
 
 
 def register(sub: Subparsers) -> None:
@@ -87,7 +86,7 @@ def list_runs(args: argparse.Namespace) -> int:
 def run_data(run: CrawlRun) -> dict[str, Any]:
     """Return what `crawl-runs` shows of one run, as JSON-ready data."""
     stats: dict[str, Any] = run.stats or {}
-    duration = stats.get("synthwatch/duration_seconds")
+    duration = stats.get(crawl_stats.DURATION_SECONDS)
     return {
         "id": run.id,
         "source": run.source_id,
@@ -96,14 +95,14 @@ def run_data(run: CrawlRun) -> dict[str, Any]:
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "seconds": float(duration) if isinstance(duration, int | float) else None,
-        "pages": int(stats.get(PAGES, 0)),
+        "pages": int(stats.get(crawl_stats.PAGES_FETCHED, 0)),
         "listings": {kind: int(stats.get(key, 0)) for kind, key in LISTINGS.items()},
-        "flagged": int(stats.get(FLAGGED, 0)),
-        "blocked": int(stats.get(BLOCKED, 0)),
-        "errors": int(stats.get(ERRORS, 0)),
+        "flagged": int(stats.get(crawl_stats.FLAGGED, 0)),
+        "blocked": int(stats.get(crawl_stats.BLOCKED, 0)),
+        "errors": int(stats.get(crawl_stats.ERRORS, 0)),
         "refused": {
-            key.removeprefix(REFUSED_PREFIX): int(value)
+            key.removeprefix(crawl_stats.REFUSED_PREFIX): int(value)
             for key, value in sorted(stats.items())
-            if key.startswith(REFUSED_PREFIX) and value
+            if key.startswith(crawl_stats.REFUSED_PREFIX) and value
         },
     }

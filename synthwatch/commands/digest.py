@@ -9,24 +9,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from review.digest.build import Reader, write_preview
+from review.digest.build import Reader
 from review.digest.mail import SmtpTransport
 from review.digest.outbox import retry_failed, send_digests
-from review.digest.settings import (
-    DigestSchedule,
-    SmtpSettings,
-    check_address,
-    message_id_domain,
-)
-from review.settings import base_url_from_env
-from storage.audit import append_event
-from storage.models import DIGEST_STATUSES, DigestMessage, User
+from review.digest.render import write_preview
+from review.digest.settings import DigestSettings
+from review.users import find_user, subscribe_digest, unsubscribe_digest
+from storage.models import DIGEST_STATUSES, DigestMessage
 from storage.outbox import outbox_rows
-from storage.users import get_user, users_with_email
+from storage.users import users_with_email
 from synthwatch.commands.common import Subparsers, err, open_store, out
-from synthwatch.errors import UsageError
 
 
 def register(sub: Subparsers) -> None:
@@ -72,17 +65,18 @@ def register(sub: Subparsers) -> None:
 
 def preview_digest(args: argparse.Namespace) -> int:
     """Write one week's digest to an HTML file."""
+    settings = DigestSettings.from_env()
     with open_store().sessions() as session:
         reader = None
         if args.as_user:
-            user = _user(session, args.as_user)
+            user = find_user(session, args.as_user)
             reader = Reader(user.id, user.username, user.role)
         path = write_preview(
             session,
             args.out,
             now=_now(),
             week=args.week,
-            base_url=base_url_from_env(),
+            base_url=settings.base_url,
             reader=reader,
         )
     err.print(f"digest written to {path}", highlight=False)
@@ -91,16 +85,17 @@ def preview_digest(args: argparse.Namespace) -> int:
 
 def send_digest(args: argparse.Namespace) -> int:
     """Enqueue due weeks and deliver; exit 1 when a message failed for good in this run."""
-    smtp = SmtpSettings.from_env()
+    settings = DigestSettings.from_env()
+    smtp = settings.relay()
     store = open_store()
     report = send_digests(
         store.session_factory,
         SmtpTransport(smtp),
         sender=smtp.sender,
         clock=_now,
-        schedule=DigestSchedule.from_env(),
-        base_url=base_url_from_env(),
-        message_id_domain=message_id_domain(),
+        schedule=settings.schedule,
+        base_url=settings.base_url,
+        message_id_domain=settings.message_id_domain,
         week=args.week,
     )
     for week, count in report.enqueued.items():
@@ -173,13 +168,8 @@ def retry_message(args: argparse.Namespace) -> int:
 
 def subscribe_user(args: argparse.Namespace) -> int:
     """Subscribe a user to the digest at an e-mail address."""
-    email = check_address(args.email.strip(), what="e-mail address")
     with open_store().sessions() as session:
-        user = _user(session, args.username)
-        if not user.active:
-            raise UsageError(f"user {args.username!r} is disabled and gets no digest")
-        user.email, user.digest_subscribed = email, True
-        _audit(session, user, "digest.subscribed", {"email": email})
+        email = subscribe_digest(session, args.username, args.email, now=_now()).email
     out.print(f"{args.username} gets the weekly digest at {email}", highlight=False)
     return 0
 
@@ -187,9 +177,7 @@ def subscribe_user(args: argparse.Namespace) -> int:
 def unsubscribe_user(args: argparse.Namespace) -> int:
     """Stop sending a user the digest (messages already queued for them are not sent)."""
     with open_store().sessions() as session:
-        user = _user(session, args.username)
-        user.digest_subscribed = False
-        _audit(session, user, "digest.unsubscribed", {})
+        unsubscribe_digest(session, find_user(session, args.username), now=_now())
     out.print(f"{args.username} no longer gets the weekly digest", highlight=False)
     return 0
 
@@ -205,24 +193,6 @@ def list_recipients(args: argparse.Namespace) -> int:
             table.add_row(user.username, user.role, user.email or "", state)
     out.print(table)
     return 0
-
-
-def _user(session: Session, username: str) -> User:
-    user = get_user(session, username)
-    if user is None:
-        raise UsageError(f"no user {username!r}")
-    return user
-
-
-def _audit(session: Session, user: User, action: str, detail: dict[str, str]) -> None:
-    append_event(
-        session,
-        action=action,
-        object_type="user",
-        object_id=user.id,
-        now=_now(),
-        detail={"username": user.username, **detail},
-    )
 
 
 def _now() -> datetime:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from crawlers.evidence import verify_capture
 from storage.crawls import captures_to_verify
+from storage.warc import read_capture
 from synthwatch.commands.common import Subparsers, err, open_store, out
 from synthwatch.commands.referral import add_verify_arguments, verify_package_command
 
@@ -35,14 +35,8 @@ def verify_evidence(args: argparse.Namespace) -> int:
     with store.sessions() as session:
         for capture in captures_to_verify(session, run_id=args.run, everything=args.all):
             checked += 1
-            check = verify_capture(
-                store.settings.home,
-                capture.warc_file,
-                capture.warc_offset,
-                capture.warc_length,
-                capture.payload_sha256,
-            )
-            if not check.ok:
+            check = read_capture(store.settings.home, capture)
+            if not check.verified:
                 bad += 1
                 out.print(
                     f"MISMATCH capture {capture.id} ({capture.url}): {check.message}",

@@ -7,13 +7,13 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from review.auth import authenticate
-from review.referral import build_package, verify_package
+from review.referral import build_package
+from review.referral_check import verify_package
 from review.settings import signing_key_from_env
 from review.signing import (
     fingerprint,
@@ -23,6 +23,7 @@ from review.signing import (
     public_key_pem,
     public_key_text,
 )
+from storage.clock import utcnow
 from synthwatch.commands.common import Subparsers, err, open_store, out, read_password
 from synthwatch.errors import UsageError
 
@@ -96,7 +97,7 @@ def build_command(args: argparse.Namespace) -> int:
     key = load_signing_key(text)
     store = open_store()
     password = read_password(f"password of {args.user}: ")
-    now = datetime.now(UTC)
+    now = utcnow()
     with store.sessions() as session:
         user = authenticate(session, username=args.user, password=password, now=now)
     if user is None:

@@ -6,13 +6,15 @@ import argparse
 import signal
 import sys
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from rich.table import Table
 
-from crawlers.schedule import JobInfo, PeriodicCommand, Scheduler, describe_jobs
+from crawlers.job_state import JobInfo, describe_jobs
+from crawlers.schedule import PeriodicCommand, Scheduler
 from crawlers.sources import load_all_sources
+from storage.clock import utcnow
 from synthwatch.commands.common import Subparsers, err, open_store, out
 
 # `digest send` decides itself which weeks are due (SYNTHWATCH_DIGEST_HOUR/TZ) and retries
@@ -42,7 +44,7 @@ def run_schedule(args: argparse.Namespace) -> int:
     if args.list:
         sources = load_all_sources(args.sources)
         with store.sessions() as session:
-            jobs = describe_jobs(session, sources, now=datetime.now(UTC))
+            jobs = describe_jobs(session, sources, now=utcnow())
         out.print(jobs_table(jobs))
         return 0
     digest = PeriodicCommand(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from rich.table import Table
 from sqlalchemy.orm import Session
@@ -18,9 +17,16 @@ from crawlers.errors import SourceError
 from crawlers.registry import register_source
 from crawlers.sources import SourceConfig, load_sources
 from review.auth import authenticate
-from storage.audit import append_event
+from review.errors import NotFoundError
+from review.sources import (
+    approve_source,
+    record_proposal,
+    registered_source,
+    source_scope,
+    suspend_source,
+)
 from storage.models import Source, User
-from storage.sources import all_sources, approval_state, approve_source, get_source, suspend_source
+from storage.sources import all_sources, approval_state
 from synthwatch.commands.common import Subparsers, err, open_store, out, read_password
 from synthwatch.errors import UsageError
 from synthwatch.store import Store
@@ -75,16 +81,8 @@ def propose_sources(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     with open_store().sessions() as session:
         for source in sources:
-            fingerprint = register_source(session, source, now=now)
-            append_event(
-                session,
-                action="source.proposed",
-                object_type="source",
-                object_id=source.id,
-                now=now,
-                detail={"scope_fingerprint": fingerprint, "scope": _scope(source)},
-            )
-            state = approval_state(session, source.id, fingerprint)
+            register_source(session, source, now=now)
+            state = record_proposal(session, source.id, now=now)
             out.print(f"{source.id}: registered, {state}", highlight=False)
     return 0
 
@@ -114,7 +112,7 @@ def approve_one(args: argparse.Namespace) -> int:
     with store.sessions() as session:
         source = _registered(session, args.source)
         err.print(f"approving {source.id} ({source.name}) for this scope:", highlight=False)
-        for key, value in _scope_of_config(source.config).items():
+        for key, value in source_scope(source.config).items():
             err.print(f"  {key}: {', '.join(value) or '-'}", highlight=False)
     user = _confirm(store, args.user)
     now = datetime.now(UTC)
@@ -155,19 +153,10 @@ def _confirm(store: Store, username: str) -> User:
 
 
 def _registered(session: Session, source_id: str) -> Source:
-    source = get_source(session, source_id)
-    if source is None:
-        raise UsageError(f"no source {source_id!r}: run `synthwatch sources propose FILE` first")
-    return source
-
-
-def _scope(source: SourceConfig) -> dict[str, list[str]]:
-    return _scope_of_config(source.to_config())
-
-
-def _scope_of_config(config: dict[str, Any]) -> dict[str, list[str]]:
-    keys = ("allowed_domains", "seeds", "sitemaps", "search_templates")
-    return {key: [str(value) for value in config.get(key) or []] for key in keys}
+    try:
+        return registered_source(session, source_id)
+    except NotFoundError as error:
+        raise UsageError(f"{error}: run `synthwatch sources propose FILE` first") from error
 
 
 def _load(path: Path) -> list[SourceConfig]:

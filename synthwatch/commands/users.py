@@ -6,14 +6,11 @@ import argparse
 from datetime import UTC, datetime
 
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from review.auth import create_user
-from storage.audit import append_event
-from storage.models import ROLES, User
-from storage.users import all_users, get_user
+from review.users import create_user, disable_user, find_user, set_role
+from storage.models import ROLES
+from storage.users import all_users
 from synthwatch.commands.common import Subparsers, open_store, out, read_password
-from synthwatch.errors import UsageError
 
 
 def register(sub: Subparsers) -> None:
@@ -29,12 +26,12 @@ def register(sub: Subparsers) -> None:
 
     disable = actions.add_parser("disable", help="disable a user (their sessions end)")
     disable.add_argument("username")
-    disable.set_defaults(handler=disable_user)
+    disable.set_defaults(handler=disable_one)
 
     role = actions.add_parser("set-role", help="change a user's role")
     role.add_argument("username")
     role.add_argument("role", choices=ROLES)
-    role.set_defaults(handler=set_role)
+    role.set_defaults(handler=change_role)
 
 
 def add_user(args: argparse.Namespace) -> int:
@@ -61,40 +58,20 @@ def list_users(args: argparse.Namespace) -> int:
     return 0
 
 
-def disable_user(args: argparse.Namespace) -> int:
+def disable_one(args: argparse.Namespace) -> int:
     """Disable a user; the row and its history stay."""
     with open_store().sessions() as session:
-        user = _user(session, args.username)
-        user.active = False
-        append_event(
-            session, action="user.disabled", object_type="user", object_id=user.id, now=_now()
-        )
+        disable_user(session, find_user(session, args.username), now=_now())
     out.print(f"user {args.username} disabled", highlight=False)
     return 0
 
 
-def set_role(args: argparse.Namespace) -> int:
+def change_role(args: argparse.Namespace) -> int:
     """Change a user's role."""
     with open_store().sessions() as session:
-        user = _user(session, args.username)
-        before, user.role = user.role, args.role
-        append_event(
-            session,
-            action="user.role_changed",
-            object_type="user",
-            object_id=user.id,
-            now=_now(),
-            detail={"from": before, "to": args.role},
-        )
+        set_role(session, find_user(session, args.username), args.role, now=_now())
     out.print(f"user {args.username} is now {args.role}", highlight=False)
     return 0
-
-
-def _user(session: Session, username: str) -> User:
-    user = get_user(session, username)
-    if user is None:
-        raise UsageError(f"no user {username!r}")
-    return user
 
 
 def _now() -> datetime:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from nlp import Analysis, Indicator, Mention, Reason
 
 
@@ -40,3 +42,13 @@ class KeywordAnalyser:
             offer=offer,
             reasons=(Reason(text="names fentanyl", weight=0.6),),
         )
+
+
+class SlowStartAnalyser(KeywordAnalyser):
+    """A `KeywordAnalyser` that takes seconds to build, as spaCy does on a loaded machine."""
+
+    SECONDS = 4.0
+
+    def __init__(self, *, rebuild_every: int = 5000) -> None:
+        time.sleep(self.SECONDS)
+        super().__init__(rebuild_every=rebuild_every)

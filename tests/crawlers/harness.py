@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawlers.runner import CrawlOutcome, run_crawl
 from crawlers.sources import SourceConfig, load_sources, scope_fingerprint
+from review.sources import approve_source
 from storage.db import transaction
 from storage.models import Source
-from storage.sources import approve_source, upsert_source
+from storage.sources import upsert_source
 from storage.users import create_user, get_user
 
 REPO = Path(__file__).resolve().parents[2]
@@ -187,39 +188,6 @@ class MockServer:
             self._httpd.shutdown()
             self._thread.join()
         self._httpd.server_close()
-
-
-def source_toml(
-    source_id: str,
-    base: str,
-    *,
-    seeds: str = '["{base}/"]',
-    sitemaps: str = "[]",
-    listing_links: str = '["a.listing"]',
-    index_links: str = '["nav a"]',
-    pagination: str = '["a[rel=next]"]',
-    pattern: str = "^/item/",
-    fields: str = "",
-) -> str:
-    """Return one `[[source]]` block on a local server."""
-    text = f"""
-[[source]]
-id = "{source_id}"
-name = "Test source {source_id}"
-seeds = {seeds}
-allowed_domains = ["127.0.0.1"]
-sitemaps = {sitemaps}
-schedule = "interval:1d"
-legal_note = "A local test server."
-[source.discovery]
-index_links = {index_links}
-listing_links = {listing_links}
-pagination = {pagination}
-listing_url_pattern = "{pattern}"
-"""
-    if fields:
-        text += f"[source.fields]\n{fields}\n"
-    return text.replace("{base}", base)
 
 
 @dataclass

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
-from crawlers.evidence import verify_capture
 from storage.models import Capture, CrawlRun, Listing, ListingVersion
-from tests.crawlers.harness import Harness, MockServer, source_toml
+from storage.warc import read_capture
+from tests.crawlers.fakes import SlowStartAnalyser
+from tests.crawlers.harness import Harness, MockServer
+from tests.factories import source_toml
+
+pytestmark = pytest.mark.slow
+
+SLOW_START = {"SYNTHWATCH_ANALYSER": "tests.crawlers.fakes.SlowStartAnalyser"}
 
 ROBOTS = "User-agent: *\nDisallow: /private/\n"
 INDEX = """<html><head><title>Shop</title></head><body>
@@ -123,14 +130,8 @@ def test_crawl_stores_listings_with_evidence_and_refuses_what_it_must(
         assert len(captures) == 4
         for capture in captures:
             assert capture.warc_file == run.warc_file == f"evidence/shop/{run.id}.warc.gz"
-            check = verify_capture(
-                harness.home,
-                capture.warc_file,
-                capture.warc_offset,
-                capture.warc_length,
-                capture.payload_sha256,
-            )
-            assert check.ok, check.message
+            check = read_capture(harness.home, capture)
+            assert check.verified, check.message
         assert session.scalar(select(ListingVersion.id).where(ListingVersion.offer)) is not None
 
     stats = run.stats
@@ -197,8 +198,40 @@ def test_a_crawl_past_its_timeout_is_killed(harness: Harness, server: MockServer
 
     assert outcome.timed_out and not outcome.ok
     assert outcome.exit_code is not None and outcome.exit_code < 0
-    assert outcome.duration < 15
+    assert outcome.duration - outcome.startup < 15
     assert outcome.run_id is not None
+
+
+def test_the_timeout_starts_once_the_crawl_run_is_open(
+    harness: Harness, server: MockServer
+) -> None:
+    server.add("/robots.txt", "User-agent: *\n")
+    server.add("/", '<a class="listing" href="/item/1">1</a>')
+    server.add("/item/1", "<h1>Fentanyl $120</h1>")
+    sources = harness.write_sources(source_toml("shop", server.base_url))
+    harness.register_file(sources)
+
+    # Building the analyser alone takes longer than the whole crawl may.
+    outcome = harness.crawl(
+        "shop", sources, timeout=SlowStartAnalyser.SECONDS - 1, settings=SLOW_START
+    )
+
+    assert outcome.ok, outcome.log_path.read_text()
+    assert outcome.startup >= SlowStartAnalyser.SECONDS
+    assert server.paths() == ["/robots.txt", "/", "/item/1"]
+
+
+def test_a_child_that_never_reports_running_is_stopped(
+    harness: Harness, server: MockServer
+) -> None:
+    sources = harness.write_sources(source_toml("shop", server.base_url))
+    harness.register_file(sources)
+
+    outcome = harness.crawl("shop", sources, startup_timeout=1, grace=1, settings=SLOW_START)
+
+    assert outcome.timed_out and outcome.run_id is None and not outcome.ok
+    assert 1 <= outcome.startup < SlowStartAnalyser.SECONDS - 1
+    assert server.hits == []
 
 
 def test_a_host_name_resolving_to_loopback_is_refused_unless_allowed(
@@ -233,5 +266,5 @@ def test_a_crawl_waiting_out_a_back_off_stops_at_once_when_told(
     )
 
     assert outcome.timed_out and outcome.exit_code == 0, outcome.log_path.read_text()
-    assert outcome.status == "failed" and outcome.duration < 10
+    assert outcome.status == "failed" and outcome.duration - outcome.startup < 10
     assert server.paths() == ["/robots.txt"]

@@ -15,13 +15,13 @@ from crawlers.loader import spider_class
 from crawlers.registry import register_source
 from crawlers.sources import Discovery, SourceConfig, scope_fingerprint
 from crawlers.spiders.listing import ListingSpider
-from crawlers.stats import COUNTERS, ERROR_URLS
-from storage.crawls import record_capture, start_crawl_run
+from storage.crawl_stats import COUNTERS, ERROR_URLS
+from storage.crawls import start_crawl_run
 from storage.db import transaction
-from storage.listings import AnalysisRecord, store_listing
 from storage.models import CrawlRun, Listing
 from storage.sources import approval_state
 from tests.crawlers.harness import Harness
+from tests.factories import add_listing
 
 LISTINGS_STORED = "synthwatch/listings_stored"
 
@@ -181,34 +181,10 @@ def test_failures_in_callbacks_and_pipelines_are_counted(harness: Harness) -> No
 def stored_listing(harness: Harness, path: str, seen: datetime, *, etag: str | None = None) -> None:
     """Store a listing of the shop as a crawl before this one would have."""
     url = f"https://shop.example{path}"
-    analysis = AnalysisRecord(score=0.0, offer=False)
     with transaction(harness.session_factory) as session:
         old_run = start_crawl_run(session, source_id="shop", now=seen)
         old_run.status = "finished"
-        capture = record_capture(
-            session,
-            crawl_run_id=old_run.id,
-            url=url,
-            http_status=200,
-            content_type="text/html",
-            fetched_at=seen,
-            warc_file="evidence/shop/0.warc.gz",
-            warc_offset=0,
-            warc_length=1,
-            payload_sha256="0" * 64,
-        )
-        store_listing(
-            session,
-            source_id="shop",
-            url=url,
-            capture=capture,
-            title=path,
-            text=path,
-            fields={},
-            analysis=analysis,
-            now=seen,
-            etag=etag,
-        )
+        add_listing(session, url, seen, run_id=old_run.id, title=path, text=path, etag=etag)
 
 
 def test_opening_a_run_marks_a_killed_one_interrupted(harness: Harness) -> None:

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from crawlers.evidence import verify_capture
 from storage.models import Capture, CrawlRun, Listing, ListingVersion
+from storage.warc import read_capture
 from tests.crawlers.harness import REPO, Harness
+
+pytestmark = pytest.mark.slow
 
 DEMO = REPO / "demo"
 
@@ -62,14 +64,8 @@ def test_the_demo_crawl(harness: Harness, demo_server: Any, source_id: str) -> N
         flagged = session.scalars(select(ListingVersion).where(ListingVersion.offer)).all()
         assert run.stats.get("synthwatch/flagged", 0) == len(flagged)
         for capture in session.scalars(select(Capture)):
-            check = verify_capture(
-                harness.home,
-                capture.warc_file,
-                capture.warc_offset,
-                capture.warc_length,
-                capture.payload_sha256,
-            )
-            assert check.ok, check.message
+            check = read_capture(harness.home, capture)
+            assert check.verified, check.message
         for url, entry in refused.items():
             absolute = url if "://" in url else base + url
             recorded = run.stats.get(f"synthwatch/refused_urls/{entry['reason']}", [])

@@ -12,21 +12,23 @@ from __future__ import annotations
 import gzip
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from crawlers.evidence import verify_capture
 from storage.db import make_engine, make_session_factory
-from storage.migrate import upgrade
 from storage.models import Capture, CrawlRun, Listing
-from tests.crawlers.harness import Harness, Hit, MockServer, Route, source_toml
+from storage.warc import read_capture
+from tests.conftest import NOW, migrated_copy
+from tests.crawlers.harness import Harness, Hit, MockServer, Route
+from tests.factories import source_toml
+
+pytestmark = pytest.mark.slow
 
 MIB = 1024 * 1024
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 RETRY_AFTER = 2.0
 # The server times a request's end just before it answers; a request it left hanging ends
 # when it sees the connection closed, which can come a moment after the client gave up and
@@ -98,11 +100,12 @@ def listing_bytes(name: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def crawled(
+    tmp_path_factory: pytest.TempPathFactory, migrated_template: Path
+) -> Iterator[dict[str, Any]]:
     """One crawl of the faulty site, shared by this module's tests (it takes seconds)."""
     tmp_path = tmp_path_factory.mktemp("faults")
-    engine = make_engine(f"sqlite:///{tmp_path / 'synthwatch.db'}")
-    upgrade(engine)
+    engine = make_engine(migrated_copy(migrated_template, tmp_path / "synthwatch.db"))
     harness = Harness(tmp_path, str(engine.url), make_session_factory(engine), NOW)
     server, second = MockServer(), MockServer()
     server.start()
@@ -130,14 +133,8 @@ def crawl(harness: Harness, server: MockServer, second: MockServer) -> dict[str,
         assert run is not None
         stored = {listing.url for listing in session.scalars(select(Listing))}
         for capture in session.scalars(select(Capture)):
-            check = verify_capture(
-                harness.home,
-                capture.warc_file,
-                capture.warc_offset,
-                capture.warc_length,
-                capture.payload_sha256,
-            )
-            assert check.ok, check.message
+            check = read_capture(harness.home, capture)
+            assert check.verified, check.message
         stats = dict(run.stats)
     hits = sorted(server.hits + second.hits, key=lambda hit: hit.start)
     return {"stats": stats, "stored": stored, "hits": hits, "shop": server, "second": second}

@@ -6,7 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import CrawlRun
-from tests.crawlers.harness import Harness, MockServer, source_toml
+from tests.crawlers.harness import Harness, MockServer
+from tests.factories import source_toml
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("state", ["unapproved", "suspended", "rescoped"])

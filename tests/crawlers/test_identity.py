@@ -16,7 +16,8 @@ from crawlers.errors import ConfigError
 from crawlers.identity import IdentityMiddleware, contact_problem
 from crawlers.runner import crawl_env
 from storage.models import CrawlRun
-from tests.crawlers.harness import REPO, Harness, MockServer, source_toml
+from tests.crawlers.harness import REPO, Harness, MockServer
+from tests.factories import source_toml
 
 
 @pytest.mark.parametrize(
@@ -73,6 +74,7 @@ def test_the_middleware_refuses_to_be_built_without_a_contact() -> None:
         IdentityMiddleware.from_crawler(get_crawler(settings_dict={}))
 
 
+@pytest.mark.slow
 def test_scrapy_crawl_refuses_to_start_without_a_contact(
     harness: Harness, server: MockServer
 ) -> None:

@@ -11,7 +11,8 @@ from scrapy.settings import Settings
 
 from crawlers.loader import SourceSpiderLoader
 from crawlers.spiders.listing import ListingSpider
-from tests.crawlers.harness import REPO, source_toml
+from tests.crawlers.harness import REPO
+from tests.factories import source_toml
 
 SOURCES = source_toml("shop-a", "http://127.0.0.1:8421") + source_toml(
     "shop-b", "http://127.0.0.1:8421"
@@ -33,6 +34,7 @@ def test_the_loader_builds_one_spider_per_source(tmp_path: Path) -> None:
         loader.load("nope")
 
 
+@pytest.mark.slow
 def test_scrapy_list_and_crawl_find_the_sources(tmp_path: Path) -> None:
     path = tmp_path / "sources.toml"
     path.write_text(SOURCES)

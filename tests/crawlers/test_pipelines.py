@@ -5,10 +5,13 @@ from typing import Any
 
 import pytest
 from scrapy.exceptions import DropItem
+from scrapy.pipelines import ItemPipelineManager
+from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
+from sqlalchemy.orm import Session
 
 from crawlers.crawlrun import CrawlRunExtension
-from crawlers.evidence import verify_capture
+from crawlers.errors import ConfigError
 from crawlers.items import PageItem, UnchangedListing
 from crawlers.loader import spider_class
 from crawlers.pipelines import (
@@ -19,10 +22,14 @@ from crawlers.pipelines import (
     validator,
 )
 from crawlers.sources import Discovery, SourceConfig
-from storage.listings import IndicatorRecord, MentionRecord
+from nlp import analyse
+from storage.listings import IndicatorRecord, MentionRecord, shared_identifier_listings
 from storage.models import Capture, Listing
+from storage.warc import read_capture
+from tests.conftest import NOW
 from tests.crawlers.fakes import KeywordAnalyser
 from tests.crawlers.harness import FAKE_ANALYSER, Harness
+from tests.storage.storage_testkit import store_analysis
 
 SOURCE = SourceConfig(
     id="shop",
@@ -45,7 +52,7 @@ def page(
         headers=[("Content-Type", "text/html")],
         body=f"<h1>{text}</h1>".encode(),
         request_headers=[("User-Agent", "SynthWatch/0.1.0")],
-        fetched_at=datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
+        fetched_at=NOW,
         title=text,
         text=text,
     )
@@ -61,6 +68,26 @@ def test_an_analysis_is_converted_for_storage() -> None:
     assert record.indicators == [IndicatorRecord("price", 17, 21, "$120", "")]
     assert record.reasons == [{"text": "names fentanyl", "weight": 0.6}]
     assert record.context == ["question"]
+
+
+def test_listings_naming_one_session_id_are_linked_as_one_seller(session: Session) -> None:
+    # Regression: storage re-read contact text with a copy of the handle grammar that stopped
+    # at 40 characters, so a Session id (66 hex digits) never linked two listings.
+    session_id = "05" + "3f" * 32
+    texts = [
+        f"Carfentanil 10g $900, stealth shipping. Session: {session_id}",
+        f"Carfentanil in bulk. Contact session id {session_id} for prices.",
+    ]
+    first, second = (
+        store_analysis(
+            session, NOW, f"https://shop.example/{n}", text, analysis_record(analyse(text))
+        )
+        for n, text in enumerate(texts)
+    )
+
+    shared = shared_identifier_listings(session, first)
+
+    assert [(s.listing_id, s.identifiers) for s in shared] == [(second, (f"session:{session_id}",))]
 
 
 def test_the_extract_pipeline_builds_the_configured_analyser() -> None:
@@ -85,6 +112,15 @@ def test_the_real_analyser_fits_the_pipeline() -> None:
     assert item.analysis is not None
     assert item.analysis.mentions[0].concept_id == "carfentanil"
     assert all(isinstance(r["weight"], float) for r in item.analysis.reasons)
+
+
+@pytest.mark.parametrize("pipeline", [EvidencePipeline, StorePipeline])
+def test_pipelines_without_the_crawl_run_extension_fail_the_crawl(pipeline: type) -> None:
+    # Scrapy's manager leaves out a NotConfigured pipeline and crawls on, keeping nothing.
+    crawler = get_crawler(spider_class(SOURCE), {"ITEM_PIPELINES": {pipeline: 100}})
+
+    with pytest.raises(ConfigError, match=r"EXTENSIONS: .*CrawlRunExtension"):
+        build_from_crawler(ItemPipelineManager, crawler)
 
 
 def open_run(harness: Harness) -> tuple[Any, CrawlRunExtension]:
@@ -122,13 +158,7 @@ def test_evidence_extract_store(harness: Harness) -> None:
         captures = session.query(Capture).order_by(Capture.id).all()
         assert len(captures) == 3
         for capture in captures:
-            assert verify_capture(
-                harness.home,
-                capture.warc_file,
-                capture.warc_offset,
-                capture.warc_length,
-                capture.payload_sha256,
-            ).ok
+            assert read_capture(harness.home, capture).verified
         listing = session.query(Listing).filter_by(url="https://shop.example/1").one()
         assert len(listing.versions) == 1 and listing.case is not None
 

@@ -15,12 +15,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from crawlers.evidence import verify_capture
 from crawlers.runner import CrawlOutcome
 from storage.db import make_engine, make_session_factory
-from storage.migrate import upgrade
 from storage.models import Capture, CrawlRun, Listing, ListingVersion
-from tests.crawlers.harness import Harness, MockServer, source_toml
+from storage.warc import read_capture
+from tests.conftest import migrated_copy
+from tests.crawlers.harness import Harness, MockServer
+from tests.factories import source_toml
+
+pytestmark = pytest.mark.slow
 
 LISTINGS = 30
 PER_PAGE = 10
@@ -45,10 +48,9 @@ def build_site(server: MockServer) -> None:
         server.add(f"/item/{n}", body, delay=SLOW, headers=headers)
 
 
-def fresh_harness(tmp_path: Path, now: datetime) -> Iterator[Harness]:
+def fresh_harness(tmp_path: Path, now: datetime, template: Path) -> Iterator[Harness]:
     tmp_path.mkdir()
-    engine = make_engine(f"sqlite:///{tmp_path / 'synthwatch.db'}")
-    upgrade(engine)
+    engine = make_engine(migrated_copy(template, tmp_path / "synthwatch.db"))
     try:
         yield Harness(tmp_path, str(engine.url), make_session_factory(engine), now)
     finally:
@@ -56,13 +58,13 @@ def fresh_harness(tmp_path: Path, now: datetime) -> Iterator[Harness]:
 
 
 @pytest.fixture
-def undisturbed(tmp_path: Path, now: datetime) -> Iterator[Harness]:
-    yield from fresh_harness(tmp_path / "undisturbed", now)
+def undisturbed(tmp_path: Path, now: datetime, migrated_template: Path) -> Iterator[Harness]:
+    yield from fresh_harness(tmp_path / "undisturbed", now, migrated_template)
 
 
 @pytest.fixture
-def restarted(tmp_path: Path, now: datetime) -> Iterator[Harness]:
-    yield from fresh_harness(tmp_path / "restarted", now)
+def restarted(tmp_path: Path, now: datetime, migrated_template: Path) -> Iterator[Harness]:
+    yield from fresh_harness(tmp_path / "restarted", now, migrated_template)
 
 
 def listings(harness: Harness) -> dict[str, list[str]]:
@@ -72,14 +74,8 @@ def listings(harness: Harness) -> dict[str, list[str]]:
         found = {row.url.split("/", 3)[3]: [v.text_sha256 for v in row.versions] for row in rows}
         assert len(found) == len(rows)
         for capture in session.scalars(select(Capture)):
-            check = verify_capture(
-                harness.home,
-                capture.warc_file,
-                capture.warc_offset,
-                capture.warc_length,
-                capture.payload_sha256,
-            )
-            assert check.ok, check.message
+            check = read_capture(harness.home, capture)
+            assert check.verified, check.message
         return found
 
 

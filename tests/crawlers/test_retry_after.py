@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,8 +13,8 @@ from scrapy.utils.test import get_crawler
 from crawlers.faults import CrawlFault
 from crawlers.guard import ROBOTS_REQUEST
 from crawlers.retry_after import TIMES_META, RetryAfterMiddleware, retry_after_seconds
+from tests.conftest import NOW
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 URL = "http://shop.example/item/1"
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,8 @@ from twisted.internet.error import ConnectionRefusedError
 from crawlers.guard import ROBOTS_REQUEST
 from crawlers.robots import MAX_ROBOTS_BYTES, RobotsTxtMiddleware, parse_limit, rules_from_response
 from crawlers.robots_cache import RobotsCache, cache_key
+from tests.conftest import NOW
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 ROBOTS = b"""User-agent: *
 Disallow: /private/
 

@@ -29,6 +29,7 @@ def test_only_source_ids_reach_the_command_line(tmp_path: Path, source_id: str) 
         run_crawl(source_id, sources=[], env={"SYNTHWATCH_HOME": str(tmp_path)}, timeout=1)
 
 
+@pytest.mark.slow
 def test_the_environment_given_is_set_on_top_of_this_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -67,6 +68,7 @@ def test_no_crawl_starts_without_a_contact_url(
     assert not (tmp_path / "home").exists()  # no log, no child process
 
 
+@pytest.mark.slow
 def test_a_contact_url_may_come_as_a_setting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

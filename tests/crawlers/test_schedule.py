@@ -1,4 +1,4 @@
-"""The scheduler: periods on a shared grid, the legal gate, the ledger, the lease, catch-up."""
+"""The scheduler: the legal gate, the ledger, the lease, catch-up (periods: tests/storage)."""
 
 from __future__ import annotations
 
@@ -19,17 +19,20 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawlers.periods import crontab_trigger, period_start, trigger_for
+from crawlers.job_state import catch_up_due, describe_jobs
 from crawlers.runner import CrawlOutcome
-from crawlers.schedule import CrawlJob, PeriodicCommand, Scheduler, catch_up_due, describe_jobs
+from crawlers.schedule import CrawlJob, PeriodicCommand, Scheduler
 from crawlers.sources import Discovery, SourceConfig, load_sources
+from review.sources import approve_source, suspend_source
 from storage.crawls import start_crawl_run
 from storage.db import transaction
 from storage.models import CrawlRun, ScheduleLedger
+from storage.periods import period_start
 from storage.schedule import claim_period, finish_period
-from storage.sources import approve_source, suspend_source, upsert_source
+from storage.sources import upsert_source
 from storage.users import get_user
-from tests.crawlers.harness import FAKE_ANALYSER, REPO, Harness, MockServer, source_toml
+from tests.crawlers.harness import FAKE_ANALYSER, REPO, Harness, MockServer
+from tests.factories import source_toml
 
 WEDNESDAY = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 TTL = timedelta(seconds=2)
@@ -97,52 +100,6 @@ def started() -> Iterator[list[Scheduler]]:
     yield schedulers
     for scheduler in schedulers:
         scheduler.shutdown()
-
-
-# ---------------------------------------------------------------- periods and triggers
-
-
-def test_interval_periods_lie_on_a_grid_every_process_shares() -> None:
-    shop = source("shop", "interval:6h")
-    period = period_start(shop, WEDNESDAY)
-    assert period is not None
-    assert period <= WEDNESDAY < period + timedelta(hours=6) and period.microsecond == 0
-    assert period_start(shop, period) == period
-    assert period_start(shop, period - timedelta(microseconds=1)) == period - timedelta(hours=6)
-    trigger = trigger_for(shop)
-    assert trigger.get_next_fire_time(None, WEDNESDAY) == period + timedelta(hours=6)
-    # After an off-grid run (a catch-up), the next run is back on the grid.
-    assert trigger.get_next_fire_time(WEDNESDAY, WEDNESDAY) == period + timedelta(hours=6)
-    # Each source has its own offset in the interval, so they don't all start together.
-    offsets = {period_start(source(name, "interval:6h"), WEDNESDAY) for name in "abcdefgh"}
-    assert len(offsets) > 1
-
-
-@pytest.mark.parametrize(
-    ("schedule", "now", "expected"),
-    [
-        ("cron:0 6 * * *", WEDNESDAY, datetime(2026, 11, 25, 6, 0, tzinfo=UTC)),
-        ("cron:0 6 * * *", datetime(2026, 11, 25, 5, 0, tzinfo=UTC), datetime(2026, 11, 24, 6)),
-        ("cron:*/15 * * * *", WEDNESDAY + timedelta(minutes=7), WEDNESDAY),
-        ("cron:0 6 * * 1", WEDNESDAY, datetime(2026, 11, 23, 6, 0, tzinfo=UTC)),  # Monday
-        ("cron:0 0 * * 0", WEDNESDAY, datetime(2026, 11, 22, 0, 0, tzinfo=UTC)),  # Sunday
-        ("cron:0 6 * * 1-5", datetime(2026, 11, 29, 12, tzinfo=UTC), datetime(2026, 11, 27, 6)),
-        ("cron:0 0 29 2 *", WEDNESDAY, datetime(2024, 2, 29, 0, 0, tzinfo=UTC)),
-    ],
-)
-def test_a_cron_period_is_its_latest_time_at_or_before_now(
-    schedule: str, now: datetime, expected: datetime
-) -> None:
-    assert period_start(source("shop", schedule), now) == expected.replace(tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("weekdays", "expected"),
-    [("1", "Mon"), ("0", "Sun"), ("7", "Sun"), ("sat", "Sat"), ("5-6", "Fri"), ("*/3", "Sat")],
-)
-def test_crontab_weekdays_count_from_sunday(weekdays: str, expected: str) -> None:
-    fire = crontab_trigger(f"0 6 * * {weekdays}").get_next_fire_time(None, WEDNESDAY)
-    assert fire.strftime("%a") == expected
 
 
 # ---------------------------------------------------------------- the legal gate
@@ -420,6 +377,7 @@ def ledger_runs(factory: sessionmaker[Session]) -> list[tuple[str, str, str]]:
         ]
 
 
+@pytest.mark.slow
 def test_two_scheduler_processes_run_each_period_once(
     processes: Processes, session_factory: sessionmaker[Session]
 ) -> None:
@@ -437,6 +395,7 @@ def test_two_scheduler_processes_run_each_period_once(
     assert all(child.returncode == 0 for child in processes.children.values())
 
 
+@pytest.mark.slow
 def test_the_waiting_scheduler_takes_over_within_the_lease_ttl(
     processes: Processes, session_factory: sessionmaker[Session]
 ) -> None:
@@ -461,6 +420,7 @@ def test_the_waiting_scheduler_takes_over_within_the_lease_ttl(
 # ---------------------------------------------------------------- a real crawl
 
 
+@pytest.mark.slow
 def test_a_scheduled_period_crawls_in_a_child_process(
     harness: Harness,
     server: MockServer,

@@ -7,15 +7,14 @@ import textwrap
 
 import pytest
 
-from crawlers.sources import (
+from crawlers.source_parser import (
     DISCOVERY_KEYS,
     FIELD_NAMES,
     POLITENESS_KEYS,
     SEARCH_KEYS,
     SOURCE_KEYS,
-    parse_sources,
-    scope_fingerprint,
 )
+from crawlers.sources import parse_sources, scope_fingerprint
 from tests.crawlers.harness import REPO
 
 DOC = REPO / "docs" / "sources.md"

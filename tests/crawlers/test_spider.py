@@ -4,7 +4,6 @@ import asyncio
 import gzip
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from crawlers.items import PageItem, UnchangedListing
 from crawlers.loader import spider_class
 from crawlers.sources import Discovery, Politeness, Search, SourceConfig
 from crawlers.spiders.listing import ListingSpider
+from tests.conftest import NOW
 
 BASE = "http://shop.example"
 SOURCE = SourceConfig(
@@ -169,7 +169,7 @@ def test_a_page_that_is_no_sitemap_is_counted(tmp_path: Path) -> None:
 
 def test_a_listing_page_becomes_a_page_item(tmp_path: Path) -> None:
     spider = make_spider(tmp_path)
-    spider.clock = lambda: datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    spider.clock = lambda: NOW
     request = Request(f"{BASE}/item/1", headers={"User-Agent": "SynthWatch/0.1.0"})
     body = b'<h1>Etizolam</h1><p class="price">$2</p><div class="desc">Blotters</div>'
     response = HtmlResponse(
@@ -182,7 +182,7 @@ def test_a_listing_page_becomes_a_page_item(tmp_path: Path) -> None:
     assert (item.source_id, item.url, item.status, item.body) == ("shop", request.url, 200, body)
     assert ("Content-Type", "text/html") in item.headers
     assert ("User-Agent", "SynthWatch/0.1.0") in item.request_headers
-    assert item.fetched_at == datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    assert item.fetched_at == NOW
     assert item.title == "Etizolam" and item.text == "Etizolam\n$2\nBlotters"
     assert item.fields == {"title": "Etizolam", "price": "$2", "description": "Blotters"}
     assert spider.crawler.stats.get_value("synthwatch/extraction/selectors") == 1
@@ -240,7 +240,7 @@ def test_listings_stored_before_are_asked_for_conditionally(tmp_path: Path) -> N
 
 def test_a_304_is_an_unchanged_listing(tmp_path: Path) -> None:
     spider = make_spider(tmp_path)
-    spider.clock = lambda: datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    spider.clock = lambda: NOW
     request = Request(f"{BASE}/item/1")
 
     (item,) = spider.parse_listing(Response(request.url, status=304, request=request))

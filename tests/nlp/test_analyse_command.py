@@ -70,9 +70,9 @@ def test_analyse_jsonl_writes_one_result_a_line(tmp_path: Path) -> None:
         "end": 23,
         "method": "lexicon",
     }
-    assert {"kind": "price", "value": "USD 600", "text": "$600", "start": 28, "end": 32} in first[
-        "indicators"
-    ]
+    price = {"kind": "price", "value": "USD 600", "text": "$600", "start": 28, "end": 32}
+    assert {**price, "key": None} in first["indicators"]
+    assert {"kind": "contact", "key": "telegram:m3to"}.items() <= first["indicators"][-1].items()
     assert second["id"] == 2
     (candidate,) = [
         json.loads(line) for line in candidates.read_text(encoding="utf-8").splitlines()
@@ -112,6 +112,13 @@ def test_eval_prints_measures_and_errors(
     assert "4 texts" in shown
     assert "offer" in shown and "classes (micro)" in shown and "span cas" in shown
     assert "wrong: flagged as an offer, labelled not" in shown
+
+
+def test_eval_reports_offers_per_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("eval", str(DEV_SET.with_name("hard.jsonl")), "--no-errors") == 0
+    shown = capsys.readouterr().out
+    assert "offer, page_signals" in shown and "offer, context_scope" in shown
+    assert "benign false-offer rate" in shown
 
 
 def test_eval_names_a_broken_gold_file(tmp_path: Path) -> None:

@@ -67,7 +67,7 @@ def test_evaluate_counts_offers_classes_and_spans() -> None:
             "g",
             1,
         ),
-        parse_gold_line(_line(id="t2", offer=False, classes=[]), "g", 2),
+        parse_gold_line(_line(id="t2", offer=False, classes=[], spans=[]), "g", 2),
     ]
     analyses = [
         _analysis(

@@ -6,6 +6,7 @@ import pytest
 
 from nlp import analyse, load_lexicon
 from nlp.fuzzy import FuzzyMatcher, deletions, load_guard, within_one_edit
+from nlp.lexicon import parse_lexicon
 
 
 @pytest.mark.parametrize(
@@ -70,9 +71,20 @@ def test_ordinary_words_and_codes_are_not_fuzzy_matched(text: str) -> None:
 
 
 def test_a_word_one_edit_from_two_concepts_is_left_alone() -> None:
+    rows = [
+        '{"id": "a", "name": "Pentylone", "class": "synthetic_cathinone", "control": ""}',
+        '{"id": "b", "name": "Pentalone", "class": "synthetic_cathinone", "control": ""}',
+    ]
+    matcher = FuzzyMatcher(parse_lexicon("\n".join(rows), "two.jsonl"), ())
+    # "pentylone" and "pentalone" are both one edit from "pentulone".
+    assert matcher.concept_of("pentulone") is None
+    assert matcher.concept_of("pentylonne") == "a"
+
+
+def test_a_word_with_another_first_letter_is_no_misspelling() -> None:
     matcher = FuzzyMatcher(load_lexicon(), ())
-    # "methylone" and "ethylone" are both listed; "mthylone" is one edit from each.
-    assert matcher.concept_of("mthylone") is None
+    assert matcher.concept_of("pentanyl") is None  # a look-alike brand, not fentanyl
+    assert matcher.concept_of("fentanyk") == "fentanyl"
 
 
 def test_the_guard_is_packaged() -> None:

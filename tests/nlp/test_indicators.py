@@ -83,7 +83,10 @@ def test_shipping(text: str, value: str) -> None:
         ("Signal: +1 555 010 9999", [("Signal: +1 555 010 9999", "signal")]),
         ("t.me/chem_shop", [("t.me/chem_shop", "telegram")]),
         ("mail sales@chem-example.org", [("sales@chem-example.org", "email")]),
-        ("contact us on telegram for prices", []),
+        # A channel named without a handle is a contact too (issue 10), with no key.
+        ("contact us on telegram for prices", [("telegram", "telegram")]),
+        ("Threema ID X7Y8Z9AB", [("Threema ID X7Y8Z9AB", "threema")]),
+        ("contact us on wickr at chem_king", [("wickr at chem_king", "wickr")]),
     ],
 )
 def test_contact(text: str, found: list[tuple[str, str]]) -> None:

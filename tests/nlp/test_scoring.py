@@ -78,7 +78,8 @@ BENIGN = {
     "question": "What are nitazenes? I keep reading about them. Are they worse than heroin?",
     "acetone": "Acetone ACS grade 2.5 L, $24.90, in stock, ships in 2 days, MOQ 10 bottles.",
     "glassware": "Borosilicate glassware set, 12 pcs, \u20ac89, free shipping, info@lab.example",
-    "heroin-no-fentanyl": "100% pure heroin, no fentanyl, $80/g, Wickr: h_dealer",
+    # Cocaine is no target class; heroin (an opioid) is one since opioids became targets.
+    "cocaine-no-fentanyl": "100% pure cocaine, no fentanyl, $80/g, Wickr: c_dealer",
     "not-selling": "We are not selling carfentanil. Lab glassware from $20, sales@lab.example",
     "street-name-only": "Organic spice blend 100 g for $5, ships worldwide, shop@spice.example",
     "no-sale": "Carfentanil is used to sedate elephants and is extremely potent.",
@@ -92,6 +93,8 @@ def test_every_class_indicator_and_context_kind_has_a_weight() -> None:
     assert set(weights.context) == set(CONTEXT_KINDS)
     assert all(weights.context[k].weight <= 0 for k in CONTEXT_KINDS)
     assert set(weights.sale_evidence) <= set(INDICATOR_KINDS)
+    assert weights.target_classes and set(weights.target_classes) <= set(weights.classes)
+    assert weights.target_classes == TARGET_CLASSES
 
 
 def test_target_classes_weigh_more_than_cannabis() -> None:
@@ -109,6 +112,15 @@ def test_target_classes_weigh_more_than_cannabis() -> None:
 def test_broken_weights_fail_clearly(raw: str, problem: str) -> None:
     with pytest.raises(NlpDataError, match=problem):
         parse_weights(raw, "weights.toml")
+
+
+@pytest.mark.parametrize("bad", ['["fentanyl", "no_such_class"]', "[]", '["opioid", "opioid"]'])
+def test_target_classes_must_be_known_classes(bad: str) -> None:
+    raw = (files("nlp") / "data" / "weights.toml").read_text(encoding="utf-8")
+    start = raw.index("target_classes = [")
+    end = raw.index("]", start) + 1
+    with pytest.raises(NlpDataError, match="target_classes"):
+        parse_weights(raw[:start] + f"target_classes = {bad}" + raw[end:], "weights.toml")
 
 
 def test_a_class_without_weight_is_named() -> None:
@@ -150,7 +162,7 @@ def test_reason_names_the_substance_class_and_control() -> None:
 def test_offers_score_higher_than_texts_that_sell_no_drug() -> None:
     offers = [analyse(t).score for t, _ in OFFERS.values()]
     # A heroin sale is a drug sale, only not of a target class: its score may be high.
-    benign = [analyse(t).score for name, t in BENIGN.items() if name != "heroin-no-fentanyl"]
+    benign = [analyse(t).score for name, t in BENIGN.items() if name != "cocaine-no-fentanyl"]
     assert min(offers) > max(benign)
 
 

@@ -1,7 +1,8 @@
 """Fixtures of the review tests: the shared migrated database, seeded; the app and its clients.
 
-Migrating and seeding (argon2 hashes four passwords) cost half a second, so they run once per
-session into template files; each test gets a copy of its own (seeded when it asks for ``seed``).
+Seeding (argon2 hashes four passwords) costs as much as migrating, so it runs once per session
+into a copy of the root conftest's migrated template; each test gets a copy of its own (the
+seeded one when it asks for ``seed``).
 The app keeps CSRF protection on, as in production: tests read the token from the login form.
 """
 
@@ -26,7 +27,7 @@ from review.app import create_app
 from review.settings import ReviewSettings
 from storage.config import sqlite_url
 from storage.db import make_engine, make_session_factory
-from storage.migrate import upgrade
+from tests.conftest import migrated_copy
 from tests.review.review_testkit import (
     NOW,
     PASSWORD,
@@ -46,10 +47,9 @@ class Templates:
     seed: Seed
 
 
-def _build(engine_url: str, fill: bool) -> Seed | None:
+def _seed(engine_url: str) -> Seed:
     engine = make_engine(engine_url)
-    upgrade(engine)
-    seed = seed_database(make_session_factory(engine)) if fill else None
+    seed = seed_database(make_session_factory(engine))
     with engine.connect() as connection:
         connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
     engine.dispose()
@@ -71,14 +71,11 @@ def cheap_password_hashing() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def db_templates(
-    tmp_path_factory: pytest.TempPathFactory, cheap_password_hashing: None
+    tmp_path_factory: pytest.TempPathFactory, migrated_template: Path, cheap_password_hashing: None
 ) -> Templates:
-    folder = tmp_path_factory.mktemp("review-db")
-    empty, seeded = folder / "empty.db", folder / "seeded.db"
-    _build(sqlite_url(empty), fill=False)
-    seed = _build(sqlite_url(seeded), fill=True)
-    assert seed is not None
-    return Templates(empty, seeded, seed)
+    seeded = tmp_path_factory.mktemp("review-db") / "seeded.db"
+    seed = _seed(migrated_copy(migrated_template, seeded))
+    return Templates(migrated_template, seeded, seed)
 
 
 @pytest.fixture

@@ -24,14 +24,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy.orm import Session, sessionmaker
 
-from review.auth import create_user
 from review.digest.settings import SmtpSettings
+from review.sources import approve_source
+from review.users import create_user
 from storage.crawls import finish_crawl_run, start_crawl_run
 from storage.db import transaction
 from storage.listings import AnalysisRecord, store_listing
 from storage.models import Case, CaseDecision, DigestMessage, LexiconCandidate, User
 from storage.schedule import claim_period, finish_period
-from storage.sources import approve_source, upsert_source
+from storage.sources import upsert_source
 from tests.review.review_testkit import NOW, PASSWORD, Seed, _capture, mention, seed_database
 
 # The Monday after ISO week 2026-W48, after the default 07:00 UTC at which it falls due.

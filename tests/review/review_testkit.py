@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import lxml.html
@@ -12,21 +12,24 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
-from review.auth import create_user
-from storage.crawls import finish_crawl_run, record_capture, start_crawl_run
+from crawlers.items import EvidenceRef
+from review.users import create_user
+from storage.crawls import finish_crawl_run, start_crawl_run
 from storage.db import transaction
 from storage.listings import AnalysisRecord, IndicatorRecord, MentionRecord, store_listing
 from storage.models import Capture
 from storage.sources import upsert_source
+from tests.conftest import NOW
+from tests.factories import add_capture
 
-# A Wednesday in ISO week 2026-W48 (Monday 23 November to Sunday 29 November 2026).
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 WEEK = "2026-W48"
 PASSWORD = "correct horse battery"
 XSS_TITLE = "<script>alert(1)</script>"
 XSS_IMG = "<img src=x onerror=alert(1)>"
 XSS_URL = "javascript:alert(1)"
 # A fixed Ed25519 test key (base64 of 32 bytes), in the format of SYNTHWATCH_SIGNING_KEY.
+# Where the seeded listings' evidence would be; no file is written.
+SEED_EVIDENCE = EvidenceRef("evidence/run.warc.gz", 1024, 2048, "ab" * 32)
 SIGNING_KEY = "bWFkZS11cC10ZXN0LWtleS1vZi1zeW50aHdhdGNoISE="
 
 
@@ -61,10 +64,12 @@ def mention(
     return MentionRecord(concept, name, cls, control, start, start + len(surface), surface, 0.95)
 
 
-def indicator(text: str, surface: str, kind: str, value: str = "") -> IndicatorRecord:
+def indicator(
+    text: str, surface: str, kind: str, value: str = "", key: str | None = None
+) -> IndicatorRecord:
     """Return an indicator at the first occurrence of ``surface`` in ``text``."""
     start = text.index(surface)
-    return IndicatorRecord(kind, start, start + len(surface), surface, value)
+    return IndicatorRecord(kind, start, start + len(surface), surface, value, key)
 
 
 FENTANYL_TEXT = (
@@ -93,7 +98,9 @@ def _listings(seed: Seed) -> list[dict[str, Any]]:
                     indicator(FENTANYL_TEXT, "99% purity", "purity", "99%"),
                     indicator(FENTANYL_TEXT, "10g minimum", "bulk", "10 g"),
                     indicator(FENTANYL_TEXT, "Stealth shipping", "shipping"),
-                    indicator(FENTANYL_TEXT, "wickr: chemking", "contact", "wickr"),
+                    indicator(
+                        FENTANYL_TEXT, "wickr: chemking", "contact", "wickr", "wickr:chemking"
+                    ),
                 ],
                 reasons=[
                     {"text": "names fentanyl (fentanyl class, US Schedule II)", "weight": 2.5},
@@ -283,18 +290,7 @@ def seed_database(factory: sessionmaker[Session]) -> Seed:
 
 
 def _capture(session: Session, run_id: int, url: str, when: datetime) -> Capture:
-    return record_capture(
-        session,
-        crawl_run_id=run_id,
-        url=url,
-        http_status=200,
-        content_type="text/html",
-        fetched_at=when,
-        warc_file="evidence/run.warc.gz",
-        warc_offset=1024,
-        warc_length=2048,
-        payload_sha256="ab" * 32,
-    )
+    return add_capture(session, run_id, url, when, evidence=SEED_EVIDENCE)
 
 
 def parse(response: TestResponse) -> lxml.html.HtmlElement:

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from review.auth import create_user
+from review.users import create_user
 from storage.db import transaction
 from storage.models import AuditEvent, Capture, Case, User
 from tests.review.review_testkit import NOW, PASSWORD, Seed, csrf_token, session_token, signed_in

@@ -10,9 +10,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage import crawl_stats
 from storage.audit import Checkpoint, verify_chain
 from storage.db import transaction
-from storage.models import AuditEvent, DigestMessage, Source, User
+from storage.models import AuditEvent, CrawlRun, DigestMessage, Source, User
 from storage.sources import approval_state
 from tests.review.review_testkit import Seed, parse, post, signed_in
 
@@ -34,6 +35,26 @@ def test_the_sources_page_shows_approval_and_the_last_crawl(
     errors = source.xpath(".//ul[@class='run-errors']/li/text()")
     assert any("robots.txt timed out: <b>host disallowed</b>" in e for e in errors)
     assert source.xpath(".//form") == []  # analysts neither approve nor suspend
+
+
+def test_the_last_crawl_counts_new_and_changed_listings_apart(
+    analyst: FlaskClient, factory: sessionmaker[Session], seed: Seed
+) -> None:
+    # listings_new_version is new and changed together: 10 new listings are no changed one.
+    stats = {
+        crawl_stats.LISTINGS_NEW: 10,
+        crawl_stats.LISTINGS_CHANGED: 0,
+        crawl_stats.LISTINGS_NEW_VERSION: 10,
+        crawl_stats.refused_key("robots"): 2,
+        crawl_stats.refused_urls_key("robots"): ["https://shop.example/a"],
+    }
+    with transaction(factory) as session:
+        session.execute(update(CrawlRun).where(CrawlRun.id == seed.run_ids[1]).values(stats=stats))
+
+    last = " ".join(card(analyst, seed.source_id).xpath("string(.//dd[@class='last-run'])").split())
+
+    assert "10 new and 0 changed listings" in last
+    assert "2 refused" in last
 
 
 def test_a_legal_reviewer_approves_with_the_same_rules_as_the_cli(

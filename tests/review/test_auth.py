@@ -9,8 +9,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from review.auth import authenticate, create_user, safe_next, set_password, verify_password
+from review.auth import authenticate, safe_next, set_password, verify_password
 from review.errors import UserError
+from review.users import create_user
 from storage.audit import verify_chain
 from storage.models import AuditEvent, User
 from tests.review.review_testkit import NOW, PASSWORD, Clock, Seed, csrf_token, login, parse

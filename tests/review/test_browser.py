@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 
-from review.referral import verify_package
+from review.referral_check import verify_package
 from review.signing import load_signing_key
 from storage.models import Case
 from tests.review.evidence_testkit import EvidenceCase, add_evidence_case

@@ -160,7 +160,14 @@ def test_listings_sharing_a_contact_are_linked(
             start = version.text.index(text)
             end = start + len(text)
             version.indicators.append(
-                Indicator(kind="contact", start=start, end=end, text=text, value="wickr")
+                Indicator(
+                    kind="contact",
+                    start=start,
+                    end=end,
+                    text=text,
+                    value="wickr",
+                    key="wickr:chemking",
+                )
             )
 
     page = parse(analyst.get(f"/cases/{first.case_id}"))

@@ -16,10 +16,14 @@ from review.digest.build import (
     previous_week,
     week_bounds,
     weeks_before,
+)
+from review.digest.render import (
+    format_age,
+    render_html,
+    render_text,
+    subject_line,
     write_preview,
 )
-from review.digest.render import format_age, render_html, render_text, subject_line
-from review.digest.sources import expected_runs
 from review.errors import WeekError
 from tests.review.digest_testkit import FORUM_NAME, XSS_TERM, DigestSeed, seed_digest
 from tests.review.review_testkit import NOW, WEEK, XSS_IMG, XSS_TITLE, Seed
@@ -268,23 +272,6 @@ def test_weeks() -> None:
 def test_a_bad_week_is_refused(week: str) -> None:
     with pytest.raises(WeekError, match="week"):
         week_bounds(week)
-
-
-@pytest.mark.parametrize(
-    ("schedule", "expected"),
-    [
-        ("interval:1d", 7),
-        ("interval:6h", 28),
-        ("interval:2w", 0),
-        ("cron:0 6 * * 1-5", 5),
-        ("cron:* * * * *", 500),  # enough to know it should have run
-        ("cron:not a cron", 0),
-        ("weekly", 0),
-    ],
-)
-def test_expected_runs_of_a_schedule(schedule: str, expected: int) -> None:
-    start, end = week_bounds(WEEK)
-    assert expected_runs(schedule, start, end) == expected
 
 
 def test_ages() -> None:

@@ -23,7 +23,7 @@ from review.exports import (
 )
 from storage.cases import cases_with_details
 from storage.db import transaction
-from storage.models import AuditEvent, Case
+from storage.models import AuditEvent, Case, Indicator
 from tests.review.review_testkit import NOW, XSS_URL, Seed, post
 
 
@@ -138,22 +138,54 @@ def test_stix_ids_are_stable_and_scos_deterministic(
     assert ids(first, "url") == [f"url--{expected}"]
 
 
+def add_contacts(factory: sessionmaker[Session], case_id: int, *contacts: tuple[str, str]) -> None:
+    """Add contact indicators (written text, stored key) to a case's latest version."""
+    with transaction(factory) as session:
+        version = session.get(Case, case_id).listing.versions[-1]
+        for text, key in contacts:
+            channel = key.partition(":")[0]
+            version.indicators.append(
+                Indicator(kind="contact", start=0, end=5, text=text, value=channel, key=key)
+            )
+
+
 def test_an_email_contact_becomes_an_email_observable(
     app: Flask, factory: sessionmaker[Session], seed: Seed
 ) -> None:
-    with transaction(factory) as session:
-        version = session.get(Case, seed.cases["cathinone"]).listing.versions[-1]
-        from storage.models import Indicator
-
-        version.indicators.append(
-            Indicator(kind="contact", start=0, end=5, text="Mail Sales@Shop.example", value="email")
-        )
+    add_contacts(
+        factory, seed.cases["cathinone"], ("Mail Sales@Shop.example", "email:sales@shop.example")
+    )
     with factory() as session:
         bundle = stix_bundle(cases_with_details(session, [seed.cases["cathinone"]]), now=NOW)
 
     validate(bundle)
     emails = [o for o in bundle["objects"] if o["type"] == "email-addr"]
     assert [e["value"] for e in emails] == ["sales@shop.example"]
+
+
+def test_a_session_id_becomes_an_account_observable(
+    app: Flask, factory: sessionmaker[Session], seed: Seed
+) -> None:
+    # Regression: the handle grammar copied into storage stopped at 40 characters.
+    session_id = "05" + "3f" * 32
+    add_contacts(
+        factory,
+        seed.cases["cathinone"],
+        (f"Session: {session_id}", f"session:{session_id}"),
+        ("Wickr: ChemKing", "wickr:chemking"),
+        ("call +1 202 555 0143", "phone:+12025550143"),
+    )
+    with factory() as session:
+        bundle = stix_bundle(cases_with_details(session, [seed.cases["cathinone"]]), now=NOW)
+
+    validate(bundle)
+    accounts = {o["id"]: o for o in bundle["objects"] if o["type"] == "user-account"}
+    assert {(a["user_id"], a["account_login"]) for a in accounts.values()} == {
+        (f"session:{session_id}", session_id),
+        ("wickr:chemking", "chemking"),
+    }
+    observed = next(o for o in bundle["objects"] if o["type"] == "observed-data")
+    assert set(accounts) <= set(observed["object_refs"])
 
 
 def test_pattern_strings_are_escaped() -> None:

@@ -13,7 +13,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from review.digest.mail import build_message, inline_images, message_bytes
-from review.digest.settings import DigestSchedule, SmtpSettings, check_address, message_id_domain
+from review.digest.settings import (
+    DigestSchedule,
+    DigestSettings,
+    SmtpSettings,
+    check_address,
+    message_id_domain,
+)
 from review.errors import SettingsError
 from storage.models import DIGEST_STATUSES, DigestMessage
 
@@ -208,3 +214,26 @@ def test_the_schedule_from_the_environment() -> None:
         DigestSchedule.from_env({"SYNTHWATCH_DIGEST_TZ": "Mars/Olympus"})
     with pytest.raises(SettingsError, match="SYNTHWATCH_DIGEST_HOUR"):
         DigestSchedule.from_env({"SYNTHWATCH_DIGEST_HOUR": "24"})
+
+
+def test_the_digest_settings_are_read_at_once() -> None:
+    settings = DigestSettings.from_env(
+        {
+            "SYNTHWATCH_BASE_URL": "https://review.example/",
+            "SYNTHWATCH_DIGEST_HOUR": "9",
+            "SYNTHWATCH_SMTP_HOST": "mail.example.org",
+            "SYNTHWATCH_SMTP_FROM": SENDER,
+        }
+    )
+
+    assert (settings.base_url, settings.schedule.hour) == ("https://review.example", 9)
+    assert settings.message_id_domain == "synthwatch.example"
+    assert settings.relay().host == "mail.example.org"
+
+
+def test_a_preview_needs_no_relay_but_sending_does() -> None:
+    settings = DigestSettings.from_env({"SYNTHWATCH_SMTP_HOST": "mail.example.org"})
+
+    assert settings.smtp is None and settings.message_id_domain == "synthwatch.invalid"
+    with pytest.raises(SettingsError, match="SYNTHWATCH_SMTP_HOST and SYNTHWATCH_SMTP_FROM"):
+        settings.relay()

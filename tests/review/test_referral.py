@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from warcio.archiveiterator import ArchiveIterator
 
 from review.app import create_app
-from review.referral import MANIFEST, SIGNATURE, canonical_zip, verify_package
+from review.referral import MANIFEST, SIGNATURE, canonical_zip
+from review.referral_check import verify_package
 from review.settings import ReviewSettings
 from review.signing import (
     KeyFormatError,

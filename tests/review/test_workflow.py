@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from review import workflow
-from review.auth import create_user
+from review.users import create_user
 from review.workflow import (
     TRANSITIONS,
     IllegalTransition,

@@ -4,36 +4,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from storage.crawls import crawl_summary, finish_crawl_run, record_capture, start_crawl_run
-from storage.listings import AnalysisRecord, MentionRecord, mark_listing_seen, store_listing
+from storage.crawls import crawl_summary, finish_crawl_run, start_crawl_run
+from storage.listings import AnalysisRecord, MentionRecord, mark_listing_seen
 from storage.sources import upsert_source
+from tests.factories import add_listing
 
 
 def store(session: Session, run_id: int, url: str, offer: bool, now: datetime) -> None:
-    capture = record_capture(
-        session,
-        crawl_run_id=run_id,
-        url=url,
-        http_status=200,
-        content_type="text/html",
-        fetched_at=now,
-        warc_file="evidence/shop/1.warc.gz",
-        warc_offset=0,
-        warc_length=1,
-        payload_sha256="0" * 64,
-    )
     mention = MentionRecord("carfentanil", "Carfentanil", "fentanyl", "", 0, 11, "carfentanil", 1.0)
-    store_listing(
-        session,
-        source_id="shop",
-        url=url,
-        capture=capture,
-        title="",
-        text=f"carfentanil at {url}",
-        fields={},
-        analysis=AnalysisRecord(score=0.9 if offer else 0.1, offer=offer, mentions=[mention]),
-        now=now,
-    )
+    analysis = AnalysisRecord(score=0.9 if offer else 0.1, offer=offer, mentions=[mention])
+    add_listing(session, url, now, run_id=run_id, text=f"carfentanil at {url}", analysis=analysis)
 
 
 def test_a_summary_counts_listings_a_run_stored_or_found_unchanged(

@@ -1,52 +1,104 @@
-"""Identifiers that tie listings together, read the same however a seller writes them."""
+"""Identifiers that tie listings together: read from the keys extraction stored, never from text."""
 
 from __future__ import annotations
 
-import pytest
+from datetime import datetime
+from typing import Any
 
-from storage.identifiers import Identifier, identifier_of
+import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from storage.listings import IndicatorRecord, identifier_kind, shared_identifier_listings
+from tests.storage.storage_testkit import store
+
+SESSION_ID = "05" + "3f" * 32  # a Session id: 66 hex digits
+
+
+def contact(text: str, key: str | None, channel: str = "wickr") -> IndicatorRecord:
+    """Return a contact indicator as extraction records it: the channel as value, and its key."""
+    return IndicatorRecord("contact", 0, len(text), text, channel, key)
+
+
+PRICE = IndicatorRecord("price", 0, 4, "$120", "USD 120")
+WALLET = "btc:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
+
+
+def test_listings_sharing_a_session_id_are_linked(session: Session, now: datetime) -> None:
+    # Regression: the handle grammar copied into storage stopped at 40 characters.
+    key = f"session:{SESSION_ID}"
+    first = store(session, now, "https://shop.example/a", contact(f"Session: {SESSION_ID}", key))
+    second = store(session, now, "https://shop.example/b", contact(f"session {SESSION_ID}", key))
+
+    shared = shared_identifier_listings(session, first)
+
+    assert [(s.listing_id, s.identifiers) for s in shared] == [(second, (key,))]
+
+
+def test_only_listings_with_an_equal_key_are_linked(session: Session, now: datetime) -> None:
+    wallet = IndicatorRecord("wallet", 0, 3, WALLET[4:], "BTC:" + WALLET[4:], WALLET)
+    first = store(
+        session, now, "https://shop.example/a", contact("Wickr: ChemKing", "wickr:chemking"), wallet
+    )
+    second = store(
+        session,
+        now,
+        "https://shop.example/b",
+        contact("wickr me: chemking", "wickr:chemking"),
+        wallet,
+        PRICE,
+    )
+    store(session, now, "https://shop.example/c", contact("Wickr: chemqueen", "wickr:chemqueen"))
+    store(session, now, "https://shop.example/d", contact("tg: chemking", "telegram:chemking"))
+
+    shared = shared_identifier_listings(session, first)
+
+    assert [(s.listing_id, s.identifiers) for s in shared] == [(second, (WALLET, "wickr:chemking"))]
+    assert (shared[0].url, shared[0].source_name) == ("https://shop.example/b", "Invented shop")
+
+
+def test_indicators_without_a_key_link_nothing(session: Session, now: datetime) -> None:
+    # A channel named without a handle, and a price: the same words, no identifier.
+    first = store(session, now, "https://shop.example/a", contact("wickr", None), PRICE)
+    store(session, now, "https://shop.example/b", contact("wickr", None), PRICE)
+
+    assert shared_identifier_listings(session, first) == []
+
+
+def test_the_lookup_searches_the_key_index(session: Session, now: datetime) -> None:
+    first = store(session, now, "https://shop.example/a", contact("Wickr: a", "wickr:chemking"))
+    store(session, now, "https://shop.example/b", contact("Wickr: b", "wickr:chemking"))
+    statements: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        statements.append((statement, params))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert shared_identifier_listings(session, first) != []
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    # The first statement finds the other listings; no LIKE scan, no cap on what it reads.
+    lookup, params = statements[0]
+    assert " LIKE " not in lookup.upper() and " LIMIT " not in lookup.upper()
+    plan = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {lookup}", params).all()
+    assert any("USING INDEX ix_indicators_key (key=?)" in row[-1] for row in plan), plan
 
 
 @pytest.mark.parametrize(
-    ("kind", "value", "text", "expected"),
+    ("key", "kind"),
     [
-        ("contact", "wickr", "wickr: chemking", Identifier("handle", "wickr:chemking")),
-        ("contact", "wickr", "Wickr me ID: ChemKing", Identifier("handle", "wickr:chemking")),
-        ("contact", "telegram", "Telegram @Chem_King", Identifier("handle", "telegram:chem_king")),
-        ("contact", "telegram", "t.me/Chem_King", Identifier("handle", "telegram:chem_king")),
-        ("contact", "telegram:@chemking", "", Identifier("handle", "telegram:chemking")),
-        ("contact", "telegram", "Telegram @chem_king.", Identifier("handle", "telegram:chem_king")),
-        (
-            "wallet",
-            "BTC:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
-            "",
-            Identifier("wallet", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"),
-        ),
-        ("contact", "email", "mail Sales@Shop.Example", Identifier("email", "sales@shop.example")),
-        ("contact", "whatsapp", "WhatsApp +1 (555) 123-4567", Identifier("phone", "+15551234567")),
-        ("phone", "+15551234567", "call 555 123 4567", Identifier("phone", "+15551234567")),
-        (
-            "payment",
-            "BTC",
-            "send to BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ",
-            Identifier("wallet", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"),
-        ),
-        (
-            "payment",
-            "ETH",
-            "0xDE0B295669a9FD93d5F28D9Ec85E40f4cb697BAe",
-            Identifier("wallet", "0xde0b295669a9fd93d5f28d9ec85e40f4cb697bae"),
-        ),
-        ("payment", "BTC", "we take BTC", None),
-        ("contact", "wickr", "wickr", None),
-        ("price", "USD 120", "$120", None),
-        ("shipping", "stealth", "stealth shipping", None),
+        ("phone:+12025550143", "phone"),
+        ("email:sales@shop.example", "email"),
+        ("btc:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", "wallet"),
+        ("eth:0xde0b295669a9fd93d5f28d9ec85e40f4cb697bae", "wallet"),
+        ("xmr:4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx", "wallet"),
+        ("wickr:chemking", "handle"),
+        (f"session:{SESSION_ID}", "handle"),
+        ("telegram:chem_king", "handle"),
     ],
 )
-def test_identifiers(kind: str, value: str, text: str, expected: Identifier | None) -> None:
-    assert identifier_of(kind, value, text) == expected
-
-
-def test_base58_wallets_keep_their_case() -> None:
-    found = identifier_of("payment", "BTC", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2")
-    assert found == Identifier("wallet", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2")
+def test_a_key_prefix_says_what_it_names(key: str, kind: str) -> None:
+    assert identifier_kind(key) == kind

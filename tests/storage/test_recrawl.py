@@ -4,46 +4,21 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from storage.crawls import interrupt_stale_runs, record_capture, start_crawl_run
+from storage.crawls import interrupt_stale_runs, start_crawl_run
 from storage.listings import (
-    AnalysisRecord,
     find_listing,
     listing_validators,
     mark_listing_seen,
     mark_missing_listings,
-    store_listing,
 )
 from storage.models import CrawlRun
 from storage.sources import upsert_source
+from tests.factories import add_listing
 
 
 def stored_listing(session: Session, now: datetime, url: str, etag: str | None = None) -> None:
-    run = start_crawl_run(session, source_id="shop", now=now)
-    capture = record_capture(
-        session,
-        crawl_run_id=run.id,
-        url=url,
-        http_status=200,
-        content_type="text/html",
-        fetched_at=now,
-        warc_file="evidence/shop/1.warc.gz",
-        warc_offset=0,
-        warc_length=1,
-        payload_sha256="0" * 64,
-    )
-    store_listing(
-        session,
-        source_id="shop",
-        url=url,
-        capture=capture,
-        title="",
-        text=f"text of {url}",
-        fields={},
-        analysis=AnalysisRecord(score=0.0, offer=False),
-        now=now,
-        etag=etag,
-        last_modified="Wed, 01 Jan 2025 00:00:00 GMT" if etag else None,
-    )
+    modified = "Wed, 01 Jan 2025 00:00:00 GMT" if etag else None
+    add_listing(session, url, now, text=f"text of {url}", etag=etag, last_modified=modified)
 
 
 def add_source(session: Session, now: datetime) -> None:

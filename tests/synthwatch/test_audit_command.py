@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,8 +17,7 @@ from storage.models import AuditEvent
 from synthwatch.cli import USER_ERRORS
 from synthwatch.commands import audit
 from synthwatch.store import Store
-
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+from tests.conftest import NOW, migrated_copy
 
 
 def run(*argv: str) -> int:
@@ -32,10 +31,13 @@ def run(*argv: str) -> int:
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+def store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_template: Path
+) -> Iterator[Store]:
     monkeypatch.setenv("SYNTHWATCH_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("SYNTHWATCH_DATABASE_URL", raising=False)
-    store = Store.open(StorageSettings.from_env(), migrate=True)
+    migrated_copy(migrated_template, tmp_path / "home" / "synthwatch.db")
+    store = Store.open(StorageSettings.from_env(), migrate=False)
     with store.sessions() as session:
         for n in range(6):
             append_event(

@@ -3,8 +3,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
+from storage.db import make_engine, make_session_factory, transaction
+from storage.listings import IndicatorRecord
+from storage.migrate import upgrade
 from synthwatch.cli import main
+from tests.conftest import NOW
+from tests.storage.storage_testkit import downgrade, store
 
 BROKEN_SOURCE = """\
 [[source]]
@@ -55,3 +61,28 @@ def test_db_upgrade_then_digest_preview_writes_a_file(home: Path) -> None:
     out = home / "digest.html"
     assert main(["digest", "preview", "--week", "2026-W48", "--out", str(out)]) == 0
     assert "<html" in out.read_text().lower()
+
+
+def test_db_upgrade_fills_the_identifier_keys_of_stored_indicators(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{home / 'old.db'}"
+    monkeypatch.setenv("SYNTHWATCH_DATABASE_URL", url)
+    engine = make_engine(url)
+    upgrade(engine)
+    with transaction(make_session_factory(engine)) as session:
+        store(
+            session,
+            NOW,
+            "https://shop.example/1",
+            IndicatorRecord("contact", 0, 15, "Wickr: ChemKing", "wickr"),
+        )
+    downgrade(engine, "0004")
+
+    assert main(["db", "upgrade"]) == 0
+
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT key FROM indicators")).scalars().all() == [
+            "wickr:chemking"
+        ]
+    engine.dispose()

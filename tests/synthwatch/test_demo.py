@@ -20,10 +20,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crawlers.evidence import verify_capture
 from demo.access_log import read_access_log
 from storage.db import make_engine, make_session_factory
 from storage.models import Capture, Listing
+from storage.warc import read_capture
 
 pytestmark = pytest.mark.slow
 
@@ -101,13 +101,9 @@ def test_every_stored_listing_has_a_verified_warc_record(
     captures = db.scalars(select(Capture).where(Capture.listing_id.is_not(None))).all()
     assert len(captures) == len(EXPECTED["offer"]) + len(EXPECTED["benign"])
     for capture in captures:
-        assert verify_capture(
-            demo_run["home"],
-            capture.warc_file,
-            capture.warc_offset,
-            capture.warc_length,
-            capture.payload_sha256,
-        ), f"evidence of {capture.url} does not verify"
+        assert read_capture(demo_run["home"], capture).verified, (
+            f"evidence of {capture.url} does not verify"
+        )
 
 
 def test_the_summary_reports_what_the_database_holds(db: Session, demo_run: dict[str, Any]) -> None:

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from review.auth import create_user
+from review.users import create_user
 from storage.db import make_engine, make_session_factory, transaction
 from storage.models import AuditEvent, User
 from synthwatch.cli import USER_ERRORS, main
 from synthwatch.commands import digest
+from tests.conftest import migrated_copy
 from tests.review.digest_testkit import ScriptedHandler, start_server
 from tests.review.review_testkit import NOW, PASSWORD
 
@@ -34,11 +35,11 @@ def cli(argv: list[str]) -> int:
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_template: Path) -> Path:
     monkeypatch.setenv("SYNTHWATCH_HOME", str(tmp_path))
     for name in ("DATABASE_URL", "SMTP_USER", "SMTP_PASSWORD", "DIGEST_TZ", "DIGEST_HOUR"):
         monkeypatch.delenv(f"SYNTHWATCH_{name}", raising=False)
-    assert main(["db", "upgrade"]) == 0
+    migrated_copy(migrated_template, tmp_path / "synthwatch.db")
     engine = make_engine(f"sqlite:///{tmp_path / 'synthwatch.db'}")
     with transaction(make_session_factory(engine)) as session:
         for name, role in (("ana", "analyst"), ("lee", "legal"), ("gone", "analyst")):

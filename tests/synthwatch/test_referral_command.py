@@ -17,6 +17,7 @@ from storage.models import User
 from synthwatch.cli import USER_ERRORS
 from synthwatch.commands import referral
 from synthwatch.store import Store
+from tests.conftest import migrated_copy
 from tests.review.evidence_testkit import add_evidence_case
 from tests.review.review_testkit import NOW, PASSWORD, SIGNING_KEY, seed_database
 
@@ -34,12 +35,15 @@ def run(*argv: str) -> int:
 
 
 @pytest.fixture
-def approved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+def approved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_template: Path
+) -> Iterator[int]:
     home = tmp_path / "home"
     monkeypatch.setenv("SYNTHWATCH_HOME", str(home))
     monkeypatch.setenv("SYNTHWATCH_SIGNING_KEY", SIGNING_KEY)
     monkeypatch.delenv("SYNTHWATCH_DATABASE_URL", raising=False)
-    store = Store.open(StorageSettings.from_env(), migrate=True)
+    migrated_copy(migrated_template, home / "synthwatch.db")
+    store = Store.open(StorageSettings.from_env(), migrate=False)
     seed_database(store.session_factory)
     found = add_evidence_case(store.session_factory, home)
     steps = (("ana", "confirmed", ""), ("ana", "escalated", ""), ("lee", "approved", "basis"))

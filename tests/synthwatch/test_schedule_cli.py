@@ -13,27 +13,27 @@ from pathlib import Path
 import pytest
 
 from synthwatch.cli import main
+from tests.conftest import migrated_copy
+from tests.factories import source_toml
 
-SOURCE = """\
-[[source]]
-id = "shop"
-name = "Invented shop"
-seeds = ["https://shop.example/"]
-allowed_domains = ["shop.example"]
-schedule = "cron:0 6 * * 1"
-legal_note = "invented"
-
-[source.discovery]
-listing_links = ["a.item"]
-"""
+SOURCE = source_toml(
+    "shop",
+    "https://shop.example",
+    name="Invented shop",
+    listing_links='["a.item"]',
+    index_links=None,
+    pagination=None,
+    pattern=None,
+    schedule="cron:0 6 * * 1",
+)
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_template: Path) -> Path:
     monkeypatch.setenv("SYNTHWATCH_HOME", str(tmp_path))
     monkeypatch.delenv("SYNTHWATCH_DATABASE_URL", raising=False)
     monkeypatch.setenv("COLUMNS", "200")
-    assert main(["db", "upgrade"]) == 0
+    migrated_copy(migrated_template, tmp_path / "synthwatch.db")
     (tmp_path / "sources.toml").write_text(SOURCE)
     return tmp_path
 

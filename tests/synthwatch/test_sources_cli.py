@@ -11,27 +11,26 @@ from sqlalchemy import select
 from storage.db import make_engine, make_session_factory
 from storage.models import AuditEvent
 from synthwatch.cli import main
+from tests.conftest import migrated_copy
+from tests.factories import source_toml
 
-SOURCE = """\
-[[source]]
-id = "shop"
-name = "Invented shop"
-seeds = ["https://shop.example/"]
-allowed_domains = ["shop.example"]
-schedule = "interval:1d"
-legal_note = "invented"
-
-[source.discovery]
-listing_links = ["a.item"]
-"""
+SOURCE = source_toml(
+    "shop",
+    "https://shop.example",
+    name="Invented shop",
+    listing_links='["a.item"]',
+    index_links=None,
+    pagination=None,
+    pattern=None,
+)
 WIDER = SOURCE.replace('["shop.example"]', '["shop.example", "other.example"]')
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_template: Path) -> Path:
     monkeypatch.setenv("SYNTHWATCH_HOME", str(tmp_path))
     monkeypatch.delenv("SYNTHWATCH_DATABASE_URL", raising=False)
-    assert main(["db", "upgrade"]) == 0
+    migrated_copy(migrated_template, tmp_path / "synthwatch.db")
     for user, role in (("lena", "legal"), ("abe", "analyst"), ("ada", "admin")):
         type_password(monkeypatch, f"{user}-password-1")
         assert main(["users", "add", user, "--role", role]) == 0

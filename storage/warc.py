@@ -1,9 +1,11 @@
-"""Read a capture's WARC record back from ``$SYNTHWATCH_HOME`` and check its SHA-256.
+"""Read captured pages back from their WARC files and check them against the recorded SHA-256.
 
-The crawler wrote each listing page as a gzip member holding a response record, followed by
-the member of its request record; the database keeps the response's offset and length and the
-SHA-256 of its HTTP payload (also its ``WARC-Payload-Digest``, base32). The review package may
-not import ``crawlers``, so it reads the records here with warcio.
+The crawler (`crawlers/evidence.py`) writes each listing page as one gzip member holding a
+response record, followed by the member of its request record, to
+`<SYNTHWATCH_HOME>/evidence/<source>/<run>.warc.gz`. A `Capture` row keeps the file (relative to
+SYNTHWATCH_HOME), the response member's offset and length, and the SHA-256 of its HTTP payload,
+which is also the record's `WARC-Payload-Digest` (sha256, base32, as WARC 1.1 writes digests).
+`synthwatch evidence verify`, the case page and referral packages all read records here.
 """
 
 from __future__ import annotations
@@ -39,28 +41,33 @@ class CaptureRecord:
 
 
 def payload_digest(sha256_hex: str) -> str:
-    """Return a SHA-256 hex digest as a ``WARC-Payload-Digest`` value (base32)."""
+    """Return a SHA-256 hex digest as a `WARC-Payload-Digest` value (base32)."""
     return "sha256:" + base64.b32encode(bytes.fromhex(sha256_hex)).decode("ascii")
 
 
 def warc_path(home: Path, warc_file: str) -> Path | None:
-    """Return the WARC file's path, or None when it would lie outside ``home``."""
+    """Return the WARC file's path, or None when it would lie outside `home`."""
     root = home.resolve()
     path = (root / warc_file).resolve()
     return path if path.is_relative_to(root) else None
 
 
-def read_capture(home: Path | None, capture: Capture) -> CaptureRecord:
-    """Re-read a capture's response record and check its payload against the recorded hash."""
-    where = f"{capture.warc_file}@{capture.warc_offset}"
+def read_record(
+    home: Path | None, warc_file: str, offset: int, length: int, sha256: str
+) -> CaptureRecord:
+    """Re-read the response record at `offset` and check its payload against `sha256`."""
+    where = f"{warc_file}@{offset}"
     if home is None:
         return CaptureRecord(MISSING, f"{where}: the evidence folder is not configured")
+    path = warc_path(home, warc_file)
+    if path is None:
+        return CaptureRecord(MISSING, f"{where}: path lies outside SYNTHWATCH_HOME")
     try:
-        member = response_member(home, capture)
+        member = _read(path, offset, length)
     except OSError as exc:
         return CaptureRecord(MISSING, f"{where}: cannot read: {exc}")
-    if len(member) != capture.warc_length:
-        return CaptureRecord(MISSING, f"{where}: the file ends before the record does")
+    if len(member) != length:
+        return CaptureRecord(MISSING, f"{where}: file ends {length - len(member)} bytes early")
     try:
         record = next(iter(ArchiveIterator(io.BytesIO(member))))
         payload = record.raw_stream.read()
@@ -73,18 +80,35 @@ def read_capture(home: Path | None, capture: Capture) -> CaptureRecord:
     if record.rec_type != "response":
         return CaptureRecord(MISMATCH, f"{where}: a {record.rec_type} record, not a response")
     actual = hashlib.sha256(payload).hexdigest()
-    if actual != capture.payload_sha256:
+    if actual != sha256:
         return CaptureRecord(
             MISMATCH,
-            f"{where}: payload SHA-256 is {actual}, recorded {capture.payload_sha256}",
+            f"{where}: payload SHA-256 is {actual}, recorded {sha256}",
             payload,
             content_type,
         )
-    if declared != payload_digest(actual):
+    if declared != payload_digest(sha256):
         return CaptureRecord(
-            MISMATCH, f"{where}: WARC-Payload-Digest {declared} does not match", payload
+            MISMATCH,
+            f"{where}: WARC-Payload-Digest {declared} does not match",
+            payload,
+            content_type,
         )
-    return CaptureRecord(VERIFIED, f"{where}: payload SHA-256 verified", payload, content_type)
+    return CaptureRecord(
+        VERIFIED, f"{where}: payload SHA-256 {sha256} verified", payload, content_type
+    )
+
+
+def record_payload(member: bytes) -> bytes:
+    """Return the HTTP payload of the first WARC record in `member`; damaged input raises."""
+    return bytes(next(iter(ArchiveIterator(io.BytesIO(member)))).raw_stream.read())
+
+
+def read_capture(home: Path | None, capture: Capture) -> CaptureRecord:
+    """Re-read a capture's response record and check its payload against the recorded hash."""
+    return read_record(
+        home, capture.warc_file, capture.warc_offset, capture.warc_length, capture.payload_sha256
+    )
 
 
 def response_member(home: Path, capture: Capture) -> bytes:
@@ -92,9 +116,7 @@ def response_member(home: Path, capture: Capture) -> bytes:
     path = warc_path(home, capture.warc_file)
     if path is None:
         raise OSError(f"{capture.warc_file} lies outside SYNTHWATCH_HOME")
-    with path.open("rb") as fh:
-        fh.seek(capture.warc_offset)
-        return fh.read(capture.warc_length)
+    return _read(path, capture.warc_offset, capture.warc_length)
 
 
 def request_member(home: Path, capture: Capture, response: bytes) -> bytes | None:
@@ -106,9 +128,7 @@ def request_member(home: Path, capture: Capture, response: bytes) -> bytes | Non
         response_id = next(iter(ArchiveIterator(io.BytesIO(response)))).rec_headers.get_header(
             "WARC-Record-ID"
         )
-        with path.open("rb") as fh:
-            fh.seek(capture.warc_offset + capture.warc_length)
-            chunk = fh.read(MAX_REQUEST_MEMBER)
+        chunk = _read(path, capture.warc_offset + capture.warc_length, MAX_REQUEST_MEMBER)
         if not chunk:
             return None
         records = ArchiveIterator(io.BytesIO(chunk))
@@ -125,3 +145,9 @@ def request_member(home: Path, capture: Capture, response: bytes) -> bytes | Non
     except Exception:  # a damaged or foreign record after the response: leave it out
         return None
     return chunk[:length]
+
+
+def _read(path: Path, offset: int, length: int) -> bytes:
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        return fh.read(length)

@@ -1,4 +1,9 @@
-"""When a source's crawls fall due: APScheduler triggers and period identity for its schedule.
+"""A source's schedule: its grammar, APScheduler triggers, period identity and expected runs.
+
+A schedule is `interval:<n><s|m|h|d|w>` or `cron:<5 crontab fields>`; the crawler validates
+sources with `parse_schedule`, the scheduler fires `trigger_for` and names `period_start`, and
+the digest counts `fire_count` to tell a source that missed its runs. One grammar for all three,
+so that they never disagree on what a schedule means (crontab weekdays above all).
 
 A period is the latest scheduled time at or before a moment, to the second: a function of the
 schedule and the clock only, so every scheduler process and every restart names it alike.
@@ -11,12 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+
+from storage.errors import ScheduleError
 
 
 class Scheduled(Protocol):
@@ -26,6 +34,14 @@ class Scheduled(Protocol):
     def id(self) -> str: ...
     @property
     def schedule(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSchedule:
+    """A source's id and schedule string, for callers that hold no `SourceConfig`."""
+
+    id: str
+    schedule: str
 
 
 INTERVAL = re.compile(r"^interval:([1-9][0-9]*)([smhdw])$")
@@ -44,6 +60,22 @@ CRON_LOOKBACK = (
 SECOND = timedelta(seconds=1)
 CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 NUMERIC_WEEKDAYS = re.compile(r"^(\*|[0-9]+)(?:-([0-9]+))?(?:/([0-9]+))?$")
+GRAMMAR = "expected 'interval:<n><s|m|h|d|w>' or 'cron:<5 crontab fields>'"
+
+
+def parse_schedule(value: str) -> str:
+    """Return a schedule string unchanged if it is valid; raise `ScheduleError` saying why not."""
+    if value.startswith("interval:"):
+        if not INTERVAL.match(value):
+            raise ScheduleError(GRAMMAR)
+    elif value.startswith("cron:"):
+        try:
+            crontab_trigger(value.removeprefix("cron:").strip())
+        except ValueError as exc:
+            raise ScheduleError(f"{GRAMMAR}: {exc}") from exc
+    else:
+        raise ScheduleError(GRAMMAR)
+    return value
 
 
 class GridIntervalTrigger(IntervalTrigger):
@@ -132,3 +164,25 @@ def _interval_grid(source: Scheduled) -> tuple[timedelta, datetime] | None:
     digest = hashlib.sha256(source.id.encode()).digest()
     offset = int.from_bytes(digest[:8], "big") % seconds
     return timedelta(seconds=seconds), EPOCH + timedelta(seconds=offset)
+
+
+def fire_count(source: Scheduled, start: datetime, end: datetime, *, limit: int) -> int:
+    """Return how many times the scheduler fires the source in `[start, end)`, at most `limit`.
+
+    The bound keeps a cron line that fires every minute cheap: callers need "ran or not", not
+    an exact count. Raises `ScheduleError` for a schedule `parse_schedule` refuses.
+    """
+    parse_schedule(source.schedule)
+    if end <= start:
+        return 0
+    grid = _interval_grid(source)
+    if grid is not None:
+        step, anchor = grid
+        # Grid times anchor + k * step with start <= time < end: ceil(end) - ceil(start).
+        return min(limit, (anchor - start) // step - (anchor - end) // step)
+    trigger = trigger_for(source)
+    fires, moment = 0, trigger.get_next_fire_time(None, start)
+    while moment is not None and moment < end and fires < limit:
+        fires += 1
+        moment = trigger.get_next_fire_time(moment, moment + SECOND)
+    return fires

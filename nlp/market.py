@@ -1,0 +1,79 @@
+"""Drug-market evidence around an ambiguous street name ("speed", "ice", "M30", "molly").
+
+A street name that is also an ordinary word counts only where the text around it reads like
+a drug market: a dose ("220mg", "2 mg"), a pill count ("100 pills", "50x tabs"), a weight menu
+("1-28g", "0.5-14gr"), a price per gram no grocery charges (over `MIN_PRICE_PER_GRAM`), a
+stamp, batch, grade or purity claim ("A++", "uncut", "98% pure"). A cereal at 500 g for £2.50,
+an ice machine making 50 kg a day, a car with top speed 250 km/h carry none of these.
+Evidence is looked for within `REACH` characters of the name: a page of listings is judged
+listing by listing, not as a whole.
+"""
+
+from __future__ import annotations
+
+import re
+
+from nlp.indicators import IndicatorHit, prices_and_quantities
+
+REACH = 240
+# Street prices of drugs start near one unit of currency a gram; food, ice and fuel cost a
+# few hundredths of that.
+MIN_PRICE_PER_GRAM = 1.0
+_GRAMS = {"kg": 1000.0, "g": 1.0, "mg": 0.001, "oz": 28.35, "lb": 453.6}
+
+_DOSE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?[ ]?(?:mg|mcg|ug|µg|μg)(?!\w)", re.I)
+_PILLS = re.compile(
+    r"(?<![\w.])\d+[ ]?(?:x[ ]?)?(?:pills?|pls|tabs?|tablets?|caps|capsules|blotters?|bars"
+    r"|presses|count|ct)(?!\w)",
+    re.I,
+)
+_WEIGHT_MENU = re.compile(
+    r"(?<![\w.])(?:0?[.,]\d|[1-5])[ ]?-[ ]?\d{1,4}[ ]?(?:g|gr|grams?|gramm)(?!\w)", re.I
+)
+_GRADE = re.compile(
+    r"(?<!\w)(?:a\+{1,3}|aaa\+?|uncut|#[ ]?[1-4]|no\.[ ]?[1-4]|stamps?|stamped|pressed|presses"
+    r"|lab[- ]?tested"
+    r"|reagent[- ]tested|batch[ ]?(?:#|no\.?|number)[ ]?\w*\d\w*|high purity|purity"
+    r"|\d{2,3}(?:[.,]\d+)?[ ]?%[ ]?(?:pure|purity)|pure[ ]?\d{2,3}[ ]?%)(?!\w)",
+    re.I,
+)
+
+
+def _price_per_gram(hits: list[IndicatorHit]) -> bool:
+    """Return whether a price and a weight in the same window give a drug-like price a gram."""
+    amounts: list[float] = []
+    grams: list[float] = []
+    for hit in hits:
+        if hit.kind == "price":
+            amount, _, per = hit.value.partition(" ")[2].partition("/")
+            value = float(amount.split("-")[0])
+            if per in _GRAMS:
+                if value / _GRAMS[per] >= MIN_PRICE_PER_GRAM:
+                    return True
+                continue
+            amounts.append(value)
+        elif hit.kind == "quantity":
+            number, _, unit = hit.value.partition(" ")
+            if unit in _GRAMS:
+                grams.append(float(number) * _GRAMS[unit])
+    if not amounts or not grams:
+        return False
+    # Price tables pair the smallest weight with the smallest price.
+    return min(amounts) / max(min(grams), 1e-9) >= MIN_PRICE_PER_GRAM
+
+
+def market_evidence(text: str, start: int, end: int) -> str | None:
+    """Return the drug-market evidence near text[start:end] ("dose", "pills", ...) or None."""
+    lo, hi = max(0, start - REACH), min(len(text), end + REACH)
+    window = text[lo:hi]
+    for name, pattern in (
+        ("dose", _DOSE),
+        ("pills", _PILLS),
+        ("weight menu", _WEIGHT_MENU),
+        ("grade", _GRADE),
+    ):
+        if pattern.search(window):
+            return name
+    if _price_per_gram(prices_and_quantities(window.lower())):
+        return "price per gram"
+    return None
