@@ -7,11 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVarTuple
 
-from sqlalchemy import (
-    Select,
-    func,
-    select,
-)
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from storage.listings import latest_version_id

@@ -8,21 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    and_,
-    false,
-    func,
-    or_,
-    select,
-)
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from storage.crawl_stats import PAGES_FETCHED, REFUSED_PREFIX
-from storage.models import (
-    Capture,
-    CrawlRun,
-    Listing,
-)
+from storage.models import Capture, CrawlRun, Listing
 
 
 def start_crawl_run(
@@ -100,9 +90,7 @@ def interrupt_stale_runs(session: Session, *, source_id: str, now: datetime) -> 
 def running_crawl(session: Session, *, source_id: str, since: datetime) -> int | None:
     """Return the id of a run of the source still 'running' that started after `since`."""
     query = select(CrawlRun.id).where(
-        CrawlRun.source_id == source_id,
-        CrawlRun.status == "running",
-        CrawlRun.started_at >= since,
+        CrawlRun.source_id == source_id, CrawlRun.status == "running", CrawlRun.started_at >= since
     )
     return session.scalars(query.order_by(CrawlRun.id.desc()).limit(1)).first()
 
@@ -189,12 +177,7 @@ def crawl_summary(session: Session, run_ids: list[int], *, now: datetime) -> Cra
         refused=dict(sorted(refused.items())),
         substances=dict(substances.most_common()),
         runs=[
-            {
-                "id": run.id,
-                "source": run.source_id,
-                "status": run.status,
-                "error": run.error,
-            }
+            {"id": run.id, "source": run.source_id, "status": run.status, "error": run.error}
             for run in runs
         ],
     )

@@ -7,14 +7,6 @@ class StorageError(Exception):
     """Base class of storage errors."""
 
 
-class NotFoundError(StorageError):
-    """A row that the caller named does not exist."""
-
-
-class ApprovalError(StorageError):
-    """A source approval that the rules do not allow."""
-
-
 class MigrationError(StorageError):
     """The database schema is not at the revision this code needs."""
 

@@ -12,15 +12,7 @@ from sqlalchemy import ScalarSelect, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.audit import append_event
-from storage.models import (
-    Capture,
-    Case,
-    Indicator,
-    Listing,
-    ListingVersion,
-    Mention,
-    Source,
-)
+from storage.models import Capture, Case, Indicator, Listing, ListingVersion, Mention, Source
 from storage.substances import CandidateRecord, record_candidates
 
 

@@ -15,10 +15,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from storage.models import (
-    DigestMessage,
-    User,
-)
+from storage.models import DigestMessage, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +95,7 @@ def ready_messages(
 
 
 def update_message_if(
-    session: Session,
-    outbox_id: int,
-    *,
-    status: str,
-    attempts: int,
-    values: Mapping[str, object],
+    session: Session, outbox_id: int, *, status: str, attempts: int, values: Mapping[str, object]
 ) -> bool:
     """Set ``values`` on a row only while it has ``status`` and ``attempts``; say whether it did.
 

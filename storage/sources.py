@@ -9,17 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    select,
-)
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import (
-    CrawlRun,
-    Source,
-    SourceApproval,
-    User,
-)
+from storage.models import CrawlRun, Source, SourceApproval, User
 
 
 def upsert_source(

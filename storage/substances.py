@@ -6,18 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import (
-    distinct,
-    func,
-    select,
-)
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from storage.models import (
-    LexiconCandidate,
-    ListingVersion,
-    Mention,
-)
+from storage.models import LexiconCandidate, ListingVersion, Mention
 
 
 @dataclass(frozen=True, slots=True)

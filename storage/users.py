@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    select,
-)
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import (
-    User,
-)
+from storage.models import User
 
 
 def create_user(
