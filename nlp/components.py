@@ -18,7 +18,7 @@ from spacy.tokens import Doc, Span
 
 from nlp.analysis import Indicator
 from nlp.candidates import find_candidates
-from nlp.context import find_context, line_starts
+from nlp.context import find_context, line_starts, vendor_voice
 from nlp.cues import load_cues, lowercase
 from nlp.extensions import register_extensions
 from nlp.fuzzy import FuzzyMatcher, load_guard
@@ -215,6 +215,11 @@ def make_indicators(nlp: Language, name: str, cues: str) -> DocComponent:
                 found.append(
                     Indicator("obfuscation", mention.start, mention.end, mention.text, value)
                 )
+            vendor = vendor_voice(normalised.text, mention_hit)
+            if vendor is not None:
+                start, end = normalised.to_original(*vendor)
+                text = normalised.original[start:end]
+                found.append(Indicator("sale", start, end, text, "vendor"))
         found.sort(key=lambda i: (i.start, i.end))
         doc._.sw_indicators = found
         return doc

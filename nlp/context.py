@@ -134,6 +134,23 @@ def _scope(text: str, hit: MentionHit, sentences: _Sentences) -> tuple[str, str]
     return None
 
 
+_POSSESSIVE_BEFORE = re.compile(
+    r"(?<!\w)(?:our|my)[ \t]+(?:own[ \t]+|new[ \t]+|premium[ \t]+)?$", re.I
+)
+
+
+def vendor_voice(text: str, hit: MentionHit) -> tuple[int, int] | None:
+    """Return the span of "our <substance>" when a seller speaks of its product, else None.
+
+    "Our 3-MMC is lab tested" is a shop's voice; "our fentanyl crisis" is a topic.
+    """
+    start, end = hit.norm_start, hit.norm_end
+    before = _POSSESSIVE_BEFORE.search(text, max(0, start - 20), start)
+    if before is None or _TOPIC_AFTER.match(text, end):
+        return None
+    return before.start(), end
+
+
 def line_starts(text: str) -> list[int]:
     """Return the start of every line of the text (the first is 0)."""
     starts = [0]

@@ -51,6 +51,10 @@ def cas_numbers(text: str) -> list[tuple[int, int]]:
 
 
 _PRESSED = re.compile(r"\bpress(?:ed)?\b", re.I)
+# Abbreviations another trade uses too: "NPP" beside steroids is nandrolone phenylpropionate.
+_OTHER_MEANING: dict[str, re.Pattern[str]] = {
+    "npp": re.compile(r"nandrolone|steroid|anabolic|testosterone|trenbolone|phenylpropionate", re.I)
+}
 # "non-morphine", "non-opioid": a word made of the name, saying the thing is not it.
 _NON_PREFIX = re.compile(r"(?<![\w-])non[ -]?$", re.I)
 
@@ -98,6 +102,12 @@ _NOT_BESIDE: dict[str, str] = {"synthetic_cannabinoid": "cannabis"}
 # beside another drug on the same line they say its form, not methamphetamine or cocaine.
 _FORM_WORDS = frozenset({"crystal", "crystals", "shards", "ice", "flake", "rocks", "glassshards"})
 _FORM_REACH = 60
+
+
+def _other_meaning(candidate: _Candidate, text: str) -> bool:
+    """Return whether an abbreviation means something else here ("NPP" beside steroids)."""
+    pattern = _OTHER_MEANING.get(term_key(text[candidate[0] : candidate[1]]))
+    return pattern is not None and pattern.search(text) is not None
 
 
 def _describes_neighbour(
@@ -182,7 +192,7 @@ def resolve_mentions(doc: Doc, lexicon: Lexicon) -> list[MentionHit]:
     chosen = [
         c
         for c in _corroborated(chosen, text)
-        if not _NON_PREFIX.search(text, max(0, c[0] - 4), c[0])
+        if not _NON_PREFIX.search(text, max(0, c[0] - 4), c[0]) and not _other_meaning(c, text)
     ]
     normalised = normalised_of(doc)
     hits: list[MentionHit] = []

@@ -42,6 +42,7 @@ _HOMOGLYPHS = str.maketrans(
     "aeopcyxijsdqwABEKMHOPCTXIJSaeikvoptuxABEZHIKMNOPTYX",
 )
 _MAX_LEET_VARIANTS = 64
+_UNLEET_CACHE_LIMIT = 100_000
 _MIN_LEET_WORD = 4
 
 # Runs of characters outside printable ASCII (control characters too: NUL, BEL, DEL), with
@@ -171,6 +172,8 @@ class Normaliser:
     def __init__(self, vocabulary: Collection[str]) -> None:
         self.vocabulary = frozenset(w.lower() for w in vocabulary)
         self._longest = max(map(len, self.vocabulary), default=0)
+        # Words with digits repeat from page to page ("1g", "5mg", "24h"): remember each one.
+        self._unleet_cache: dict[str, str | None] = {}
 
     def __call__(self, text: str) -> Normalised:
         maps: list[OffsetMap] = []
@@ -293,6 +296,15 @@ class Normaliser:
         return "".join(chars) if chars is not None else text
 
     def _unleet(self, word: str) -> str | None:
+        cache = self._unleet_cache
+        if word in cache:
+            return cache[word]
+        if len(cache) >= _UNLEET_CACHE_LIMIT:
+            cache.clear()
+        result = cache[word] = self._unleet_word(word)
+        return result
+
+    def _unleet_word(self, word: str) -> str | None:
         lower = word.lower()
         if not _MIN_LEET_WORD <= len(word) <= self._longest or lower in self.vocabulary:
             return None

@@ -28,36 +28,57 @@ _LINE_BREAKS = str.maketrans("\n\r\t\v\f", "     ")
 # stops other than one between two letters. Inside a token a run becomes a space and commas
 # (split off as affixes); beside a space it becomes commas only: spaCy's tokenizer caches no
 # run of spaces, and a page full of them tokenises ten times slower.
+# Every branch starts with a character class, so the engine skips to candidates directly.
 _GLUE = re.compile(
-    r"[^\w\s\-(),'\u2019\u2032\u00b1.\[\]+*@]+|(?<=[^\W\d_])\.(?=[^\W\d_])"
-    r"|(?<![0-9A-Za-z])-+|-+(?![0-9A-Za-z])|(?<=\w)[\[\]+*]+|[\[\]+*]+(?=\w)"
+    r"[^\w\s\-(),'\u2019\u2032\u00b1.\[\]+*@]+|\.(?=[^\W\d_])(?<=[^\W\d_]\.)"
+    r"|-+(?![0-9A-Za-z])|[\[\]+*]+"
 )
-# Handles, e-mail addresses and links stay whole: "@npp_chemlab" names no NPP.
-_PROTECTED = re.compile(r"[^\s@/]*(?:@|://|www\.)\S*")
+_BRACKETS = frozenset("[]+*")
+_LINKS = ("@", "://", "www.")
 
 
 def _replace_glue(match: re.Match[str]) -> str:
     text, start, end = match.string, match.start(), match.end()
-    if start == 0 or end == len(text) or text[start - 1] == " " or text[end] == " ":
+    before = text[start - 1] if start else " "
+    after = text[end] if end < len(text) else " "
+    if text[start] in _BRACKETS and not (before.isalnum() or after.isalnum()):
+        return match.group()  # "(±)", "[1,2]": as lexicon terms write them
+    if before.isspace() or after.isspace():
         return "," * (end - start)
     return " " + "," * (end - start - 1)
 
 
-def _glue_blanked(text: str) -> str:
-    return _GLUE.sub(_replace_glue, text)
+def _protected(text: str) -> list[tuple[int, int]]:
+    """Return the spans of the words holding a handle, an e-mail address or a link."""
+    spans: list[tuple[int, int]] = []
+    for mark in _LINKS:
+        at = text.find(mark)
+        while at != -1:
+            start, end = at, at + len(mark)
+            while start > 0 and not text[start - 1].isspace():
+                start -= 1
+            while end < len(text) and not text[end].isspace():
+                end += 1
+            spans.append((start, end))
+            at = text.find(mark, end)
+    spans.sort()
+    return spans
 
 
 def _blank_glue(text: str) -> str:
     """Blank the punctuation glued to words, outside handles, e-mail addresses and links."""
-    if "@" not in text and "://" not in text and "www." not in text:
-        return _glue_blanked(text)
+    spans = _protected(text)
+    if not spans:
+        return _GLUE.sub(_replace_glue, text)
     parts: list[str] = []
     done = 0
-    for match in _PROTECTED.finditer(text):
-        parts.append(_glue_blanked(text[done : match.start()]))
-        parts.append(match.group())
-        done = match.end()
-    parts.append(_glue_blanked(text[done:]))
+    for start, end in spans:
+        if start < done:
+            start = done
+        parts.append(_GLUE.sub(_replace_glue, text[done:start]))
+        parts.append(text[start:end])
+        done = max(done, end)
+    parts.append(_GLUE.sub(_replace_glue, text[done:]))
     return "".join(parts)
 
 

@@ -142,6 +142,7 @@ def test_doc_keeps_the_original_text_and_the_analysis() -> None:
     assert doc._.sw_analysis.mentions[0].text == "Acetyl-F3ntanyl"
 
 
+@pytest.mark.slow
 def test_nlp_imports_no_other_package_of_ours_nor_html_db_or_scrapy() -> None:
     forbidden = ["crawlers", "storage", "review", "synthwatch", "demo"]
     forbidden += ["scrapy", "sqlalchemy", "bs4", "lxml"]

@@ -41,7 +41,27 @@ def _held_out(text: str) -> bool:
 class _Visible(HTMLParser):
     """The text a browser shows, one line per block: no field selectors, sidebars included."""
 
-    BLOCKS = frozenset(["br", "div", "h1", "h2", "h3", "h4", "li", "p", "section", "td", "th", "tr", "ul", "ol", "nav", "aside", "footer"])
+    BLOCKS = frozenset(
+        [
+            "br",
+            "div",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "li",
+            "p",
+            "section",
+            "td",
+            "th",
+            "tr",
+            "ul",
+            "ol",
+            "nav",
+            "aside",
+            "footer",
+        ]
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -95,7 +115,7 @@ def test_ebay_texts_are_never_flagged() -> None:
 
 
 def test_held_out_synthetic_drug_titles_name_their_class() -> None:
-    rows = []
+    rows: list[tuple[str, str]] = []
     for path in sorted((LISTINGS / "darkmatter").glob("*.csv")):
         with path.open(encoding="utf-8", errors="replace", newline="") as handle:
             rows.extend(

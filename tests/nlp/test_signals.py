@@ -10,7 +10,9 @@ TEXT = "Protonitazene HCl, white crystalline powder."
 
 
 def test_signals_are_built_from_plain_values() -> None:
-    signals = PageSignals.of(offer_price=49.9, offer_currency=" USD ", availability="", add_to_cart=1)
+    signals = PageSignals.of(
+        offer_price=49.9, offer_currency=" USD ", availability="", add_to_cart=1
+    )
     assert signals == PageSignals(
         jsonld_offer=True, offer_price="49.9", offer_currency="USD", add_to_cart=True
     )
