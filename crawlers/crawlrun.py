@@ -12,7 +12,8 @@ interrupted first. The validators (ETag, Last-Modified) of the source's listings
 the spider's conditional GETs. When the crawl finishes normally and complete
 (`synthwatch/incomplete` is 0), listings it did not see get a miss, and those missed by
 `SYNTHWATCH_GONE_AFTER` such crawls in a row are marked gone. The run closes with the stats
-documented in `storage.crawl_stats`.
+documented in `storage.crawl_stats` and the seal of its WARC file (length and SHA-256), which
+`storage.warc` checks the file against.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from storage.listings import listing_validators, mark_missing_listings
 from storage.migrate import require_current
 from storage.models import CrawlRun
 from storage.sources import approval_state
+from storage.warc import file_seal
 
 if TYPE_CHECKING:
     from typing import Self
@@ -186,12 +188,23 @@ class CrawlRunExtension:
                 stats = self._close_stats(run, now, reason)
                 if run.warc_file and not (self.home / run.warc_file).exists():
                     run.warc_file = None  # no listing was stored, so no evidence was written
+                elif run.warc_file:
+                    # The pipelines closed the file before this signal: seal it as it is.
+                    run.warc_bytes, run.warc_sha256 = self._seal(run.warc_file)
                 finish_crawl_run(session, run, now=now, status=status, stats=stats, error=error)
         except (SQLAlchemyError, StorageError):
             logger.exception("cannot close crawl run %s", self.run_id)
         logger.info("crawl run %s %s (%s)", self.run_id, status, reason)
         self._write_run_file(status, reason=reason)
         self._dispose()
+
+    def _seal(self, warc_file: str) -> tuple[int | None, str | None]:
+        """Return the evidence file's length and SHA-256, or nothing when it cannot be read."""
+        try:
+            return file_seal(self.home / warc_file)
+        except OSError as exc:
+            logger.error("cannot seal %s (verified record by record only): %s", warc_file, exc)
+            return None, None
 
     def _count_misses(self, session: Session, run: CrawlRun, now: datetime) -> None:
         """Give a miss to the listings a complete crawl did not see; mark gone the long missed."""

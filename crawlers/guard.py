@@ -5,30 +5,39 @@ Requests are refused (`IgnoreRequest`, stat `synthwatch/refused/<reason>`, URL k
 
 - `scheme`: not http or https.
 - `onion`: a `.onion` or `.i2p` host; SynthWatch never touches hidden services.
-- `ip_literal`: the host is an IP address (a loopback IP only passes with loopback allowed).
+- `ip_literal`: the host is an IP address (a loopback IP only passes with loopback allowed),
+  or ends in a number and so would be read as one (`2130706433`, `0x7f.1`, `0177.0.0.1`).
 - `out_of_scope`: the host is not one of the source's allowed_domains or a subdomain of one.
-- `login`: a path segment names a sign-in or sign-up page (`LOGIN_WORDS`, extension ignored).
-- `private_address`: the host resolves to a private, loopback, link-local, reserved or other
-  non-global address (loopback only passes with `SYNTHWATCH_ALLOW_LOOPBACK`).
+- `login`: a path segment names a sign-in or sign-up page (`LOGIN_WORDS`), once
+  percent-decoded, whatever follows the word (`.php`, `;jsessionid=...`).
+- `private_address`: any address the host resolves to is not allowed by `crawlers.addresses`
+  (private, loopback, link-local, reserved, NAT64, 6to4, ...; loopback only passes with
+  `SYNTHWATCH_ALLOW_LOOPBACK`; `SYNTHWATCH_REFUSED_NETWORKS` never pass).
+
+A host name is looked up once per crawl. A failed look-up fails the request as a `dns` error
+(`crawlers.faults.CrawlFault`), never lets it through; approved addresses are pinned in the
+crawl's resolver (`crawlers.resolver.VettedResolver`), the only one connections ask, so the
+crawler connects to nothing but the addresses checked here. Without that resolver installed
+every request fails (`dns`): the guard cannot vouch for a connection it does not control.
 
 `Cookie` and `Authorization` headers are stripped twice: here, and again when the request
 reaches the downloader, after every other middleware had its turn.
 
-Responses: a 401/407 or an HTML page with a password field is a login wall (`login`); a
-CAPTCHA or WAF challenge (`CHALLENGE_MARKERS` on any page, `CAPTCHA_MARKERS` on a 403, 429 or
-503) is `synthwatch/blocked`. Neither is ever passed on to be stored or followed.
+Responses: a 401/407 or an HTML page with a password field anywhere in it is a login wall
+(`login`); a CAPTCHA or WAF challenge (`CHALLENGE_MARKERS` on any page, `CAPTCHA_MARKERS` on
+a 403, 429 or 503) is `synthwatch/blocked`. Neither is ever passed on to be stored or followed.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import socket
+import unicodedata
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from scrapy import Request, Spider, signals
 from scrapy.exceptions import IgnoreRequest
@@ -37,6 +46,15 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.threads import deferToThread
 
+from crawlers.addresses import (
+    IPNetwork,
+    address_allowed,
+    ip_literal,
+    numeric_host,
+    parse_networks,
+)
+from crawlers.faults import CrawlFault
+from crawlers.resolver import AddressBook, VettedResolver
 from crawlers.sources import HIDDEN_SUFFIXES, in_domains
 from crawlers.stats import record_blocked, record_refusal
 from storage import crawl_stats
@@ -49,7 +67,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str], Awaitable[list[str]]]
 
 # Meta key marking the robots.txt fetch of `crawlers.robots`: checked here, but not a page.
@@ -74,7 +91,13 @@ LOGIN_WORDS = frozenset(
     }
 )
 LOGIN_STATUSES = frozenset({401, 407})
-PASSWORD_INPUT = re.compile(rb"<input\b[^>]*\btype\s*=\s*[\"']?password\b", re.IGNORECASE)
+# One match per tag, never overlapping: a linear scan of the whole body, however hostile.
+INPUT_TAG = re.compile(rb"<input\b[^>]*", re.IGNORECASE)
+PASSWORD_TYPE = re.compile(rb"\btype\s*=\s*[\"']?password\b", re.IGNORECASE)
+# The word a path segment starts with: `login` of `login.php` and of `login;jsessionid=1`.
+SEGMENT_WORD = re.compile(r"[a-z0-9_-]*")
+# Percent-decoding is repeated (`%256c` is `%6c` is `l`), this many times at most.
+DECODE_ROUNDS = 3
 # Markers of a challenge page whatever its status (Cloudflare, DataDome, Imperva, PerimeterX).
 CHALLENGE_MARKERS = (
     b"/cdn-cgi/challenge-platform/",
@@ -89,32 +112,22 @@ CHALLENGE_MARKERS = (
 # Markers of a CAPTCHA widget: a block only on a refusal status (a contact form may have one).
 CAPTCHA_MARKERS = (b"g-recaptcha", b"h-captcha", b"hcaptcha.com", b"cf-turnstile", b"captcha")
 BLOCK_STATUSES = frozenset({403, 429, 503})
-# Markers sit near the top of a challenge page; scanning more only costs time.
+# Challenge markers sit near the top of a challenge page; scanning more only costs time.
+# (A password field is looked for in the whole body: a site can put it anywhere.)
 SCAN_BYTES = 256 * 1024
 
 
-def ip_literal(host: str) -> IPAddress | None:
-    """Return the address when the host is an IP literal."""
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-
-
-def address_allowed(address: IPAddress, *, allow_loopback: bool) -> bool:
-    """Tell whether an address is on the public internet (or loopback, when allowed)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address.is_loopback:
-        return allow_loopback
-    return address.is_global and not address.is_multicast
-
-
 def is_login_path(path: str) -> bool:
-    """Tell whether a URL path names a sign-in or sign-up page."""
-    for segment in path.lower().split("/"):
-        stem = segment.split(";", 1)[0].rsplit(".", 1)[0] if "." in segment else segment
-        if stem in LOGIN_WORDS:
+    """Tell whether a URL path names a sign-in or sign-up page, however it is spelled."""
+    for _ in range(DECODE_ROUNDS):
+        decoded = unquote(path)
+        if decoded == path:
+            break
+        path = decoded
+    path = unicodedata.normalize("NFKC", path).lower()
+    for segment in re.split(r"[/\\]", path):
+        found = SEGMENT_WORD.match(segment.strip())
+        if found is not None and found.group() in LOGIN_WORDS:
             return True
     return False
 
@@ -130,6 +143,8 @@ def refusal_reason(url: str, *, allowed_domains: Iterable[str], allow_loopback: 
     address = ip_literal(host)
     if address is not None and not (address.is_loopback and allow_loopback):
         return "ip_literal"
+    if address is None and numeric_host(host):
+        return "ip_literal"
     if not in_domains(host, allowed_domains):
         return "out_of_scope"
     if is_login_path(parts.path):
@@ -141,8 +156,8 @@ def login_wall(response: Response) -> bool:
     """Tell whether a response asks for credentials."""
     if response.status in LOGIN_STATUSES:
         return True
-    return isinstance(response, TextResponse) and bool(
-        PASSWORD_INPUT.search(response.body[:SCAN_BYTES])
+    return isinstance(response, TextResponse) and any(
+        PASSWORD_TYPE.search(tag.group()) for tag in INPUT_TAG.finditer(response.body)
     )
 
 
@@ -175,13 +190,19 @@ class OpenWebGuard:
         refused_urls_max: int = 50,
         dns_cache_size: int = 4096,
         resolver: Resolver = resolve_in_thread,
+        book: AddressBook | None = None,
+        refused_networks: Sequence[IPNetwork] = (),
     ) -> None:
         self.stats = stats
         self.allow_loopback = allow_loopback
         self.refused_urls_max = refused_urls_max
+        self.refused_networks = tuple(refused_networks)
         self.allowed_domains: tuple[str, ...] = ()
         self._resolve = resolver
-        self._dns: OrderedDict[str, bool] = OrderedDict()
+        # None until the reactor's resolver is found (`_pins`); tests pass their own.
+        self._book = book
+        # Hosts refused for their addresses; approved ones live in the address book.
+        self._refused: OrderedDict[str, None] = OrderedDict()
         self._dns_cache_size = dns_cache_size
 
     @classmethod
@@ -192,6 +213,7 @@ class OpenWebGuard:
             allow_loopback=settings.getbool("SYNTHWATCH_ALLOW_LOOPBACK"),
             refused_urls_max=settings.getint("SYNTHWATCH_REFUSED_URLS_MAX", 50),
             dns_cache_size=settings.getint("SYNTHWATCH_DNS_CACHE_SIZE", 4096),
+            refused_networks=parse_networks(settings.getlist("SYNTHWATCH_REFUSED_NETWORKS")),
         )
         crawler.signals.connect(guard.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(
@@ -226,7 +248,7 @@ class OpenWebGuard:
         )
         if reason is None:
             host = (urlparse_cached(request).hostname or "").rstrip(".")
-            if ip_literal(host) is None and not await self._public(host):
+            if ip_literal(host) is None and not await self._vet(host, request.url):
                 reason = "private_address"
         if reason is not None:
             raise self.refuse(reason, request.url)
@@ -243,22 +265,50 @@ class OpenWebGuard:
             raise IgnoreRequest(f"challenge page at {response.url} (blocked)")
         return response
 
-    async def _public(self, host: str) -> bool:
-        """Tell whether every address of a host may be fetched; cached per host."""
-        if host in self._dns:
-            self._dns.move_to_end(host)
-            return self._dns[host]
-        try:
-            addresses = await self._resolve(host)
-        except OSError:
-            # Unresolvable: the download itself fails and is recorded as an error.
+    def _pins(self, url: str) -> AddressBook:
+        """Return the address book of the resolver every connection of this crawl asks."""
+        if self._book is None:
+            from twisted.internet import reactor
+
+            installed = getattr(reactor, "nameResolver", None)
+            if not isinstance(installed, VettedResolver):
+                logger.error(
+                    "the reactor's resolver is %r, not crawlers.resolver.VettedResolver "
+                    "(TWISTED_DNS_RESOLVER): no request can be vetted",
+                    installed,
+                )
+                raise CrawlFault("dns", f"no vetted resolver installed: {url} not fetched")
+            self._book = installed.book
+        return self._book
+
+    async def _vet(self, host: str, url: str) -> bool:
+        """Tell whether every address of a host may be fetched, pinning them if so.
+
+        Looked up once per host (while the answer stays in the book); a failed look-up is a
+        `dns` fault, not cached, so that a later request (robots.txt's retry) asks again.
+        """
+        book = self._pins(url)
+        if book.get(host) is not None:
             return True
-        loopback = self.allow_loopback
-        allowed = bool(addresses) and all(
-            address_allowed(ipaddress.ip_address(a.split("%", 1)[0]), allow_loopback=loopback)
-            for a in addresses
+        if host in self._refused:
+            self._refused.move_to_end(host)
+            return False
+        try:
+            answers = await self._resolve(host)
+        except OSError as exc:
+            raise CrawlFault("dns", f"cannot resolve {host}: {exc} ({url})") from exc
+        if not answers:
+            raise CrawlFault("dns", f"no address for {host} ({url})")
+        addresses = [ip_literal(a) for a in answers]
+        vetted = [a for a in addresses if a is not None]
+        allowed = len(vetted) == len(addresses) and all(
+            address_allowed(a, allow_loopback=self.allow_loopback, refused=self.refused_networks)
+            for a in vetted
         )
-        self._dns[host] = allowed
-        if len(self._dns) > self._dns_cache_size:
-            self._dns.popitem(last=False)
-        return allowed
+        if allowed:
+            book.pin(host, vetted)
+            return True
+        self._refused[host] = None
+        if len(self._refused) > self._dns_cache_size:
+            self._refused.popitem(last=False)
+        return False

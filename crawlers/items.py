@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from nlp import PageSignals
 from storage.listings import AnalysisRecord
 
 Headers = list[tuple[str, str]]
@@ -24,6 +26,7 @@ class EvidenceRef:
 class PageItem:
     """A fetched listing page: the exchange as captured, and the text read from it.
 
+    `signals` is what the page's structure says about a sale (`crawlers.page_signals`);
     `evidence` is set by the evidence pipeline and `analysis` by the extract pipeline.
     """
 
@@ -38,7 +41,8 @@ class PageItem:
     protocol: str = "HTTP/1.1"
     title: str = ""
     text: str = ""
-    fields: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)
+    signals: PageSignals = field(default_factory=PageSignals)
     evidence: EvidenceRef | None = None
     analysis: AnalysisRecord | None = None
 

@@ -2,8 +2,11 @@
 
 The order is the evidence invariant: a page's WARC records are on disk before its text is
 analysed, and both before its listing row commits (one transaction per page). A page without
-evidence or analysis is dropped, never stored. An `UnchangedListing` (a 304) passes evidence
-and extraction untouched: the store only records that it was seen.
+evidence is dropped, never stored. A page the analyser fails on is stored with its evidence,
+unanalysed (score 0), with the error in its `extraction` field and the run's errors
+(`analysis`): a hostile page must not escape storage by breaking the analyser. An
+`UnchangedListing` (a 304) passes evidence and extraction untouched: the store only records
+that it was seen.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from crawlers import __version__
 from crawlers.crawlrun import CrawlRunExtension
 from crawlers.errors import ConfigError, EvidenceError
 from crawlers.evidence import WarcEvidenceWriter
+from crawlers.html_text import EXTRACTION_FIELD
 from crawlers.items import PageItem, UnchangedListing
 from crawlers.stats import record_error
-from nlp import Analysis
+from nlp import Analysis, PageSignals
 from storage import crawl_stats
 from storage.crawls import record_capture
 from storage.db import transaction
@@ -107,7 +111,7 @@ class EvidencePipeline:
 class Analyser(Protocol):
     """What the extract pipeline needs of `nlp.Analyser` (tests substitute a lighter one)."""
 
-    def analyse(self, text: str) -> Analysis: ...
+    def analyse(self, text: str, signals: PageSignals | None = None) -> Analysis: ...
 
 
 def analysis_record(analysis: Analysis) -> AnalysisRecord:
@@ -153,22 +157,41 @@ class ExtractPipeline:
     its spaCy pipeline that often, which bounds the StringStore over a long crawl.
     """
 
-    def __init__(self, analyser: Analyser, stats: StatsCollector) -> None:
+    def __init__(self, analyser: Analyser, stats: StatsCollector, errors_max: int = 200) -> None:
         self.analyser = analyser
         self.stats = stats
+        self.errors_max = errors_max
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         settings = crawler.settings
         factory = load_object(settings.get("SYNTHWATCH_ANALYSER", "nlp.Analyser"))
         rebuild_every = settings.getint("SYNTHWATCH_ANALYSER_REBUILD_EVERY", 5000)
-        return cls(factory(rebuild_every=rebuild_every), crawler.stats)
+        errors_max = settings.getint("SYNTHWATCH_ERROR_URLS_MAX", 200)
+        return cls(factory(rebuild_every=rebuild_every), crawler.stats, errors_max)
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, PageItem):
             return item
-        item.analysis = analysis_record(self.analyser.analyse(item.text))
+        try:
+            item.analysis = analysis_record(self.analyser.analyse(item.text, item.signals))
+        except Exception as exc:
+            # Broad on purpose: whatever the page made the analyser raise, its evidence is on
+            # disk and the listing is stored, with the failure as its recorded reason.
+            logger.exception("analysis of %s failed: stored unanalysed", item.url)
+            self.unanalysed(item, f"{type(exc).__name__}: {exc}"[:500])
         return item
+
+    def unanalysed(self, item: PageItem, error: str) -> None:
+        """Give an item a score-0 analysis that says why it has none, and record the error."""
+        item.analysis = AnalysisRecord(
+            score=0.0, offer=False, reasons=[{"text": f"not analysed: {error}", "weight": 0.0}]
+        )
+        notes = dict(item.fields.get(EXTRACTION_FIELD) or {})
+        notes["analysis_failed"] = error
+        item.fields = {**item.fields, EXTRACTION_FIELD: notes}
+        self.stats.inc_value(crawl_stats.extraction_note_key("analysis_failed"))
+        record_error(self.stats, "analysis", item.url, self.errors_max)
 
 
 def validator(value: str | None, most: int) -> str | None:
@@ -196,6 +219,7 @@ class StorePipeline:
             return item
         evidence, analysis = item.evidence, item.analysis
         if evidence is None or analysis is None:
+            # Only a pipeline left out of the settings leaves one unset.
             raise DropItem(f"{item.url} has no evidence or analysis: not stored")
         factory, run_id = self.run.session_factory, self.run.run_id
         if factory is None or run_id is None:

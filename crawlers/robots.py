@@ -2,10 +2,11 @@
 
 Per scheme, host and port (§2.3): a 2xx robots.txt gives the rules of the group matching our
 product token, `SYNTHWATCH_ROBOTS_AGENT`, else of `*` (Protego; only the first 500 KiB are
-parsed, cut at a line end, §2.5); a 4xx other than 429 ("unavailable") allows everything; a
-5xx, a 429, a timeout, a DNS or connection failure ("unreachable") disallows the whole host
-(§2.3.1.4). Redirects of robots.txt are followed, at most REDIRECT_MAX_TIMES (5), each through
-the guard; more, or a redirect the guard refuses, counts as unreachable.
+parsed, cut at a line end, §2.5; read as UTF-8, a leading byte order mark dropped); a 4xx
+other than 429 ("unavailable") allows everything; a 5xx, a 429, a timeout, a DNS or
+connection failure ("unreachable") disallows the whole host (§2.3.1.4). Redirects of
+robots.txt are followed, at most REDIRECT_MAX_TIMES (5), each through the guard; more, or a
+redirect the guard refuses, counts as unreachable (a failed DNS look-up is asked again).
 
 Unreachable is "for now": the host's requests wait while robots.txt is fetched again after each
 back-off of `SYNTHWATCH_ROBOTS_RETRY_DELAYS` (15 s, then 60 s: three attempts in all); if it is
@@ -39,6 +40,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
+from crawlers.faults import CrawlFault
 from crawlers.guard import ROBOTS_REQUEST
 from crawlers.robots_cache import RobotsCache
 from crawlers.stats import record_refusal
@@ -94,7 +96,8 @@ def parse_limit(body: bytes) -> bytes:
 def rules_from_response(status: int, body: bytes, agent: str) -> RobotsRules:
     """Decide the rules of a host from its robots.txt response."""
     if 200 <= status < 300:
-        parser = Protego.parse(parse_limit(body).decode("utf-8", errors="replace"))
+        # utf-8-sig drops a byte order mark, which would hide the first line's rule.
+        parser = Protego.parse(parse_limit(body).decode("utf-8-sig", errors="replace"))
         delay = parser.crawl_delay(agent)
         return RobotsRules(parser=parser, crawl_delay=float(delay) if delay else None)
     if 400 <= status < 500 and status != 429:
@@ -183,7 +186,10 @@ class RobotsTxtMiddleware:
     async def rules_for(self, request: Request) -> RobotsRules:
         """Return the rules of the request's scheme, host and port; one fetch at a time each."""
         parts = urlparse_cached(request)
-        origin = f"{parts.scheme}://{parts.netloc}"
+        # Not `netloc`: it keeps `user:password@`, which robots.txt is never asked with (and
+        # which Twisted would take for part of the host name: "unreachable").
+        name = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+        origin = f"{parts.scheme}://{name}" + (f":{parts.port}" if parts.port else "")
         while True:
             host = self._hosts.get(origin)
             if host is not None and not self._due(host):
@@ -241,8 +247,11 @@ class RobotsTxtMiddleware:
         )
         try:
             response: Response = await self.crawler.engine.download_async(request)
+        except CrawlFault as exc:
+            # A failed DNS look-up may be over by the next attempt; too many redirects not.
+            return UNREACHABLE, f"{exc.reason}: {exc}", exc.reason == "dns"
         except IgnoreRequest as exc:
-            # Refused by the guard, or too many redirects: asking again changes nothing.
+            # Refused by the guard: asking again changes nothing.
             return UNREACHABLE, f"{type(exc).__name__}: {exc}", False
         except Exception as exc:
             return UNREACHABLE, f"{type(exc).__name__}: {exc}", True

@@ -11,6 +11,8 @@ Environment variables read here:
 
 - `SYNTHWATCH_SOURCES`: source TOML files, separated by `os.pathsep`.
 - `SYNTHWATCH_ALLOW_LOOPBACK=1`: let the guard fetch loopback addresses (the demo and tests).
+- `SYNTHWATCH_REFUSED_NETWORKS`: CIDR networks the guard refuses on top of every non-public
+  one (say, your own hosting network), separated by commas.
 - `SYNTHWATCH_CONTACT_URL`: the contact URL in the User-Agent (an http(s) URL or `mailto:`);
   required: without it a crawl refuses to start (`crawlers.identity`).
 - `SYNTHWATCH_HOME`, `SYNTHWATCH_DATABASE_URL`: through `storage.config.StorageSettings`.
@@ -67,6 +69,11 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 SYNTHWATCH_RETRY_AFTER_TIMES = 3
 SYNTHWATCH_RETRY_AFTER_MAX = 300.0
 SYNTHWATCH_RETRY_AFTER_DEFAULT = 60.0
+# Off (Scrapy's defaults, said here): each source's `[source.limits]` bound its crawl in the
+# spider (`crawlers.bounds`), which records what it stopped as `capped`; DEPTH_LIMIT drops
+# requests silently, and CLOSESPIDER_PAGECOUNT closes the crawl with requests in flight.
+DEPTH_LIMIT = 0
+CLOSESPIDER_PAGECOUNT = 0
 # Measured: ~10 items in flight is where the pipelines stop being the bottleneck.
 CONCURRENT_ITEMS = 10
 COOKIES_ENABLED = False
@@ -90,7 +97,14 @@ SYNTHWATCH_REFUSED_URLS_MAX = 50
 SYNTHWATCH_ERROR_URLS_MAX = 200
 # A listing missed by this many complete, finished crawls in a row is marked gone.
 SYNTHWATCH_GONE_AFTER = 3
+# Host names whose vetted addresses are kept (LRU); the guard looks a host up once per crawl.
 SYNTHWATCH_DNS_CACHE_SIZE = 4096
+# Connections ask only this resolver, which answers with the addresses the guard vetted; the
+# guard refuses every request when another one is installed.
+TWISTED_DNS_RESOLVER = "crawlers.resolver.VettedResolver"
+SYNTHWATCH_REFUSED_NETWORKS = [
+    n.strip() for n in os.environ.get("SYNTHWATCH_REFUSED_NETWORKS", "").split(",") if n.strip()
+]
 
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
@@ -98,6 +112,8 @@ DOWNLOADER_MIDDLEWARES = {
     # We never send credentials, so HTTP auth and cookies have no business running.
     "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
     "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
+    # A proxy would resolve host names itself, out of the guard's sight.
+    "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
     # Replaced by ours at the same places: ours send our identity and name their failures.
     "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
     "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
@@ -109,6 +125,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawlers.retry_after.RetryAfterMiddleware": 560,
     "crawlers.faults.BoundedHttpCompressionMiddleware": 590,
     "crawlers.faults.BoundedRedirectMiddleware": 600,
+    # Below DownloaderStats (850), which still counts the exception; past it nothing retries.
+    "crawlers.faults.DownloadSizeMiddleware": 595,
 }
 EXTENSIONS = {
     "crawlers.crawlrun.CrawlRunExtension": 10,

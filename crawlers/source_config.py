@@ -9,6 +9,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_MAX_KEYWORDS = 50
+# Bounds of one crawl (`[source.limits]`, docs/sources.md). At the loosest politeness (one
+# request a second) 5,000 pages is about the crawl's one-hour timeout; a site larger than that,
+# or paginated deeper, raises them.
+DEFAULT_MAX_PAGES = 5000
+# Link hops from a seed, a sitemap or a search page; pagination counts, one hop a page.
+DEFAULT_MAX_DEPTH = 100
+# Index pages of one URL pattern (digits as a wildcard): a calendar or a pager past this many
+# pages is a trap, or a site that says so in its source.
+DEFAULT_MAX_PATTERN_PAGES = 200
+# URLs of one path differing only in their query, for a source without `query_params`.
+DEFAULT_MAX_QUERY_VARIANTS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +30,8 @@ class Discovery:
     listing_links: tuple[str, ...] = ()
     pagination: tuple[str, ...] = ()
     listing_url_pattern: str | None = None
+    # Query parameters that name a page; the others are dropped (`crawlers.canonical`).
+    query_params: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +66,16 @@ class Politeness:
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """The bounds of one crawl of a source (`crawlers.bounds` enforces them)."""
+
+    max_pages: int = DEFAULT_MAX_PAGES
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_pattern_pages: int = DEFAULT_MAX_PATTERN_PAGES
+    max_query_variants: int = DEFAULT_MAX_QUERY_VARIANTS
+
+
+@dataclass(frozen=True, slots=True)
 class SourceConfig:
     """One validated source; `origin` says where it was defined (`file:line`)."""
 
@@ -67,6 +90,7 @@ class SourceConfig:
     fields: tuple[tuple[str, str], ...] = ()
     search: Search = Search()
     politeness: Politeness = Politeness()
+    limits: Limits = Limits()
     origin: str = field(default="", compare=False)
 
     @property
@@ -94,6 +118,7 @@ class SourceConfig:
                 "listing_links": list(self.discovery.listing_links),
                 "pagination": list(self.discovery.pagination),
                 "listing_url_pattern": self.discovery.listing_url_pattern,
+                "query_params": list(self.discovery.query_params),
             },
             "fields": dict(self.fields),
             "search_templates": list(self.search_templates),
@@ -106,6 +131,12 @@ class SourceConfig:
                 "download_delay": self.politeness.download_delay,
                 "concurrent_requests_per_domain": self.politeness.concurrent_requests_per_domain,
                 "timeout": self.politeness.timeout,
+            },
+            "limits": {
+                "max_pages": self.limits.max_pages,
+                "max_depth": self.limits.max_depth,
+                "max_pattern_pages": self.limits.max_pattern_pages,
+                "max_query_variants": self.limits.max_query_variants,
             },
         }
 

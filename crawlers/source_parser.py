@@ -10,10 +10,12 @@ from urllib.parse import urlsplit
 
 from cssselect import GenericTranslator, SelectorError
 
+from crawlers.domains import domain_problem
 from crawlers.errors import SourceError
 from crawlers.source_config import (
     DEFAULT_MAX_KEYWORDS,
     Discovery,
+    Limits,
     Politeness,
     Search,
     SourceConfig,
@@ -42,11 +44,19 @@ SOURCE_KEYS = frozenset(
         "fields",
         "search",
         "politeness",
+        "limits",
     }
 )
-DISCOVERY_KEYS = frozenset({"index_links", "listing_links", "pagination", "listing_url_pattern"})
+DISCOVERY_KEYS = frozenset(
+    {"index_links", "listing_links", "pagination", "listing_url_pattern", "query_params"}
+)
 SEARCH_KEYS = frozenset({"url_templates", "keywords", "use_lexicon", "max_keywords"})
 POLITENESS_KEYS = frozenset({"download_delay", "concurrent_requests_per_domain", "timeout"})
+LIMITS_KEYS = frozenset({"max_pages", "max_depth", "max_pattern_pages", "max_query_variants"})
+# The most a source may raise a bound to: beyond it, a crawl is no longer bounded in practice.
+MAX_LIMIT = 1_000_000
+# A query parameter's name as sites write them: `id`, `product_id`, `p[]`, `item-no`.
+QUERY_PARAM = re.compile(r"^[A-Za-z0-9_.\-\[\]]{1,64}$")
 FIELD_NAMES = ("title", "price", "seller", "description", "posted")
 KEYWORD = "{keyword}"
 # Bounds of the politeness overrides, in seconds.
@@ -153,6 +163,7 @@ class SourceParser:
             fields=self.fields(),
             search=self.search(domains),
             politeness=self.politeness(),
+            limits=self.limits(),
             origin=f"{self.filename}:{self.locator.block_line(self.index)}",
         )
 
@@ -181,6 +192,9 @@ class SourceParser:
             domain = item.lower().rstrip(".")
             if domain.endswith(HIDDEN_SUFFIXES) or domain in ("onion", "i2p"):
                 raise self.fail("allowed_domains", f"{item!r}: .onion/.i2p are never crawled")
+            problem = domain_problem(domain)
+            if problem is not None:
+                raise self.fail("allowed_domains", f"{item!r}: {problem}")
             domains.append(domain)
         return tuple(dict.fromkeys(domains))
 
@@ -228,7 +242,20 @@ class SourceParser:
             listing_links=self.selectors(table, "listing_links"),
             pagination=self.selectors(table, "pagination"),
             listing_url_pattern=pattern,
+            query_params=self.query_params(table),
         )
+
+    def query_params(self, table: Mapping[str, Any]) -> tuple[str, ...]:
+        value = table.get("query_params", [])
+        if not isinstance(value, list) or not all(
+            isinstance(v, str) and QUERY_PARAM.match(v) for v in value
+        ):
+            raise self.fail(
+                "query_params",
+                "expected a list of query parameter names (letters, digits, _ . - [ ])",
+                table="discovery",
+            )
+        return tuple(dict.fromkeys(value))
 
     def selectors(self, table: Mapping[str, Any], key: str) -> tuple[str, ...]:
         value = table.get(key, [])
@@ -301,6 +328,19 @@ class SourceParser:
                 table="politeness",
             )
         return Politeness(delay, concurrency, timeout)
+
+    def limits(self) -> Limits:
+        table = self.table("limits", LIMITS_KEYS)
+        defaults = Limits()
+        values: dict[str, int] = {}
+        for key in sorted(LIMITS_KEYS):
+            value = table.get(key, getattr(defaults, key))
+            if not _integer(value) or not 1 <= value <= MAX_LIMIT:
+                raise self.fail(
+                    key, f"expected a whole number from 1 to {MAX_LIMIT:,}", table="limits"
+                )
+            values[key] = value
+        return Limits(**values)
 
     def seconds(self, table: Mapping[str, Any], key: str, most: float) -> float | None:
         value = table.get(key)

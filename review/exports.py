@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import json
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -36,8 +37,16 @@ CSV_COLUMNS = (
     "classes", "indicators", "assignee", "created_at", "updated_at", "first_seen", "last_seen",
     "payload_sha256",
 )  # fmt: skip
-# Spreadsheet programs run a cell that starts with one of these as a formula.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# Spreadsheet programs run a cell that starts with one of these as a formula, also after
+# leading blanks (which they skip) and in a compatibility form such as the full-width equals
+# sign U+FF1D (folded to "=" by NFKC, as spreadsheets fold it); U+2212 is the minus sign.
+_FORMULA_CHARS = frozenset("=+-@\u2212")
+# A cell starting with a tab or a line break is quoted whatever follows.
+_BREAK_STARTS = ("\t", "\r", "\n")
+# What a spreadsheet may skip before the first character it reads: spaces and separators
+# (Z*: NBSP, ideographic space), controls (Cc) and invisible formatting (Cf: zero-width space,
+# BOM).
+_SKIPPED_CATEGORIES = ("Zs", "Zl", "Zp", "Cc", "Cf")
 
 
 def case_record(case: Case) -> dict[str, Any]:
@@ -147,9 +156,17 @@ def cases_csv(cases: Sequence[Case]) -> str:
 
 def spreadsheet_safe(cell: Any) -> Any:
     """Return a text cell with a leading apostrophe when a spreadsheet would run it."""
-    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS):
+    if isinstance(cell, str) and (cell.startswith(_BREAK_STARTS) or _starts_formula(cell)):
         return "'" + cell
     return cell
+
+
+def _starts_formula(text: str) -> bool:
+    for char in text:
+        if unicodedata.category(char) in _SKIPPED_CATEGORIES:
+            continue
+        return unicodedata.normalize("NFKC", char)[:1] in _FORMULA_CHARS
+    return False
 
 
 # ---------------------------------------------------------------- STIX 2.1

@@ -1,8 +1,10 @@
 """The legal gate of sources: proposing, approving and suspending, each with its audit row.
 
 The review app and ``synthwatch sources`` both go through here. Only an active user with the
-legal role approves a source's current scope, with a legal basis; an active legal or admin user
-suspends one, with a reason. Registering a source's definition is the crawler's
+legal role approves a source's scope, with a legal basis, and only the scope they were shown:
+the approval names the fingerprint it was given, and is refused when the source's stored
+fingerprint is another one by then. An active legal or admin user suspends a source, with a
+reason. Registering a source's definition is the crawler's
 (``crawlers.registry``); ``record_proposal`` audits it.
 """
 
@@ -37,6 +39,11 @@ def source_scope(config: dict[str, Any]) -> dict[str, list[str]]:
     return {key: [str(value) for value in config.get(key) or []] for key in SCOPE_KEYS}
 
 
+def short_fingerprint(fingerprint: str) -> str:
+    """Return the first 12 hex digits of a fingerprint, enough for a person to compare."""
+    return fingerprint[:12] or "(none)"
+
+
 def record_proposal(session: Session, source_id: str, *, now: datetime) -> str:
     """Audit that a registered source was proposed for approval; return its approval state."""
     source = registered_source(session, source_id)
@@ -60,15 +67,28 @@ def approve_source(
     source_id: str,
     approver: User,
     legal_basis: str,
+    fingerprint: str,
     now: datetime,
     request_id: str | None = None,
 ) -> SourceApproval:
-    """Approve a source's current scope as ``approver``; the caller commits."""
+    """Approve the scope ``approver`` was shown, named by its ``fingerprint``; the caller commits.
+
+    Raises ApprovalError, writing nothing, when the source's scope is no longer that one:
+    someone registered another scope between showing it and approving it. The approval row
+    records the fingerprint checked here, so a scope registered concurrently, after this check,
+    leaves the source ``rescoped`` rather than approved.
+    """
     source = registered_source(session, source_id)
     if approver.role not in APPROVERS or not approver.active:
         raise ApprovalError(f"{approver.username} is not an active user with the legal role")
     if not legal_basis.strip():
         raise ApprovalError(f"approving {source_id!r} needs a legal basis")
+    if fingerprint != source.scope_fingerprint:
+        raise ApprovalError(
+            f"the scope of {source_id!r} changed since it was shown (fingerprint "
+            f"{short_fingerprint(source.scope_fingerprint)}, not "
+            f"{short_fingerprint(fingerprint)}): review the new scope and approve again"
+        )
     approval = add_approval(
         session, source, approver=approver, legal_basis=legal_basis.strip(), now=now
     )

@@ -4,6 +4,11 @@ Each row's hash covers its own content and the previous row's hash, so a modifie
 inserted or reordered row breaks the chain at that row. Rows cut off the end leave a chain that
 still holds; a *checkpoint* (the id and hash of the last row, exported and kept elsewhere) is what
 shows them missing.
+
+Each row records the format its hash was computed with (``hash_format``). Format 1 left out
+``actor_id``; format 2 covers it and the format number itself. Rows written before format 2
+keep format 1 and still verify, and their ``actor_id`` stays unprotected; every row written
+since is format 2, and a format that goes down along the chain is a break.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from sqlalchemy import Select, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.errors import StorageError
-from storage.models import AuditEvent, User
+from storage.models import AUDIT_HASH_FORMAT, AuditEvent, User
 
 Ts = TypeVarTuple("Ts")
 
@@ -30,6 +35,9 @@ CHECKPOINT_FORMAT = "synthwatch-audit-checkpoint-1"
 PG_LOCK_KEY = 0x5357_4155_4449_54
 # Rows read per round trip while walking the chain.
 VERIFY_BATCH = 1000
+
+# The hash formats this code verifies: what each adds to format 1's fields.
+HASH_FORMATS = {1: (), 2: ("actor_id", "hash_format")}
 
 # What ChainBreak.kind says happened.
 MODIFIED, DELETED, INSERTED, REORDERED, TRUNCATED = (
@@ -69,6 +77,7 @@ def append_event(
         detail=detail or {},
         request_id=request_id,
         prev_hash=last.hash if last else GENESIS_HASH,
+        hash_format=AUDIT_HASH_FORMAT,
     )
     event.hash = event_hash(event)
     session.add(event)
@@ -97,8 +106,14 @@ def lock_chain(session: Session) -> None:
 
 
 def event_hash(event: AuditEvent) -> str:
-    """Return the SHA-256 over an event's content and its predecessor's hash."""
-    content = {
+    """Return the SHA-256 over an event's content and its predecessor's hash, in its format.
+
+    A row not yet flushed without a format is hashed in the format it will be stored with.
+    """
+    version = event.hash_format if event.hash_format is not None else AUDIT_HASH_FORMAT
+    if version not in HASH_FORMATS:
+        raise StorageError(f"audit row {event.id}: unknown hash format {version}")
+    content: dict[str, Any] = {
         "at": event.at.isoformat(),
         "actor": event.actor,
         "action": event.action,
@@ -108,6 +123,10 @@ def event_hash(event: AuditEvent) -> str:
         "request_id": event.request_id,
         "prev_hash": event.prev_hash,
     }
+    if "actor_id" in HASH_FORMATS[version]:
+        content["actor_id"] = event.actor_id
+    if "hash_format" in HASH_FORMATS[version]:
+        content["hash_format"] = version
     blob = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -126,6 +145,7 @@ def event_data(event: AuditEvent) -> dict[str, Any]:
         "request_id": event.request_id,
         "prev_hash": event.prev_hash,
         "hash": event.hash,
+        "hash_format": event.hash_format,
     }
 
 
@@ -203,10 +223,25 @@ def verify_chain(session: Session, checkpoint: Checkpoint | None = None) -> Chai
     """
     prev: AuditEvent | None = None
     reached_checkpoint = False
+    newest_format = 0
     for event in iter_events(session):
         expected = prev.hash if prev else GENESIS_HASH
         if event.prev_hash != expected:
             return _diagnose_link(session, event, prev)
+        if event.hash_format not in HASH_FORMATS:
+            return ChainBreak(
+                event.id, f"unknown hash format {event.hash_format!r} (modified)", MODIFIED
+            )
+        if event.hash_format < newest_format:
+            # Only rows from before a format existed use an older one: a later row that does
+            # was changed to leave fields (actor_id) out of its hash.
+            return ChainBreak(
+                event.id,
+                f"hashed with format {event.hash_format} after rows of format {newest_format} "
+                "(modified)",
+                MODIFIED,
+            )
+        newest_format = event.hash_format
         if event_hash(event) != event.hash:
             return ChainBreak(event.id, "content does not match its hash (modified)", MODIFIED)
         if checkpoint is not None and event.id == checkpoint.event_id:

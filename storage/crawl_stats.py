@@ -27,16 +27,32 @@ stable table. Counters:
 - `synthwatch/blocked`: pages that were CAPTCHA or WAF challenges (never stored).
 - `synthwatch/errors`: URLs that failed, and failures in callbacks and pipelines.
 - `synthwatch/errors/<reason>`: the same per reason: `timeout` (DOWNLOAD_TIMEOUT),
-  `connection_lost` (reset, closed or failed mid-response), `connection_refused`, `dns`,
+  `connection_lost` (reset, closed or failed mid-response), `connection_refused`, `dns`
+  (the guard's look-up of the host failed, or a connection asked for a name it never vetted),
   `too_large` (over DOWNLOAD_MAXSIZE), `decompression_bomb` (over DOWNLOAD_MAXSIZE once
   decompressed), `too_many_redirects` (over REDIRECT_MAX_TIMES), `redirect_loop` (redirected
   back to a URL already requested), `retry_after_too_long` (a Retry-After beyond
   `SYNTHWATCH_RETRY_AFTER_MAX`), `cancelled`, `spider` (a callback raised), `pipeline`,
-  `evidence` (WARC not written), `storage` (row not stored), `other`; and `http_<status>` for
+  `evidence` (WARC not written), `storage` (row not stored), `analysis` (the analyser raised;
+  the listing was stored unanalysed), `other`; and `http_<status>` for
   an HTTP error status left after retries (created when it happens).
 - `synthwatch/incomplete`: failures that leave this run's view of the site partial: every
-  error but `http_404` and `http_410`, every block, every host whose robots.txt stayed
-  unreachable or whose Crawl-delay is too long. Misses are counted only when it is 0.
+  error but `http_404`, `http_410` and `analysis`, every block, every host whose robots.txt
+  stayed unreachable or whose Crawl-delay is too long, every bound reached (once per reason,
+  and once per trap pattern). Misses are counted only when it is 0.
+- `synthwatch/capped`: URLs not requested because a bound of the crawl was reached
+  (`[source.limits]`, `crawlers.bounds`); when above 0 the run was capped.
+- `synthwatch/capped/<reason>`: the same per bound: `pages` (`max_pages`), `depth`
+  (`max_depth`), `pattern` (a URL pattern past `max_pattern_pages`: a trap) and
+  `query_variants` (a listing path past `max_query_variants` query strings).
+- `synthwatch/extraction_notes/<note>`: listings stored with a note of how their text was read
+  or bounded (kept in the version's `extraction` field too): `encoding` (the declared
+  encoding was unknown, or a byte order mark or UTF-16 bytes said otherwise),
+  `markup_too_deep` (nested past the parser's depth limit: the text was read flat),
+  `boilerplate_kept` (too deep to judge boilerplate: every block kept), `json_ld_too_deep`
+  (a JSON-LD script nested too deep to read was skipped), `text_truncated`,
+  `title_truncated`, `field_truncated` (cut at the reader's limits) and `analysis_failed`
+  (the analyser raised: stored unanalysed, with the error).
 - `synthwatch/robots/fetched`, `synthwatch/robots/cached` (rules read from the robots cache),
   `synthwatch/robots/retries` (robots.txt fetched again after a back-off),
   `synthwatch/robots/unreachable` (hosts refused for this run), and
@@ -53,12 +69,13 @@ Other counters, created when they happen: `synthwatch/evidence/records`,
 `synthwatch/redirects/to_seen` (a redirect to a URL this crawl already requested: not fetched
 twice, not an error).
 
-Lists, each bounded: `synthwatch/refused_urls/<reason>` and `synthwatch/blocked_urls` (URLs, at
-most `SYNTHWATCH_REFUSED_URLS_MAX` per key) and `synthwatch/error_urls` (`{"url", "reason"}`
-objects, at most `SYNTHWATCH_ERROR_URLS_MAX`; the URL is the one first requested, before any
-redirect). Beside them the closed run keeps Scrapy's `downloader/request_count`,
-`downloader/response_count`, `item_scraped_count`, `item_dropped_count`,
-`elapsed_time_seconds`, and `finish_reason`.
+Lists, each bounded: `synthwatch/refused_urls/<reason>`, `synthwatch/capped_urls/<reason>`,
+`synthwatch/traps` (the URL patterns found to be traps, digits as `N`) and
+`synthwatch/blocked_urls` (URLs, at most `SYNTHWATCH_REFUSED_URLS_MAX` per key) and
+`synthwatch/error_urls` (`{"url", "reason"}` objects, at most `SYNTHWATCH_ERROR_URLS_MAX`; the
+URL is the one first requested, before any redirect). Beside them the closed run keeps Scrapy's
+`downloader/request_count`, `downloader/response_count`, `item_scraped_count`,
+`item_dropped_count`, `elapsed_time_seconds`, and `finish_reason`.
 """
 
 from __future__ import annotations
@@ -78,6 +95,7 @@ FLAGGED = "synthwatch/flagged"
 BLOCKED = "synthwatch/blocked"
 ERRORS = "synthwatch/errors"
 INCOMPLETE = "synthwatch/incomplete"
+CAPPED = "synthwatch/capped"
 ROBOTS_FETCHED = "synthwatch/robots/fetched"
 ROBOTS_CACHED = "synthwatch/robots/cached"
 ROBOTS_RETRIES = "synthwatch/robots/retries"
@@ -96,12 +114,16 @@ CREDENTIALS_STRIPPED = "synthwatch/guard/credentials_stripped"
 REDIRECTS_TO_SEEN = "synthwatch/redirects/to_seen"
 
 BLOCKED_URLS = "synthwatch/blocked_urls"
+TRAPS = "synthwatch/traps"
 ERROR_URLS = "synthwatch/error_urls"
 
 REFUSED_PREFIX = "synthwatch/refused/"
 REFUSED_URLS_PREFIX = "synthwatch/refused_urls/"
 ERRORS_PREFIX = "synthwatch/errors/"
 EXTRACTION_PREFIX = "synthwatch/extraction/"
+CAPPED_PREFIX = "synthwatch/capped/"
+CAPPED_URLS_PREFIX = "synthwatch/capped_urls/"
+EXTRACTION_NOTES_PREFIX = "synthwatch/extraction_notes/"
 
 REFUSAL_REASONS = (
     "scheme",
@@ -128,10 +150,24 @@ ERROR_REASONS = (
     "pipeline",
     "evidence",
     "storage",
+    "analysis",
     "other",
 )
-# A listing that answers 404 or 410 is really not there: its miss is news, not a gap.
-COMPLETE_ERRORS = frozenset({"http_404", "http_410"})
+# A listing that answers 404 or 410 is really not there: its miss is news, not a gap. One the
+# analyser failed on was seen and stored: its run saw it.
+COMPLETE_ERRORS = frozenset({"http_404", "http_410", "analysis"})
+# The bounds of a crawl (`crawlers.bounds.CAP_REASONS`).
+CAP_REASONS = ("pages", "depth", "pattern", "query_variants")
+EXTRACTION_NOTES = (
+    "encoding",
+    "markup_too_deep",
+    "boilerplate_kept",
+    "json_ld_too_deep",
+    "text_truncated",
+    "title_truncated",
+    "field_truncated",
+    "analysis_failed",
+)
 
 
 def refused_key(reason: str) -> str:
@@ -154,6 +190,21 @@ def extraction_key(method: str) -> str:
     return EXTRACTION_PREFIX + method
 
 
+def capped_key(reason: str) -> str:
+    """Return the counter of URLs not requested because the bound `reason` was reached."""
+    return CAPPED_PREFIX + reason
+
+
+def capped_urls_key(reason: str) -> str:
+    """Return the bounded list of URLs not requested because of the bound `reason`."""
+    return CAPPED_URLS_PREFIX + reason
+
+
+def extraction_note_key(note: str) -> str:
+    """Return the counter of listings stored with the extraction note `note`."""
+    return EXTRACTION_NOTES_PREFIX + note
+
+
 def is_refusal_key(key: str) -> bool:
     """Say whether `key` counts the refusals of one reason (not a URL list, not a sub-key)."""
     return key.startswith(REFUSED_PREFIX) and "/" not in key.removeprefix(REFUSED_PREFIX)
@@ -173,6 +224,7 @@ COUNTERS = (
     BLOCKED,
     ERRORS,
     INCOMPLETE,
+    CAPPED,
     ROBOTS_FETCHED,
     ROBOTS_CACHED,
     ROBOTS_RETRIES,
@@ -185,6 +237,7 @@ COUNTERS = (
     DURATION_SECONDS,
     *(refused_key(reason) for reason in REFUSAL_REASONS),
     *(error_key(reason) for reason in ERROR_REASONS),
+    *(capped_key(reason) for reason in CAP_REASONS),
 )
 
 SCRAPY_REQUEST_COUNT = "downloader/request_count"

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from storage.crawl_stats import PAGES_FETCHED, REFUSED_PREFIX
+from storage.crawl_stats import CAPPED, PAGES_FETCHED, REFUSED_PREFIX
 from storage.models import Capture, CrawlRun, Listing
 
 
@@ -177,7 +177,13 @@ def crawl_summary(session: Session, run_ids: list[int], *, now: datetime) -> Cra
         refused=dict(sorted(refused.items())),
         substances=dict(substances.most_common()),
         runs=[
-            {"id": run.id, "source": run.source_id, "status": run.status, "error": run.error}
+            {
+                "id": run.id,
+                "source": run.source_id,
+                "status": run.status,
+                "error": run.error,
+                "capped": int((run.stats or {}).get(CAPPED, 0)),
+            }
             for run in runs
         ],
     )
@@ -196,11 +202,24 @@ def recent_runs(
 def captures_to_verify(
     session: Session, *, run_id: int | None = None, everything: bool = False
 ) -> list[Capture]:
-    """Return the captures of one run, of every run, or of each source's latest run, by id."""
-    query = select(Capture).order_by(Capture.id)
+    """Return the captures of one run, of every run, or of each source's latest run with any.
+
+    "Latest with any": a source's newest run may have captured nothing (refused, all pages
+    unchanged), and checking it would check nothing.
+    """
+    query = select(Capture).options(joinedload(Capture.crawl_run)).order_by(Capture.id)
     if run_id is not None:
         query = query.where(Capture.crawl_run_id == run_id)
     elif not everything:
-        latest = select(func.max(CrawlRun.id)).group_by(CrawlRun.source_id)
+        latest = (
+            select(func.max(Capture.crawl_run_id))
+            .join(CrawlRun, CrawlRun.id == Capture.crawl_run_id)
+            .group_by(CrawlRun.source_id)
+        )
         query = query.where(Capture.crawl_run_id.in_(latest))
     return list(session.scalars(query))
+
+
+def count_captures(session: Session) -> int:
+    """Return how many captures are recorded, of every run."""
+    return int(session.scalar(select(func.count(Capture.id))) or 0)

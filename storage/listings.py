@@ -4,6 +4,7 @@ misses, and the other listings that share an identifier."""
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -60,6 +61,13 @@ class StoredListing:
     case: Case | None
 
 
+# Mentions and indicators stored per version, together. A listing names tens; a hostile or
+# broken page can yield one every dozen characters (15,600 in 200,000 characters), and each is a
+# row that every case page, export and referral of the listing loads. 2,000 keep every substance,
+# kind and identifier of any real listing; ``span_counts`` keeps the whole counts.
+MAX_STORED_SPANS = 2_000
+
+
 def text_fingerprint(text: str) -> str:
     """Return the SHA-256 of a text with its whitespace normalised."""
     return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
@@ -113,14 +121,62 @@ def store_listing(
         offer=analysis.offer,
         reasons=analysis.reasons,
         context=analysis.context,
-        mentions=[Mention(**vars_of(m)) for m in analysis.mentions],
-        indicators=[Indicator(**vars_of(i)) for i in analysis.indicators],
+        span_counts=span_counts(analysis),
     )
+    mentions, indicators = capped_spans(analysis)
+    version.mentions = [Mention(**vars_of(m)) for m in mentions]
+    version.indicators = [Indicator(**vars_of(i)) for i in indicators]
     session.add(version)
     session.flush()
     record_candidates(session, analysis.candidates, version_id=version.id, now=now)
     case = _update_case(session, listing, version, now)
     return StoredListing(listing, version, new_version=True, case=case)
+
+
+def span_counts(analysis: AnalysisRecord) -> dict[str, Any]:
+    """Return how many mentions (by substance class) and indicators (by kind) were found."""
+    mentions = Counter(m.substance_class for m in analysis.mentions)
+    indicators = Counter(i.kind for i in analysis.indicators)
+    return {
+        "mentions": dict(sorted(mentions.items())),
+        "indicators": dict(sorted(indicators.items())),
+    }
+
+
+def found_span_count(version: ListingVersion) -> int:
+    """Return how many mentions and indicators extraction found in a version, capped or not."""
+    if version.span_counts is None:
+        return len(version.mentions) + len(version.indicators)
+    return sum(n for counts in version.span_counts.values() for n in counts.values())
+
+
+def capped_spans(
+    analysis: AnalysisRecord, limit: int = MAX_STORED_SPANS
+) -> tuple[list[MentionRecord], list[IndicatorRecord]]:
+    """Return at most ``limit`` of the mentions and indicators together, each list in its order.
+
+    The first mention of every concept and the first indicator of every kind and identifier key
+    are kept before any repeat, so the substances a version names, the kinds it shows and the
+    identifiers that link sellers survive the cap; the rest are kept in text order.
+    """
+    if len(analysis.mentions) + len(analysis.indicators) <= limit:
+        return analysis.mentions, analysis.indicators
+    spans: list[tuple[int, int, int, tuple[str | None, ...]]] = [
+        (m.start, 0, n, ("m", m.concept_id)) for n, m in enumerate(analysis.mentions)
+    ]
+    spans += [(i.start, 1, n, ("i", i.kind, i.key)) for n, i in enumerate(analysis.indicators)]
+    spans.sort(key=lambda span: span[:3])
+    seen: set[tuple[str | None, ...]] = set()
+    firsts: list[tuple[int, int]] = []
+    repeats: list[tuple[int, int]] = []
+    for _start, table, n, identity in spans:
+        (repeats if identity in seen else firsts).append((table, n))
+        seen.add(identity)
+    kept = set((firsts + repeats)[:limit])
+    return (
+        [m for n, m in enumerate(analysis.mentions) if (0, n) in kept],
+        [i for n, i in enumerate(analysis.indicators) if (1, n) in kept],
+    )
 
 
 def vars_of(record: MentionRecord | IndicatorRecord) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -41,6 +42,8 @@ NAMING_CONVENTION = {
 ROLES = ("analyst", "legal", "admin")
 CASE_STATES = ("new", "confirmed", "dismissed", "escalated", "approved", "rejected", "referred")
 DIGEST_STATUSES = ("pending", "sending", "sent", "failed")
+# The format new audit rows are hashed with; storage.audit says what each format covers.
+AUDIT_HASH_FORMAT = 2
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -130,6 +133,10 @@ class CrawlRun(Base):
     status: Mapped[str] = mapped_column(String(16), default="running")
     stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
     warc_file: Mapped[str | None] = mapped_column(String(500))
+    # The evidence file's length and SHA-256 when the run closed (storage.warc checks them);
+    # NULL for runs closed before migration 0008 and for runs that never closed.
+    warc_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    warc_sha256: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
 
     source: Mapped[Source] = relationship()
@@ -199,6 +206,10 @@ class ListingVersion(Base):
     offer: Mapped[bool] = mapped_column(Boolean, default=False)
     reasons: Mapped[list[Any]] = mapped_column(default=list)
     context: Mapped[list[Any]] = mapped_column(default=list)
+    # What extraction found before storage.listings capped the spans kept: {"mentions":
+    # {substance class: n}, "indicators": {kind: n}}. NULL on versions stored before the cap,
+    # which kept every span: their rows are the whole count.
+    span_counts: Mapped[dict[str, Any] | None] = mapped_column(JSON())
 
     listing: Mapped[Listing] = relationship(back_populates="versions")
     capture: Mapped[Capture] = relationship()
@@ -304,6 +315,9 @@ class AuditEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Which fields ``hash`` covers (storage.audit.HASH_FORMATS): rows written before format 2
+    # existed keep format 1, which leaves ``actor_id`` out.
+    hash_format: Mapped[int] = mapped_column(default=AUDIT_HASH_FORMAT, server_default="1")
 
 
 class ScheduleLedger(Base):

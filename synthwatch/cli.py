@@ -6,8 +6,11 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import OperationalError
 
 from crawlers.errors import CrawlerError
 from review.errors import ReviewError
@@ -19,9 +22,18 @@ from synthwatch.errors import UsageError
 USER_ERRORS = (UsageError, CrawlerError, StorageError, ReviewError)
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: what is wrong, and where the usage is."""
+
+    def error(self, message: str) -> NoReturn:
+        """Report a bad argument in one line and exit 2, as argparse does."""
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of ``synthwatch`` and its subcommands."""
-    parser = argparse.ArgumentParser(
+    # Subcommands' parsers are made of the same class, so they report errors the same way.
+    parser = Parser(
         prog="synthwatch",
         description="Watch the open web for listings offering illicit synthetic drugs.",
     )
@@ -55,8 +67,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("stopped")
         return 130
+    except OperationalError as error:
+        # The database went away after it was opened (a restart, a network cut); -v shows where.
+        logging.getLogger(__name__).debug("database error", exc_info=error)
+        reason = (str(error.orig) or type(error.orig).__name__).strip().splitlines()[0]
+        console.print(f"[red]error:[/red] database: {escape(reason)}", soft_wrap=True)
+        return 2
     except USER_ERRORS as error:
-        console.print(f"[red]error:[/red] {error}", highlight=False)
+        # Messages quote files and URLs (`[[source]]` is text, not rich markup); one line each.
+        console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
         return 2
 
 

@@ -147,7 +147,12 @@ def approve_demo_sources(session: Session, sources: list[SourceConfig], now: dat
         fingerprint = register_source(session, source, now=now)
         if approval_state(session, source.id, fingerprint) != "approved":
             approve_source(
-                session, source_id=source.id, approver=legal, legal_basis=LEGAL_BASIS, now=now
+                session,
+                source_id=source.id,
+                approver=legal,
+                legal_basis=LEGAL_BASIS,
+                fingerprint=fingerprint,
+                now=now,
             )
 
 

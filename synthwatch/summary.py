@@ -23,5 +23,7 @@ def summary_table(summary: CrawlSummary) -> Table:
         table.add_row(f"substance: {concept}", str(count))
     for run in summary.runs:
         status = run["status"] if not run["error"] else f"{run['status']}: {run['error']}"
+        if run.get("capped"):
+            status += f" (capped: {run['capped']} URLs not followed)"
         table.add_row(f"crawl run {run['id']} ({run['source']})", status)
     return table

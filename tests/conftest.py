@@ -14,16 +14,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.config import sqlite_url as sqlite_url_of
 from storage.db import make_engine, make_session_factory
-from storage.migrate import upgrade
+from storage.migrate import alembic_config, upgrade
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # A Wednesday in ISO week 2026-W48 (Monday 23 November to Sunday 29 November 2026).
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+# That week as [Monday 00:00, next Monday 00:00): what a weekly digest of NOW covers.
+NOW_WEEK = (datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -60,6 +63,14 @@ def migrated_copy(template: Path, path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(template, path)
     return sqlite_url_of(path)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database back to an older revision, keeping its rows."""
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
 
 
 @pytest.fixture

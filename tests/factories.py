@@ -1,4 +1,4 @@
-"""Builders the test packages share: a stored listing with its capture, and source TOML."""
+"""Builders the test packages share: a source, a stored listing with its capture, source TOML."""
 
 from __future__ import annotations
 
@@ -8,13 +8,27 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crawlers.items import EvidenceRef
+from crawlers.sources import Discovery, SourceConfig
 from storage.crawls import record_capture, start_crawl_run
-from storage.listings import AnalysisRecord, StoredListing, store_listing
-from storage.models import Capture
+from storage.listings import AnalysisRecord, IndicatorRecord, StoredListing, store_listing
+from storage.models import Capture, Source
+from storage.sources import upsert_source
 
 # Where a capture's evidence would be: no file is written, so nothing verifies it.
 NO_EVIDENCE = EvidenceRef("evidence/shop/1.warc.gz", 0, 100, "0" * 64)
 NOT_AN_OFFER = AnalysisRecord(score=0.0, offer=False)
+
+
+def add_source(session: Session, now: datetime, fingerprint: str = "scope-1") -> Source:
+    """Register the invented shop (unapproved), as `sources propose` would."""
+    return upsert_source(
+        session,
+        source_id="shop",
+        name="Invented shop",
+        config={"seeds": ["https://shop.example/"]},
+        scope_fingerprint=fingerprint,
+        now=now,
+    )
 
 
 def add_capture(
@@ -75,6 +89,15 @@ def add_listing(
     )
 
 
+def add_offer(session: Session, now: datetime, url: str, *indicators: IndicatorRecord) -> int:
+    """Store an offer of the invented shop whose text is these indicators'; return its id."""
+    add_source(session, now)
+    analysis = AnalysisRecord(score=0.9, offer=True, indicators=list(indicators))
+    text = " ".join(i.text for i in indicators)
+    title = url.rsplit("/", 1)[-1]
+    return add_listing(session, url, now, text=text, title=title, analysis=analysis).listing.id
+
+
 def source_toml(
     source_id: str,
     base: str,
@@ -112,3 +135,39 @@ legal_note = "A local test server."
     if fields:
         text += f"[source.fields]\n{fields}\n"
     return text.replace("{base}", base)
+
+
+def invented_source(
+    source_id: str = "shop", *, name: str | None = None, schedule: str = "interval:1d"
+) -> SourceConfig:
+    """Return the configuration of the invented site https://<id>.example (as a file gives it)."""
+    return SourceConfig(
+        id=source_id,
+        name=name or source_id,
+        seeds=(f"https://{source_id}.example/",),
+        allowed_domains=(f"{source_id}.example",),
+        schedule=schedule,
+        legal_note="test",
+        discovery=Discovery(listing_links=("a.item",)),
+    )
+
+
+def invented_source_toml(
+    source_id: str = "shop",
+    *,
+    name: str | None = None,
+    seeds: str = '["{base}/"]',
+    schedule: str = "interval:1d",
+) -> str:
+    """Return a `[[source]]` block of the invented site https://<id>.example (no server there)."""
+    return source_toml(
+        source_id,
+        f"https://{source_id}.example",
+        name=name,
+        seeds=seeds,
+        listing_links='["a.item"]',
+        index_links=None,
+        pagination=None,
+        pattern=None,
+        schedule=schedule,
+    )

@@ -3,8 +3,12 @@
 Seeds and site-search result pages are index pages; an index page links to more index pages
 (`index_links`, `pagination`) and to listing pages (`listing_links`); sitemaps (a sitemap index
 is followed) name listing pages by `listing_url_pattern`. A listing page becomes a `PageItem`.
-Each URL is requested once per crawl: links are deduplicated here, before any Request is built,
-which measured 2.6x faster than leaving it all to the scheduler's dupefilter.
+Each URL is requested once per crawl, in its canonical form (`crawlers.canonical`): links are
+deduplicated here, before any Request is built, which measured 2.6x faster than leaving it all
+to the scheduler's dupefilter. A crawl is bounded (`crawlers.bounds`, `[source.limits]`): a URL
+past a bound is not requested, and is counted as `capped` (the run is then incomplete).
+Scrapy's own DEPTH_LIMIT and CLOSESPIDER_PAGECOUNT stay off: they drop silently or close the
+crawl mid-flight, where these bounds say what they stopped.
 
 Incremental: a listing stored before with an ETag or Last-Modified is requested with
 `If-None-Match` / `If-Modified-Since`; its 304 becomes an `UnchangedListing` (no WARC record, no
@@ -18,7 +22,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
 from scrapy.exceptions import CloseSpider
@@ -28,13 +32,16 @@ from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
+from crawlers.bounds import CrawlBounds, url_pattern
+from crawlers.canonical import canonical_url
 from crawlers.crawlrun import GATE_REASON, CrawlRunExtension
 from crawlers.faults import failure_reason, first_url
-from crawlers.html_text import PageReader
+from crawlers.html_text import EXTRACTION_FIELD, PageReader
 from crawlers.items import Headers, PageItem, UnchangedListing
+from crawlers.page_signals import stored_signals
 from crawlers.search import search_urls
 from crawlers.sources import SourceConfig
-from crawlers.stats import record_error
+from crawlers.stats import record_error, record_url
 from storage import crawl_stats
 from storage.clock import Clock, utcnow
 
@@ -67,6 +74,12 @@ def header_pairs(headers: Any) -> Headers:
         for name, values in headers.items()
         for value in values
     ]
+
+
+def link_depth(response: Response) -> int:
+    """Return the depth of the pages a response links to (Scrapy's DepthMiddleware's count)."""
+    request = response.request
+    return (request.meta.get("depth", 0) if request is not None else 0) + 1
 
 
 class ListingSpider(Spider):
@@ -104,6 +117,8 @@ class ListingSpider(Spider):
         pattern = self.source.discovery.listing_url_pattern
         self.listing_url = re.compile(pattern) if pattern else None
         self.seen: set[str] = set()
+        self.query_params = self.source.discovery.query_params
+        self.bounds = CrawlBounds(self.source.limits, query_params_given=bool(self.query_params))
         self.clock: Clock = utcnow
         # URL → (ETag, Last-Modified) of the listings stored before, for conditional GETs.
         self.validators: dict[str, tuple[str | None, str | None]] = {}
@@ -126,15 +141,21 @@ class ListingSpider(Spider):
             if request := self.request(url, self.parse_index):
                 yield request
 
-    def request(self, url: str, callback: Callable[..., Any]) -> Request | None:
-        """Build a request for a URL not seen before in this crawl, else None.
+    def request(self, url: str, callback: Callable[..., Any], depth: int = 0) -> Request | None:
+        """Build a request for a URL not seen before in this crawl and within its bounds.
 
-        A listing with stored validators is asked for conditionally, and may answer 304.
+        `depth` is the new page's link hops from a start page. A listing with stored
+        validators is asked for conditionally, and may answer 304.
         """
-        url = urldefrag(url)[0]
+        url = canonical_url(url, self.query_params)
         if url in self.seen:
             return None
         self.seen.add(url)
+        followed = callback != self.parse_listing
+        reason = self.bounds.refusal(url, depth, followed=followed)
+        if reason is not None:
+            self.record_capped(reason, url)
+            return None
         request = Request(url, callback=callback, errback=self.on_error)
         etag, modified = self.validators.get(url, (None, None))
         if callback == self.parse_listing and (etag or modified):
@@ -151,13 +172,14 @@ class ListingSpider(Spider):
             self.crawler.stats.inc_value(crawl_stats.SKIPPED_NOT_TEXT)
             return
         discovery = self.source.discovery
+        depth = link_depth(response)
         for selectors, callback in (
             (discovery.listing_links, self.parse_listing),
             (discovery.index_links, self.parse_index),
             (discovery.pagination, self.parse_index),
         ):
             for href in hrefs(response, selectors):
-                if request := self.request(response.urljoin(href), callback):
+                if request := self.request(response.urljoin(href), callback, depth):
                     yield request
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
@@ -168,14 +190,15 @@ class ListingSpider(Spider):
             logger.warning("not a sitemap: %s", response.url)
             return
         sitemap = Sitemap(body)
+        depth = link_depth(response)
         for entry in sitemap:
             loc = str(entry.get("loc", "")).strip()
             if not loc:
                 continue
             if sitemap.type == "sitemapindex":
-                request = self.request(loc, self.parse_sitemap)
+                request = self.request(loc, self.parse_sitemap, depth)
             elif sitemap.type == "urlset" and self.is_listing_url(loc):
-                request = self.request(loc, self.parse_listing)
+                request = self.request(loc, self.parse_listing, depth)
             else:
                 continue
             if request is not None:
@@ -206,7 +229,11 @@ class ListingSpider(Spider):
             self.crawler.stats.inc_value(crawl_stats.SKIPPED_NOT_TEXT)
             return
         page = self.reader.read(response.body, response.encoding)
-        self.crawler.stats.inc_value(crawl_stats.extraction_key(page.method))
+        stats = self.crawler.stats
+        stats.inc_value(crawl_stats.extraction_key(page.method))
+        for note in page.notes:
+            stats.inc_value(crawl_stats.extraction_note_key(note))
+        notes = {EXTRACTION_FIELD: dict(page.notes)} if page.notes else {}
         request = response.request
         yield PageItem(
             source_id=self.source.id,
@@ -220,7 +247,8 @@ class ListingSpider(Spider):
             protocol=response.protocol or "HTTP/1.1",
             title=page.title,
             text=page.text,
-            fields=page.fields,
+            fields=page.fields | stored_signals(page.signals) | notes,
+            signals=page.signals,
         )
 
     def on_error(self, failure: Failure) -> None:
@@ -243,6 +271,29 @@ class ListingSpider(Spider):
             logger.warning("redirect loop: %s", " -> ".join([*redirects, request.url]))
         else:
             self.crawler.stats.inc_value(crawl_stats.REDIRECTS_TO_SEEN)
+
+    def record_capped(self, reason: str, url: str) -> None:
+        """Count a URL a bound kept from being requested, and each trap pattern found.
+
+        The first URL of each bound, and each trap, leaves the run incomplete: a capped crawl
+        did not see the whole site, so its misses are not counted.
+        """
+        stats = self.crawler.stats
+        limit = self.crawler.settings.getint("SYNTHWATCH_REFUSED_URLS_MAX", 50)
+        key = crawl_stats.capped_key(reason)
+        if not stats.get_value(key, 0):
+            stats.inc_value(crawl_stats.INCOMPLETE)
+            logger.warning("crawl capped (%s): %s and any later ones not requested", reason, url)
+        stats.inc_value(crawl_stats.CAPPED)
+        record_url(stats, key, crawl_stats.capped_urls_key(reason), url, limit)
+        if reason != "pattern":
+            return
+        trap = url_pattern(url)
+        traps: list[str] = list(stats.get_value(crawl_stats.TRAPS, []))
+        if trap not in traps and len(traps) < limit:
+            stats.set_value(crawl_stats.TRAPS, [*traps, trap])
+            stats.inc_value(crawl_stats.INCOMPLETE)
+            logger.warning("trap: no more pages of %s followed", trap)
 
     def record_error(self, reason: str, url: str) -> None:
         """Count a failed URL with its reason in the crawl's stats."""

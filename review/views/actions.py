@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from review.auth import allow, current_user, record_denial, safe_next
 from review.context import db, now, request_id
 from review.views import cases
+from review.views.ids import bounded
 from review.workflow import (
     NoteRequired,
     NotPermitted,
@@ -90,10 +91,7 @@ def change_state(case_id: int) -> Response:
 def bulk_dismiss() -> Response:
     """Dismiss the selected cases with one reason: all of them or none."""
     user = _user()
-    try:
-        ids = [int(value) for value in request.form.getlist("case_ids")]
-    except ValueError:
-        abort(400, description="case ids must be numbers")
+    ids = [bounded(value, "a case id") for value in request.form.getlist("case_ids")]
     if len(ids) > MAX_BULK:
         abort(400, description=f"at most {MAX_BULK} cases at a time")
     session = db()

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 
 from review.auth import allow, current_user
 from review.context import db, now, request_id, writes
+from review.views.ids import page_arg
 from storage.audit import (
     AuditFilter,
     append_event,
@@ -42,9 +43,7 @@ def _user() -> User:
 @allow("admin")
 def index() -> str:
     """Show audit rows, newest first, filtered by action, actor or object; verify on request."""
-    page = request.args.get("page", 1, type=int)
-    if page < 1:
-        abort(400, description="pages are numbered from 1")
+    page = page_arg(PAGE_SIZE)
     filters = AuditFilter(
         action=request.args.get("action") or None,
         actor=request.args.get("actor") or None,

@@ -7,21 +7,27 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, render_template
 from werkzeug.wrappers import Response
 
 from review.auth import allow, current_user
 from review.capture_html import inert_page
 from review.context import db, now, request_id, review_context, writes
-from review.diff import text_diff
-from review.highlight import highlight, indicator_span, mention_span
+from review.diff import TextDiff, text_diff
+from review.highlight import PAGE_CHARS, clip, highlight, indicator_span, mention_span, text_parts
 from review.links import safe_href
 from review.security import capture_headers
+from review.views.ids import id_arg
 from review.workflow import DISMISS_REASONS, TRANSITIONS, allowed_transitions, escalated_by
 from storage.audit import append_event, case_audit
 from storage.cases import get_case
-from storage.listings import listing_capture, listing_version, shared_identifier_listings
-from storage.models import Case
+from storage.listings import (
+    found_span_count,
+    listing_capture,
+    listing_version,
+    shared_identifier_listings,
+)
+from storage.models import Case, ListingVersion
 from storage.warc import read_capture
 
 bp = Blueprint("cases", __name__)
@@ -62,6 +68,16 @@ def _format_value(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _diff(previous: ListingVersion | None, version: ListingVersion) -> TextDiff | None:
+    """Return the word diff from the previous version, or None when there is none to show.
+
+    Texts longer than one part of the page are not compared: the diff shows the whole text.
+    """
+    if previous is None or max(len(previous.text), len(version.text)) > PAGE_CHARS:
+        return None
+    return text_diff(previous.text, version.text)
+
+
 def _case(case_id: int) -> Case:
     case = get_case(db(), case_id)
     if case is None or not case.listing.versions:
@@ -79,7 +95,7 @@ def detail(case_id: int) -> str:
     case = _case(case_id)
     listing = case.listing
     version = listing.versions[-1]
-    version_id = request.args.get("version", type=int)
+    version_id = id_arg("version")
     if version_id is not None:
         chosen = listing_version(session, listing.id, version_id)
         if chosen is None:
@@ -87,6 +103,11 @@ def detail(case_id: int) -> str:
         version = chosen
     position = listing.versions.index(version)
     previous = listing.versions[position - 1] if position > 0 else None
+    parts = text_parts(version.text)
+    number = id_arg("part") or 1
+    if number > len(parts):
+        abort(404, description=f"version {version.id} has parts 1 to {len(parts)}")
+    part = parts[number - 1]
     spans = [mention_span(m) for m in version.mentions]
     spans += [indicator_span(i) for i in version.indicators]
     capture = version.capture
@@ -98,8 +119,11 @@ def detail(case_id: int) -> str:
         version=version,
         latest=listing.versions[-1],
         previous=previous,
-        diff=text_diff(previous.text, version.text) if previous else None,
-        marked_text=highlight(version.text, spans),
+        diff=_diff(previous, version),
+        part=part,
+        marked_text=highlight(version.text[part.start : part.end], clip(spans, part)),
+        stored_spans=len(spans),
+        found_spans=found_span_count(version),
         reasons=[describe_reason(r) for r in version.reasons],
         fields=field_rows(version.fields),
         listing_href=safe_href(listing.url),

@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from review.auth import allow, current_user
 from review.context import db
+from review.views.ids import page_arg
 from review.workflow import DISMISS_REASONS
 from storage.cases import CaseFilter, count_queue, queue_page
 from storage.models import CASE_STATES, User
@@ -78,9 +79,7 @@ def _day(args: MultiDict[str, str], key: str) -> date | None:
 @allow("analyst", "legal")
 def index() -> str:
     """List the cases the filters select, highest score first, a page at a time."""
-    page = request.args.get("page", 1, type=int)
-    if page < 1:
-        abort(400, description="pages are numbered from 1")
+    page = page_arg(PAGE_SIZE)
     session = db()
     user = current_user()
     assert user is not None  # the policy let a signed-in user in

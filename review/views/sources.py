@@ -2,10 +2,14 @@
 
 Approving and suspending go through ``review.sources``, as ``synthwatch sources
 approve|suspend`` do: only an active legal user approves (with a legal basis),
-a legal or admin user suspends (with a reason); each is an audit row.
+a legal or admin user suspends (with a reason); each is an audit row. The page shows each
+source's whole scope and its fingerprint, and the approve form sends that fingerprint back,
+so an approval covers the scope the reviewer read or is refused.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -22,7 +26,7 @@ from werkzeug.wrappers import Response
 from review.auth import allow, current_user
 from review.context import db, now, request_id
 from review.errors import ApprovalError, NotFoundError
-from review.sources import approve_source, suspend_source
+from review.sources import approve_source, source_scope, suspend_source
 from storage import crawl_stats
 from storage.models import User
 from storage.sources import source_overviews
@@ -30,6 +34,13 @@ from storage.sources import source_overviews
 bp = Blueprint("sources", __name__)
 
 MAX_TEXT = 2000
+# The scope as the page lists it, in this order, with these labels.
+SCOPE_LABELS = {
+    "seeds": "Seeds",
+    "sitemaps": "Sitemaps",
+    "search_templates": "Search templates",
+    "allowed_domains": "Domains",
+}
 # The crawl stats worth a column; every refusal reason is summed as "refused".
 SHOWN_STATS = {
     "pages": crawl_stats.PAGES_FETCHED,
@@ -60,6 +71,12 @@ def _int(value: object) -> int:
     return int(value) if isinstance(value, int | float) else 0
 
 
+def scope_rows(config: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
+    """Return a source's scope as (key, label, values) rows, every part present."""
+    scope = source_scope(config)
+    return [(key, label, scope[key]) for key, label in SCOPE_LABELS.items()]
+
+
 @bp.get("/sources")
 @allow("analyst", "legal", "admin")
 def index() -> str:
@@ -69,6 +86,7 @@ def index() -> str:
         "sources.html",
         overviews=source_overviews(db()),
         run_numbers=run_numbers,
+        scope_rows=scope_rows,
         can_approve=user.role == "legal",
         can_suspend=user.role in ("legal", "admin"),
     )
@@ -93,6 +111,7 @@ def approve(source_id: str) -> Response:
             source_id=source_id,
             approver=user,
             legal_basis=_text("basis"),
+            fingerprint=_text("fingerprint"),
             now=now(),
             request_id=request_id(),
         )
@@ -101,7 +120,7 @@ def approve(source_id: str) -> Response:
     except ApprovalError as error:
         return _again(str(error))
     session.commit()
-    flash(f"Source {source_id} approved for its current scope.")
+    flash(f"Source {source_id} approved for the scope shown.")
     return redirect(url_for("sources.index"))
 
 

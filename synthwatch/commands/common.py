@@ -1,13 +1,21 @@
-"""What the subcommands share: opening the store, asking for a password, consoles."""
+"""What the subcommands share: opening the store, asking for a password, consoles, and the
+argument types that turn a bad number or id into a one-line usage error."""
 
 from __future__ import annotations
 
+import argparse
 import getpass
+import math
+import os
 import sys
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rich.console import Console
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from crawlers.sources import SOURCE_ID
 from storage.config import StorageSettings
 from storage.errors import MigrationError
 from synthwatch.errors import UsageError
@@ -19,13 +27,94 @@ Subparsers = Any
 out = Console()
 err = Console(stderr=True)
 
+# Ids are INTEGER columns; PostgreSQL's is 32 bits, so no stored id is larger.
+MAX_ID = 2**31 - 1
+# No crawl or digest is meant to run for more than a week.
+MAX_SECONDS = 7 * 24 * 3600.0
+# Values of SYNTHWATCH_ALLOW_LOOPBACK that switch it on, as crawlers/settings.py reads them.
+TRUE_WORDS = frozenset({"1", "true", "yes"})
 
-def open_store() -> Store:
-    """Open the configured database, insisting that it is migrated."""
+
+def open_store(*, migrate: bool = False) -> Store:
+    """Open the configured database, insisting that it is migrated (or migrating it).
+
+    A state folder that can't be made, a URL that is no database URL and a database that
+    can't be reached are usage errors, reported in one line.
+    """
+    settings = StorageSettings.from_env()
     try:
-        return Store.open(StorageSettings.from_env(), migrate=False)
+        return Store.open(settings, migrate=migrate)
     except MigrationError as error:
         raise UsageError(str(error)) from error
+    except OSError as error:
+        raise UsageError(
+            f"cannot create the state folder {settings.home} (SYNTHWATCH_HOME): "
+            f"{error.strerror or error}"
+        ) from error
+    except ArgumentError as error:
+        raise UsageError(
+            f"SYNTHWATCH_DATABASE_URL is not a database URL SQLAlchemy can use: {error}"
+        ) from error
+    except DBAPIError as error:
+        reason = (str(error.orig) or type(error.orig).__name__).strip().splitlines()[0]
+        where = shown_url(settings.database_url)
+        raise UsageError(f"cannot open the database at {where}: {reason}") from error
+
+
+def shown_url(url: str) -> str:
+    """Return a database URL without its password, fit for a message."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(an unreadable URL)"
+
+
+def allow_loopback(environ: Mapping[str, str] = os.environ) -> bool:
+    """Say whether SYNTHWATCH_ALLOW_LOOPBACK lets crawls fetch loopback addresses."""
+    return environ.get("SYNTHWATCH_ALLOW_LOOPBACK", "").strip().lower() in TRUE_WORDS
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """Return an argparse type accepting a whole number from ``low`` to ``high``."""
+
+    def parse(text: str) -> int:
+        digits = text.strip()
+        if digits.isascii() and digits.lstrip("-").isdigit() and len(digits) <= len(str(high)) + 1:
+            value = int(digits)
+            if low <= value <= high:
+                return value
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from {low} to {high}, not {text[:40]!r}"
+        )
+
+    return parse
+
+
+def seconds(text: str) -> float:
+    """Parse a positive, finite number of seconds, at most MAX_SECONDS."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= MAX_SECONDS:  # also refuses nan
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds above 0 and at most {MAX_SECONDS:.0f}, not {text[:40]!r}"
+        )
+    return value
+
+
+def source_id(text: str) -> str:
+    """Parse a source id: lower-case letters, digits and dashes, as source files name them."""
+    if not SOURCE_ID.match(text):
+        raise argparse.ArgumentTypeError(
+            f"{text[:80]!r} is not a source id (lower-case letters, digits and '-', "
+            "at most 64 characters)"
+        )
+    return text
+
+
+record_id = whole_number(1, MAX_ID)
+port = whole_number(1, 65535)
 
 
 def read_password(prompt: str) -> str:

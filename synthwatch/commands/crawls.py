@@ -13,7 +13,18 @@ from crawlers.runner import run_crawl
 from storage import crawl_stats
 from storage.crawls import recent_runs
 from storage.models import CrawlRun
-from synthwatch.commands.common import Subparsers, err, open_store, out
+from synthwatch.commands.common import (
+    MAX_ID,
+    Subparsers,
+    allow_loopback,
+    err,
+    open_store,
+    out,
+    seconds,
+    source_id,
+    whole_number,
+)
+from synthwatch.errors import UsageError
 
 # The listing counts `crawl-runs` shows, in its column's order.
 LISTINGS = {
@@ -26,21 +37,35 @@ LISTINGS = {
 
 def register(sub: Subparsers) -> None:
     crawl = sub.add_parser("crawl", help="crawl one approved source in a child process")
-    crawl.add_argument("source", help="source id")
+    crawl.add_argument("source", type=source_id, help="source id")
     crawl.add_argument("--sources", type=Path, action="append", required=True, metavar="FILE")
-    crawl.add_argument("--timeout", type=float, default=3600.0, help="seconds (default 3600)")
+    crawl.add_argument("--timeout", type=seconds, default=3600.0, help="seconds (default 3600)")
     crawl.set_defaults(handler=crawl_one)
 
     runs = sub.add_parser("crawl-runs", help="list crawl runs with their stats")
     runs.add_argument("--source", help="only this source")
-    runs.add_argument("--limit", type=int, default=20, help="newest N runs (default 20)")
+    runs.add_argument(
+        "--limit", type=whole_number(1, MAX_ID), default=20, help="newest N runs (default 20)"
+    )
     runs.add_argument("--json", action="store_true", help="print the runs as JSON")
     runs.set_defaults(handler=list_runs)
 
 
 def crawl_one(args: argparse.Namespace) -> int:
     """Crawl one source in a child process and report how it ended."""
-    outcome = run_crawl(args.source, sources=list(args.sources), env=None, timeout=args.timeout)
+    # The child would fail on these too, but only in its log: check the state folder and the
+    # database here, where the error reaches the user in one line.
+    open_store().engine.dispose()
+    try:
+        outcome = run_crawl(
+            args.source,
+            sources=list(args.sources),
+            env=None,
+            timeout=args.timeout,
+            allow_loopback=allow_loopback(),
+        )
+    except OSError as error:
+        raise UsageError(f"cannot start the crawl of {args.source}: {error}") from error
     status = outcome.status or "no crawl run"
     if outcome.timed_out:
         status += f", killed after the {args.timeout:.0f} s timeout"
@@ -66,6 +91,8 @@ def list_runs(args: argparse.Namespace) -> int:
     for run in runs:
         data = run_data(run)
         status = data["status"] if not data["error"] else f"{data['status']}: {data['error']}"
+        if data["capped"]:
+            status += f" (capped: {data['capped']} URLs not followed)"
         table.add_row(
             str(data["id"]),
             data["source"],
@@ -99,6 +126,7 @@ def run_data(run: CrawlRun) -> dict[str, Any]:
         "listings": {kind: int(stats.get(key, 0)) for kind, key in LISTINGS.items()},
         "flagged": int(stats.get(crawl_stats.FLAGGED, 0)),
         "blocked": int(stats.get(crawl_stats.BLOCKED, 0)),
+        "capped": int(stats.get(crawl_stats.CAPPED, 0)),
         "errors": int(stats.get(crawl_stats.ERRORS, 0)),
         "refused": {
             key.removeprefix(crawl_stats.REFUSED_PREFIX): int(value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from synthwatch.commands.common import Subparsers
+from synthwatch.commands.common import Subparsers, port
 
 
 def register(sub: Subparsers) -> None:
@@ -13,10 +13,10 @@ def register(sub: Subparsers) -> None:
     )
     demo.add_argument("--no-serve", action="store_true", help="stop after the summary")
     demo.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    demo.add_argument("--port", type=int, default=8000, help="review app port (default 8000)")
+    demo.add_argument("--port", type=port, default=8000, help="review app port (default 8000)")
     demo.add_argument(
         "--site-port",
-        type=int,
+        type=port,
         default=8421,
         help="demo marketplace port; a free one is used when it is taken (default 8421)",
     )

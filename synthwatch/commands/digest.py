@@ -19,7 +19,15 @@ from review.users import find_user, subscribe_digest, unsubscribe_digest
 from storage.models import DIGEST_STATUSES, DigestMessage
 from storage.outbox import outbox_rows
 from storage.users import users_with_email
-from synthwatch.commands.common import Subparsers, err, open_store, out
+from synthwatch.commands.common import (
+    MAX_ID,
+    Subparsers,
+    err,
+    open_store,
+    out,
+    record_id,
+    whole_number,
+)
 
 
 def register(sub: Subparsers) -> None:
@@ -41,12 +49,12 @@ def register(sub: Subparsers) -> None:
     outbox = actions.add_parser("outbox", help="list digest messages and their SMTP replies")
     outbox.add_argument("--week")
     outbox.add_argument("--status", choices=DIGEST_STATUSES)
-    outbox.add_argument("--limit", type=int, default=50)
+    outbox.add_argument("--limit", type=whole_number(1, MAX_ID), default=50)
     outbox.add_argument("--json", action="store_true", help="one JSON object per line")
     outbox.set_defaults(handler=list_outbox)
 
     retry = actions.add_parser("retry", help="queue a failed message again (same Message-ID)")
-    retry.add_argument("outbox_id", type=int, metavar="ID")
+    retry.add_argument("outbox_id", type=record_id, metavar="ID")
     retry.set_defaults(handler=retry_message)
 
     subscribe = actions.add_parser("subscribe", help="subscribe a user, at an e-mail address")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from storage.crawls import captures_to_verify
-from storage.warc import read_capture
-from synthwatch.commands.common import Subparsers, err, open_store, out
+from storage.crawls import captures_to_verify, count_captures
+from storage.warc import verify_captures
+from synthwatch.commands.common import Subparsers, err, open_store, out, record_id
 from synthwatch.commands.referral import add_verify_arguments, verify_package_command
 
 
@@ -14,11 +14,13 @@ def register(sub: Subparsers) -> None:
     evidence = sub.add_parser("evidence", help="the WARC evidence of captured pages")
     actions = evidence.add_subparsers(dest="evidence_command", required=True, metavar="ACTION")
     verify = actions.add_parser(
-        "verify", help="re-check captures' hashes (default: each source's latest crawl run)"
+        "verify",
+        help="re-check captures' records and their files (default: each source's latest crawl"
+        " run with captures)",
     )
     scope = verify.add_mutually_exclusive_group()
     scope.add_argument("--all", action="store_true", help="check every capture")
-    scope.add_argument("--run", type=int, metavar="ID", help="check the captures of one run")
+    scope.add_argument("--run", type=record_id, metavar="ID", help="check the captures of one run")
     verify.set_defaults(handler=verify_evidence)
     package = actions.add_parser(
         "verify-package",
@@ -29,18 +31,36 @@ def register(sub: Subparsers) -> None:
 
 
 def verify_evidence(args: argparse.Namespace) -> int:
-    """Print every capture whose record is missing or whose hash differs; exit 1 if any."""
+    """Print every capture or file that is missing or changed; exit 1 if any, or none checked."""
     store = open_store()
-    checked = bad = 0
+    checked = bad = files = 0
     with store.sessions() as session:
-        for capture in captures_to_verify(session, run_id=args.run, everything=args.all):
-            checked += 1
-            check = read_capture(store.settings.home, capture)
-            if not check.verified:
-                bad += 1
-                out.print(
-                    f"MISMATCH capture {capture.id} ({capture.url}): {check.message}",
-                    highlight=False,
-                )
-    err.print(f"{checked} captures checked, {bad} mismatched", highlight=False)
+        captures = captures_to_verify(session, run_id=args.run, everything=args.all)
+        for finding in verify_captures(store.settings.home, captures):
+            capture = finding.capture
+            if capture is None:
+                files += 1
+                if not finding.verified:
+                    out.print(f"MISMATCH file {finding.message}", highlight=False)
+                elif "not recorded" in finding.message:
+                    err.print(f"note: {finding.message}", highlight=False)
+            else:
+                checked += 1
+                if not finding.verified:
+                    out.print(
+                        f"MISMATCH capture {capture.id} ({capture.url}): {finding.message}",
+                        highlight=False,
+                    )
+            bad += not finding.verified
+        total = count_captures(session)
+    err.print(f"{checked} captures in {files} files checked, {bad} mismatched", highlight=False)
+    if checked < total and not args.all and args.run is None:
+        err.print(
+            f"{total - checked} captures of older runs not checked: use --all", highlight=False
+        )
+    if not checked:
+        if args.run is not None:
+            err.print(f"crawl run {args.run} has no captures: nothing verified", highlight=False)
+            return 1
+        err.print("no captures are recorded yet", highlight=False)
     return 1 if bad else 0

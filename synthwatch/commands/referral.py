@@ -24,7 +24,14 @@ from review.signing import (
     public_key_text,
 )
 from storage.clock import utcnow
-from synthwatch.commands.common import Subparsers, err, open_store, out, read_password
+from synthwatch.commands.common import (
+    Subparsers,
+    err,
+    open_store,
+    out,
+    read_password,
+    record_id,
+)
 from synthwatch.errors import UsageError
 
 
@@ -35,7 +42,7 @@ def register(sub: Subparsers) -> None:
     build = actions.add_parser(
         "build", help="write the signed package of an approved case (password asked)"
     )
-    build.add_argument("case", type=int, help="case id")
+    build.add_argument("case", type=record_id, help="case id")
     build.add_argument("--as", dest="user", required=True, help="an analyst or legal user")
     build.add_argument("--out", type=Path, required=True, metavar="FILE")
     build.set_defaults(handler=build_command)

@@ -12,10 +12,11 @@ from pathlib import Path
 from rich.table import Table
 
 from crawlers.job_state import JobInfo, describe_jobs
+from crawlers.jobs import CrawlJob
 from crawlers.schedule import PeriodicCommand, Scheduler
 from crawlers.sources import load_all_sources
 from storage.clock import utcnow
-from synthwatch.commands.common import Subparsers, err, open_store, out
+from synthwatch.commands.common import Subparsers, allow_loopback, err, open_store, out, seconds
 
 # `digest send` decides itself which weeks are due (SYNTHWATCH_DIGEST_HOUR/TZ) and retries
 # failed deliveries, so it runs often rather than once a Monday.
@@ -32,7 +33,7 @@ def register(sub: Subparsers) -> None:
     )
     schedule.add_argument("--sources", type=Path, action="append", required=True, metavar="FILE")
     schedule.add_argument(
-        "--timeout", type=float, default=3600.0, help="seconds a crawl may take (default 3600)"
+        "--timeout", type=seconds, default=3600.0, help="seconds a crawl may take (default 3600)"
     )
     schedule.add_argument("--list", action="store_true", help="print the jobs and exit")
     schedule.set_defaults(handler=run_schedule)
@@ -56,6 +57,7 @@ def run_schedule(args: argparse.Namespace) -> int:
     scheduler = Scheduler(
         store.session_factory,
         args.sources,
+        run_job=CrawlJob(tuple(args.sources), allow_loopback=allow_loopback()),
         crawl_timeout=args.timeout,
         commands=[digest],
         lease_ttl=LEASE_TTL,

@@ -1,7 +1,10 @@
 """``synthwatch sources``: check, propose, list, approve and suspend sources.
 
-Approving binds the approval to the source's current scope fingerprint and needs a user with
-the legal role, who confirms with their password; suspending stops every future crawl.
+Approving prints the source's scope and its fingerprint, then asks for the password of a user
+with the legal role; the approval is bound to the fingerprint printed (or the one pinned with
+``--fingerprint``), and refused if another scope was registered meanwhile. Suspending stops
+every future crawl. An empty sources file fails ``check``: a file that defines no source is a
+mistake (a wrong path or a TOML table named other than ``[[source]]``).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
@@ -22,6 +26,7 @@ from review.sources import (
     approve_source,
     record_proposal,
     registered_source,
+    short_fingerprint,
     source_scope,
     suspend_source,
 )
@@ -36,7 +41,9 @@ def register(sub: Subparsers) -> None:
     sources = sub.add_parser("sources", help="source definitions and their legal approval")
     actions = sources.add_subparsers(dest="sources_command", required=True, metavar="ACTION")
 
-    check = actions.add_parser("check", help="validate source files; name each error's line")
+    check = actions.add_parser(
+        "check", help="validate source files; name each error's line; an empty file fails"
+    )
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     check.set_defaults(handler=check_files)
 
@@ -51,6 +58,12 @@ def register(sub: Subparsers) -> None:
     approve.add_argument("source", help="source id")
     approve.add_argument("--as", dest="user", required=True, help="a user with the legal role")
     approve.add_argument("--basis", required=True, help="the legal basis of the approval")
+    approve.add_argument(
+        "--fingerprint",
+        metavar="F",
+        help="approve only if the scope's fingerprint is F (as `sources approve` or the "
+        "sources page showed it); without it, the fingerprint printed before the password prompt",
+    )
     approve.set_defaults(handler=approve_one)
 
     suspend = actions.add_parser("suspend", help="stop crawling a source (legal or admin role)")
@@ -67,9 +80,13 @@ def check_files(args: argparse.Namespace) -> int:
         try:
             sources = load_sources(path)
         except SourceError as error:
-            out.print(f"[red]{error}[/red]", highlight=False)
+            out.print(f"[red]{escape(str(error))}[/red]", highlight=False, soft_wrap=True)
             failed = True
             continue
+        if not sources:
+            empty = f"{path}: no [[source]] block, so no source to check"
+            out.print(f"[red]{escape(empty)}[/red]", highlight=False, soft_wrap=True)
+            failed = True
         for source in sources:
             out.print(f"{path}: source {source.id!r} is valid", highlight=False)
     return 1 if failed else 0
@@ -111,17 +128,31 @@ def approve_one(args: argparse.Namespace) -> int:
     store = open_store()
     with store.sessions() as session:
         source = _registered(session, args.source)
-        err.print(f"approving {source.id} ({source.name}) for this scope:", highlight=False)
+        shown = source.scope_fingerprint
+        err.print(f"approving {source.id} ({source.name}) for this scope:", markup=False)
         for key, value in source_scope(source.config).items():
-            err.print(f"  {key}: {', '.join(value) or '-'}", highlight=False)
+            err.print(f"  {key}: {', '.join(value) or '-'}", markup=False, highlight=False)
+        err.print(f"  fingerprint: {shown}", markup=False, highlight=False)
+    if args.fingerprint is not None and args.fingerprint != shown:
+        raise UsageError(
+            f"the scope of {args.source!r} has fingerprint {short_fingerprint(shown)}, not "
+            f"{short_fingerprint(args.fingerprint)}: read the scope above and approve that one"
+        )
     user = _confirm(store, args.user)
     now = datetime.now(UTC)
     with store.sessions() as session:
         approver = session.merge(user)
+        # The scope printed above is the one approved: a scope registered while the password
+        # was typed is refused here.
         approve_source(
-            session, source_id=args.source, approver=approver, legal_basis=args.basis, now=now
+            session,
+            source_id=args.source,
+            approver=approver,
+            legal_basis=args.basis,
+            fingerprint=shown,
+            now=now,
         )
-    out.print(f"{args.source}: approved by {args.user}", highlight=False)
+    out.print(f"{args.source}: approved by {args.user} (fingerprint {shown})", markup=False)
     return 0
 
 
@@ -161,6 +192,9 @@ def _registered(session: Session, source_id: str) -> Source:
 
 def _load(path: Path) -> list[SourceConfig]:
     try:
-        return load_sources(path)
+        sources = load_sources(path)
     except SourceError as error:
         raise UsageError(str(error)) from error
+    if not sources:
+        raise UsageError(f"{path}: no [[source]] block, so no source to propose")
+    return sources

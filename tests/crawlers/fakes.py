@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from nlp import Analysis, Indicator, Mention, Reason
+from nlp import Analysis, Indicator, Mention, PageSignals, Reason
 
 
 class KeywordAnalyser:
@@ -13,7 +13,7 @@ class KeywordAnalyser:
     def __init__(self, *, rebuild_every: int = 5000) -> None:
         self.rebuild_every = rebuild_every
 
-    def analyse(self, text: str) -> Analysis:
+    def analyse(self, text: str, signals: PageSignals | None = None) -> Analysis:
         start = text.lower().find("fentanyl")
         if start < 0:
             return Analysis(
@@ -52,3 +52,14 @@ class SlowStartAnalyser(KeywordAnalyser):
     def __init__(self, *, rebuild_every: int = 5000) -> None:
         time.sleep(self.SECONDS)
         super().__init__(rebuild_every=rebuild_every)
+
+
+class FailingAnalyser(KeywordAnalyser):
+    """A `KeywordAnalyser` that raises on a text naming `FAIL_WORD`, as spaCy does on some."""
+
+    FAIL_WORD = "make-the-analyser-fail"
+
+    def analyse(self, text: str, signals: PageSignals | None = None) -> Analysis:
+        if self.FAIL_WORD in text:
+            raise ValueError(f"[E088] Text of length {len(text)} exceeds maximum")
+        return super().analyse(text, signals)

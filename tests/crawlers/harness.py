@@ -34,7 +34,8 @@ CONTACT_URL = "http://127.0.0.1/contact"
 class Route:
     """A scripted answer. `hang` and `announce` wait (at most that many seconds, or until the
     client closes) instead of answering; `announce` first sends headers announcing that many
-    bytes; `reset` aborts the connection with a TCP RST."""
+    bytes; `chunked` streams that many bytes with no Content-Length; `reset` aborts the
+    connection with a TCP RST."""
 
     status: int = 200
     body: bytes = b""
@@ -43,6 +44,7 @@ class Route:
     hang: float = 0.0
     announce: int = 0
     reset: bool = False
+    chunked: int = 0  # send this many bytes of body with Transfer-Encoding: chunked
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,8 @@ class MockServer:
     A route may be a list of answers given in turn, the last one repeating.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
         self.routes: dict[str, Route | list[Route]] = {}
         self.hits: list[Hit] = []
         self._lock = threading.Lock()
@@ -105,6 +108,10 @@ class MockServer:
                 if etag and self.headers.get("If-None-Match") == etag:
                     route = Route(304, b"", {"ETag": etag})
                     headers = route.headers
+                if route.chunked:
+                    server.log(self, start, route.status)
+                    server.send_chunked(self, route, headers)
+                    return
                 length = route.announce or len(route.body)
                 if not route.announce:
                     server.log(self, start, route.status)
@@ -123,7 +130,7 @@ class MockServer:
                 except OSError:
                     self.close_connection = True
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer((host, port), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -133,7 +140,25 @@ class MockServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
+
+    def send_chunked(
+        self, handler: BaseHTTPRequestHandler, route: Route, headers: dict[str, str]
+    ) -> None:
+        handler.close_connection = True
+        handler.send_response(route.status)
+        for name, value in headers.items():
+            handler.send_header(name, value)
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        chunk, sent = b"<p>" + b"x" * (64 * 1024) + b"</p>", 0
+        try:
+            while sent < route.chunked:
+                handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+            handler.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass  # the client gave up, as it should past its limit
 
     def add(self, path: str, body: str | bytes = b"", status: int = 200, **kwargs: Any) -> None:
         self.routes[path] = Route(status, self.data(body), **kwargs)
@@ -226,7 +251,12 @@ class Harness:
                 session, username="lee", password_hash="x", role="legal", now=self.now
             )
             approve_source(
-                session, source_id=source.id, approver=legal, legal_basis="test", now=self.now
+                session,
+                source_id=source.id,
+                approver=legal,
+                legal_basis="test",
+                fingerprint="older-scope" if state == "rescoped" else fingerprint,
+                now=self.now,
             )
             row = session.get(Source, source.id)
             assert row is not None

@@ -120,6 +120,7 @@ def test_crawl_stores_listings_with_evidence_and_refuses_what_it_must(
             "title": "Fentanyl powder 99%",
             "price": "$120 per gram",
             "seller": "vendor-x",
+            "page_signals": {"price_field": "$120 per gram"},
         }
         assert one.offer and listings["/item/1"].case is not None
         two = listings["/item/2"].versions[-1]

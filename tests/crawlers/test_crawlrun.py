@@ -13,7 +13,7 @@ from twisted.python.failure import Failure
 from crawlers.crawlrun import CrawlRunExtension
 from crawlers.loader import spider_class
 from crawlers.registry import register_source
-from crawlers.sources import Discovery, SourceConfig, scope_fingerprint
+from crawlers.sources import SourceConfig, scope_fingerprint
 from crawlers.spiders.listing import ListingSpider
 from storage.crawl_stats import COUNTERS, ERROR_URLS
 from storage.crawls import start_crawl_run
@@ -21,19 +21,11 @@ from storage.db import transaction
 from storage.models import CrawlRun, Listing
 from storage.sources import approval_state
 from tests.crawlers.harness import Harness
-from tests.factories import add_listing
+from tests.factories import add_listing, invented_source
 
 LISTINGS_STORED = "synthwatch/listings_stored"
 
-SOURCE = SourceConfig(
-    id="shop",
-    name="Shop",
-    seeds=("https://shop.example/",),
-    allowed_domains=("shop.example",),
-    schedule="interval:1d",
-    legal_note="test",
-    discovery=Discovery(listing_links=("a.item",)),
-)
+SOURCE = invented_source(name="Shop")
 
 
 def open_extension(

@@ -9,7 +9,8 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawlers.evidence import WarcEvidenceWriter, warc_relpath
 from crawlers.items import EvidenceRef, PageItem
-from storage.warc import payload_digest, read_record
+from storage.models import Capture
+from storage.warc import payload_digest, read_capture
 
 FETCHED = datetime(2026, 11, 25, 12, 0, 1, 250000, tzinfo=UTC)
 
@@ -41,8 +42,18 @@ def write_pages(home: Path, *items: PageItem) -> list[EvidenceRef]:
         writer.close()
 
 
-def verify(home: Path, ref: EvidenceRef) -> bool:
-    return read_record(home, ref.warc_file, ref.offset, ref.length, ref.payload_sha256).verified
+def verify(home: Path, ref: EvidenceRef, url: str = page().url) -> bool:
+    capture = Capture(
+        url=url,
+        http_status=200,
+        content_type="text/html; charset=utf-8",
+        fetched_at=FETCHED,
+        warc_file=ref.warc_file,
+        warc_offset=ref.offset,
+        warc_length=ref.length,
+        payload_sha256=ref.payload_sha256,
+    )
+    return read_capture(home, capture).verified
 
 
 def test_written_captures_verify(tmp_path: Path) -> None:
@@ -51,7 +62,7 @@ def test_written_captures_verify(tmp_path: Path) -> None:
     assert first.warc_file == "evidence/demo-b2b/7.warc.gz"
     assert (tmp_path / first.warc_file).is_file()
     assert second.offset > first.offset + first.length  # a request record sits between
-    assert verify(tmp_path, first) and verify(tmp_path, second)
+    assert verify(tmp_path, first) and verify(tmp_path, second, "http://127.0.0.1:8421/b")
 
 
 def test_the_warc_file_holds_a_request_and_response_per_page(tmp_path: Path) -> None:
@@ -73,6 +84,8 @@ def test_the_warc_file_holds_a_request_and_response_per_page(tmp_path: Path) -> 
         ]
 
     assert [r[0] for r in records] == ["warcinfo", "response", "request"]
+    # Every record, warcinfo included, carries a SHA-256 block digest that storage.warc checks.
+    assert all(d.startswith("sha256:") for d in block_digests(tmp_path / ref.warc_file))
     response, request = records[1], records[2]
     assert response[1] == request[1] == page().url
     assert response[2] == request[2] == "2026-11-25T12:00:01.250000Z"
@@ -84,6 +97,11 @@ def test_the_warc_file_holds_a_request_and_response_per_page(tmp_path: Path) -> 
     assert request[6].protocol == "GET"
     assert request[6].get_header("User-Agent").startswith("SynthWatch/")
     assert response[7] == page().body
+
+
+def block_digests(path: Path) -> list[str]:
+    with path.open("rb") as fh:
+        return [r.rec_headers.get_header("WARC-Block-Digest") or "" for r in ArchiveIterator(fh)]
 
 
 def test_the_file_is_only_appended(tmp_path: Path) -> None:

@@ -21,25 +21,16 @@ from crawlers.pipelines import (
     analysis_record,
     validator,
 )
-from crawlers.sources import Discovery, SourceConfig
-from nlp import analyse
+from nlp import PageSignals, analyse
 from storage.listings import IndicatorRecord, MentionRecord, shared_identifier_listings
 from storage.models import Capture, Listing
 from storage.warc import read_capture
 from tests.conftest import NOW
 from tests.crawlers.fakes import KeywordAnalyser
 from tests.crawlers.harness import FAKE_ANALYSER, Harness
-from tests.storage.storage_testkit import store_analysis
+from tests.factories import add_listing, add_source, invented_source
 
-SOURCE = SourceConfig(
-    id="shop",
-    name="Shop",
-    seeds=("https://shop.example/",),
-    allowed_domains=("shop.example",),
-    schedule="interval:1d",
-    legal_note="test",
-    discovery=Discovery(listing_links=("a.item",)),
-)
+SOURCE = invented_source(name="Shop")
 
 
 def page(
@@ -78,10 +69,15 @@ def test_listings_naming_one_session_id_are_linked_as_one_seller(session: Sessio
         f"Carfentanil 10g $900, stealth shipping. Session: {session_id}",
         f"Carfentanil in bulk. Contact session id {session_id} for prices.",
     ]
+    add_source(session, NOW)
     first, second = (
-        store_analysis(
-            session, NOW, f"https://shop.example/{n}", text, analysis_record(analyse(text))
-        )
+        add_listing(
+            session,
+            f"https://shop.example/{n}",
+            NOW,
+            text=text,
+            analysis=analysis_record(analyse(text)),
+        ).listing.id
         for n, text in enumerate(texts)
     )
 
@@ -112,6 +108,21 @@ def test_the_real_analyser_fits_the_pipeline() -> None:
     assert item.analysis is not None
     assert item.analysis.mentions[0].concept_id == "carfentanil"
     assert all(isinstance(r["weight"], float) for r in item.analysis.reasons)
+
+
+def test_the_page_signals_reach_the_analyser_as_reasons() -> None:
+    pytest.importorskip("nlp.pipeline")
+    pipeline = ExtractPipeline.from_crawler(get_crawler())
+    item = page("Protonitazene 1 g")
+    item.signals = PageSignals.of(offer_price="120", offer_currency="USD", add_to_cart=True)
+
+    analysed = pipeline.process_item(item).analysis
+    bare = pipeline.process_item(page("Protonitazene 1 g")).analysis
+
+    assert analysed is not None and bare is not None
+    reasons = " | ".join(r["text"] for r in analysed.reasons)
+    assert "schema.org Offer priced USD 120" in reasons and "add-to-cart" in reasons
+    assert analysed.score > bare.score
 
 
 @pytest.mark.parametrize("pipeline", [EvidencePipeline, StorePipeline])

@@ -13,6 +13,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.utils.test import get_crawler
 from twisted.internet.error import ConnectionRefusedError
 
+from crawlers.faults import CrawlFault
 from crawlers.guard import ROBOTS_REQUEST
 from crawlers.robots import MAX_ROBOTS_BYTES, RobotsTxtMiddleware, parse_limit, rules_from_response
 from crawlers.robots_cache import RobotsCache, cache_key
@@ -174,6 +175,18 @@ def test_robots_txt_is_fetched_once_per_host_and_obeyed() -> None:
     assert stats.get_value("synthwatch/robots/fetched") == 1
     assert stats.get_value("synthwatch/refused/robots") == 1
     assert stats.get_value("synthwatch/refused_urls/robots") == [urls[1]]
+
+
+def test_a_url_with_credentials_asks_robots_txt_of_its_host_without_them() -> None:
+    middleware, engine, _stats = make_middleware(robots_response(200))
+    urls = ["http://user:secret@shop.example/b2b/products/1", "http://shop.example:80/b2b/x"]
+
+    assert asyncio.run(outcomes(middleware, *urls)) == ["allowed", "allowed"]
+
+    assert [r.url for r in engine.requests] == [
+        "http://shop.example/robots.txt",
+        "http://shop.example:80/robots.txt",
+    ]
 
 
 def test_the_robots_txt_request_itself_is_not_checked_against_robots() -> None:
@@ -377,3 +390,31 @@ def test_the_cache_is_keyed_by_scheme_host_and_port(tmp_path: Path) -> None:
     assert cache.load("http://shop.example:8080", now=NOW) is None
     (tmp_path / "http_shop.example_80.json").write_text("{not json")
     assert cache.load("http://shop.example", now=NOW) is None
+
+
+def test_a_robots_txt_starting_with_a_byte_order_mark_is_obeyed() -> None:
+    rules = rules_from_response(200, b"\xef\xbb\xbfUser-agent: *\nDisallow: /\n", "SynthWatch")
+
+    assert not rules.allows("http://shop.example/listing/1", "SynthWatch")
+
+
+def test_a_robots_txt_whose_host_name_did_not_resolve_is_asked_again() -> None:
+    waits = Waits()
+    middleware, engine, _ = make_middleware(
+        CrawlFault("dns", "cannot resolve shop.example"),
+        robots_response(200),
+        retry_delays=(1.0, 2.0),
+        waits=waits,
+    )
+
+    assert asyncio.run(outcomes(middleware, "http://shop.example/b2b/1")) == ["allowed"]
+    assert len(engine.requests) == 2 and waits.asked == [1.0]
+
+
+def test_a_robots_txt_redirected_too_often_is_not_asked_again() -> None:
+    middleware, engine, _ = make_middleware(
+        CrawlFault("too_many_redirects", "redirected 6 times"), retry_delays=(1.0, 2.0)
+    )
+
+    assert asyncio.run(outcomes(middleware, "http://shop.example/")) == ["refused"]
+    assert len(engine.requests) == 1

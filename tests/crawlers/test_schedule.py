@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawlers.job_state import catch_up_due, describe_jobs
 from crawlers.runner import CrawlOutcome
 from crawlers.schedule import CrawlJob, PeriodicCommand, Scheduler
-from crawlers.sources import Discovery, SourceConfig, load_sources
+from crawlers.sources import SourceConfig, load_sources
 from review.sources import approve_source, suspend_source
 from storage.crawls import start_crawl_run
 from storage.db import transaction
@@ -31,38 +31,21 @@ from storage.periods import period_start
 from storage.schedule import claim_period, finish_period
 from storage.sources import upsert_source
 from storage.users import get_user
+from tests.conftest import NOW
 from tests.crawlers.harness import FAKE_ANALYSER, REPO, Harness, MockServer
-from tests.factories import source_toml
+from tests.factories import invented_source, invented_source_toml, source_toml
 
-WEDNESDAY = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 TTL = timedelta(seconds=2)
 
 
 def source(source_id: str = "shop", schedule: str = "interval:1d") -> SourceConfig:
-    return SourceConfig(
-        id=source_id,
-        name=source_id,
-        seeds=(f"https://{source_id}.example/",),
-        allowed_domains=(f"{source_id}.example",),
-        schedule=schedule,
-        legal_note="test",
-        discovery=Discovery(listing_links=("a.item",)),
-    )
+    return invented_source(source_id, schedule=schedule)
 
 
 def sources_toml(*blocks: tuple[str, str]) -> str:
+    """Return a file of the sources `source()` describes, each (id, schedule)."""
     return "".join(
-        f"""
-[[source]]
-id = "{source_id}"
-name = "{source_id}"
-seeds = ["https://{source_id}.example/"]
-allowed_domains = ["{source_id}.example"]
-schedule = "{schedule}"
-legal_note = "test"
-[source.discovery]
-listing_links = ["a.item"]
-"""
+        invented_source_toml(source_id, name=source_id, schedule=schedule)
         for source_id, schedule in blocks
     )
 
@@ -159,7 +142,12 @@ def test_a_source_that_loses_its_approval_after_scheduling_is_skipped(
                 now=harness.now,
             )
             approve_source(
-                session, source_id="shop", approver=legal, legal_basis="t", now=harness.now
+                session,
+                source_id="shop",
+                approver=legal,
+                legal_basis="t",
+                fingerprint="wider",
+                now=harness.now,
             )
     wait_for(lambda: len([r for r in rows(session_factory) if r.status == "skipped"]) >= 2)
     scheduler.shutdown()
@@ -192,7 +180,7 @@ def test_jobs_follow_the_source_files_and_the_approvals(
     wait_for(lambda: set(scheduler.next_runs()) == {"mall"})
 
     files.write_text(sources_toml(("mall", "cron:0 6 * * *")))
-    wait_for(lambda: f"{scheduler.next_runs().get('mall') or WEDNESDAY:%H:%M:%S}" == "06:00:00")
+    wait_for(lambda: f"{scheduler.next_runs().get('mall') or NOW:%H:%M:%S}" == "06:00:00")
 
 
 # ---------------------------------------------------------------- the ledger and catch-up
@@ -203,7 +191,7 @@ def test_a_claimed_period_is_not_run_again_after_a_restart(
 ) -> None:
     files = harness.write_sources(sources_toml(("shop", "interval:1d")))
     harness.register_file(files)
-    start = period_start(source(), WEDNESDAY)
+    start = period_start(source(), NOW)
     assert start is not None
     job = FakeJob()
     first = Scheduler(
@@ -456,6 +444,7 @@ def test_a_scheduled_period_crawls_in_a_child_process(
     assert "/item/1" in server.paths()
 
 
+@pytest.mark.slow
 def test_periodic_commands_run_only_while_the_lease_is_held(
     harness: Harness,
     session_factory: sessionmaker[Session],

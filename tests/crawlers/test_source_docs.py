@@ -10,6 +10,7 @@ import pytest
 from crawlers.source_parser import (
     DISCOVERY_KEYS,
     FIELD_NAMES,
+    LIMITS_KEYS,
     POLITENESS_KEYS,
     SEARCH_KEYS,
     SOURCE_KEYS,
@@ -30,11 +31,15 @@ def documented_keys(table: str) -> set[str]:
 @pytest.mark.parametrize(
     ("heading", "keys"),
     [
-        ("Keys of `[[source]]`", SOURCE_KEYS - {"discovery", "search", "fields", "politeness"}),
+        (
+            "Keys of `[[source]]`",
+            SOURCE_KEYS - {"discovery", "search", "fields", "politeness", "limits"},
+        ),
         ("`[source.discovery]`", DISCOVERY_KEYS),
         ("`[source.search]`", SEARCH_KEYS),
         ("`[source.fields]`", set(FIELD_NAMES)),
         ("`[source.politeness]`", POLITENESS_KEYS),
+        ("`[source.limits]`", LIMITS_KEYS),
     ],
 )
 def test_every_key_is_documented(heading: str, keys: set[str]) -> None:

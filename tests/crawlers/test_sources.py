@@ -17,6 +17,7 @@ from crawlers.sources import (
     parse_sources,
     scope_fingerprint,
 )
+from tests.factories import invented_source_toml
 
 REPO = Path(__file__).resolve().parents[2]
 VALID = """\
@@ -352,17 +353,48 @@ def test_an_inline_search_table_is_reported_at_its_line(tmp_path: Path) -> None:
 
 
 def test_a_sunday_written_as_7_is_a_valid_cron_weekday() -> None:
-    text = """\
-[[source]]
-id = "shop"
-name = "Invented shop"
-seeds = ["https://shop.example/"]
-allowed_domains = ["shop.example"]
-schedule = "cron:0 6 * * 7"
-legal_note = "invented"
-
-[source.discovery]
-listing_links = ["a.item"]
-"""
+    text = invented_source_toml(schedule="cron:0 6 * * 7")
     (source,) = parse_sources(text, "sources.toml")
     assert source.schedule == "cron:0 6 * * 7"
+
+
+@pytest.mark.parametrize(
+    ("domain", "problem"),
+    [
+        ("com", "a public suffix (com)"),
+        ("co.uk", "a public suffix (co.uk)"),
+        ("github.io", "a public suffix (github.io)"),
+        ("example", "a public suffix (example)"),
+        ("2130706433", "ends in a number"),
+        ("0x5db8d822", "ends in a number"),
+        ("shop.example.0177", "ends in a number"),
+        ("93.184.216.34", "an IP address"),
+        ("10.0.0.1", "an IP address"),
+        ("intranet.local", "not under a public suffix"),
+        ("corp", "not under a public suffix"),
+    ],
+)
+def test_an_allowed_domain_must_be_a_registrable_domain(
+    tmp_path: Path, domain: str, problem: str
+) -> None:
+    text = VALID.replace('allowed_domains = ["shop.example"]', f'allowed_domains = ["{domain}"]')
+    path = write(tmp_path, text)
+
+    with pytest.raises(SourceError) as error:
+        load_sources(path)
+
+    message = str(error.value)
+    assert message.startswith(f"{path}:26: source 'shop': key 'allowed_domains': '{domain}': ")
+    assert problem in message
+
+
+@pytest.mark.parametrize(
+    "domain", ["shop.example", "b.co.uk", "someone.github.io", "localhost", "127.0.0.1"]
+)
+def test_registrable_domains_and_the_loopback_host_are_accepted(domain: str) -> None:
+    text = VALID.replace('allowed_domains = ["shop.example"]', f'allowed_domains = ["{domain}"]')
+    text = text.replace("https://www.shop.example/", f"https://{domain}/")
+
+    sources = parse_sources(text, "sources.toml")
+
+    assert sources[1].allowed_domains == (domain,)

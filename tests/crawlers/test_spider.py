@@ -26,6 +26,7 @@ from crawlers.items import PageItem, UnchangedListing
 from crawlers.loader import spider_class
 from crawlers.sources import Discovery, Politeness, Search, SourceConfig
 from crawlers.spiders.listing import ListingSpider
+from nlp import PageSignals
 from tests.conftest import NOW
 
 BASE = "http://shop.example"
@@ -184,7 +185,13 @@ def test_a_listing_page_becomes_a_page_item(tmp_path: Path) -> None:
     assert ("User-Agent", "SynthWatch/0.1.0") in item.request_headers
     assert item.fetched_at == NOW
     assert item.title == "Etizolam" and item.text == "Etizolam\n$2\nBlotters"
-    assert item.fields == {"title": "Etizolam", "price": "$2", "description": "Blotters"}
+    assert item.fields == {
+        "title": "Etizolam",
+        "price": "$2",
+        "description": "Blotters",
+        "page_signals": {"price_field": "$2"},
+    }
+    assert item.signals == PageSignals(price_field="$2")
     assert spider.crawler.stats.get_value("synthwatch/extraction/selectors") == 1
 
 

@@ -247,6 +247,7 @@ def test_base_url_before_start_is_an_error() -> None:
         _ = DemoServer().base_url
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_main_prints_the_base_url_and_stops_quietly(tmp_path: Path, signum: int) -> None:
     log = tmp_path / "access.jsonl"

@@ -8,17 +8,9 @@ from pathlib import Path
 import pytest
 
 from nlp import load_lexicon
-from nlp.build_lexicon import (
-    build,
-    fix_mojibake,
-    fuzzy_guard,
-    is_systematic,
-    parse_entry,
-    read_ecfr,
-    read_words,
-    slug,
-)
+from nlp.build_lexicon import build, fuzzy_guard, read_words
 from nlp.lexicon import parse_lexicon, term_key
+from nlp.lexicon_sources import fix_mojibake, is_systematic, parse_entry, read_ecfr, slug
 
 SOURCES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "lexicon_sources"
 DATA = Path(__file__).resolve().parents[2] / "nlp" / "data"

@@ -185,7 +185,12 @@ def _sources(session: Session, users: dict[str, Any]) -> None:
         now=long_ago,
     )
     approve_source(
-        session, source_id="quiet", approver=users["lee"], legal_basis="test", now=long_ago
+        session,
+        source_id="quiet",
+        approver=users["lee"],
+        legal_basis="test",
+        fingerprint="b" * 64,
+        now=long_ago,
     )
     upsert_source(
         session,

@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawlers.evidence import WarcEvidenceWriter
 from crawlers.items import PageItem
-from storage.crawls import finish_crawl_run, record_capture, start_crawl_run
+from storage.crawls import finish_crawl_run, start_crawl_run
 from storage.db import transaction
 from storage.listings import AnalysisRecord, store_listing
 from storage.models import User
+from tests.factories import add_capture
 from tests.review.review_testkit import NOW, mention
 
 PAGE = b"""<!doctype html><html><head><title>Carfentanil 99%</title>
@@ -66,17 +67,8 @@ def add_evidence_case(
                 fetched_at=now,
             )
             ref = writer.write(item)
-            capture = record_capture(
-                session,
-                crawl_run_id=run.id,
-                url=url,
-                http_status=200,
-                content_type="text/html; charset=utf-8",
-                fetched_at=now,
-                warc_file=ref.warc_file,
-                warc_offset=ref.offset,
-                warc_length=ref.length,
-                payload_sha256=ref.payload_sha256,
+            capture = add_capture(
+                session, run.id, url, now, evidence=ref, content_type="text/html; charset=utf-8"
             )
             capture_ids.append(capture.id)
             surface = "Carfentanil" if "Carfentanil" in text else text.split()[0]

@@ -87,7 +87,7 @@ MATRIX = [
         "sources.approve",
         lambda s, c: f"/sources/{s.source_id}/approve",
         codes(R, FORBIDDEN, R, FORBIDDEN, R),
-        {"basis": "public marketplace; research exemption"},
+        {"basis": "public marketplace; research exemption", "fingerprint": "f" * 64},
     ),
     Row(
         "POST",

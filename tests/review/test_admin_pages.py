@@ -66,11 +66,16 @@ def test_a_legal_reviewer_approves_with_the_same_rules_as_the_cli(
         f"/sources/{seed.source_id}/suspend",
     ]
 
-    empty = post(legal, f"/sources/{seed.source_id}/approve", {"basis": "  "})
+    shown = shown_fingerprint(legal, seed.source_id)
+    empty = post(legal, f"/sources/{seed.source_id}/approve", {"basis": "  ", "fingerprint": shown})
     assert empty.status_code == 400
     assert "needs a legal basis" in parse(empty).xpath("string(//main)")
     assert parse(empty).xpath(f"//form[@action='/sources/{seed.source_id}/approve']")
-    response = post(legal, f"/sources/{seed.source_id}/approve", {"basis": "public B2B site"})
+    response = post(
+        legal,
+        f"/sources/{seed.source_id}/approve",
+        {"basis": "public B2B site", "fingerprint": shown},
+    )
 
     assert response.status_code == 302
     with factory() as session:
@@ -80,6 +85,68 @@ def test_a_legal_reviewer_approves_with_the_same_rules_as_the_cli(
         assert (event.actor, event.detail["legal_basis"]) == ("lee", "public B2B site")
     basis = card(legal, seed.source_id).xpath("string(.//dd[@class='legal-basis'])")
     assert "public B2B site" in basis
+
+
+def shown_fingerprint(client: FlaskClient, source_id: str) -> str:
+    """Return the fingerprint the approve form of a source carries, checking the page shows it."""
+    source = card(client, source_id)
+    (carried,) = source.xpath(
+        ".//form[contains(@action, '/approve')]//input[@name='fingerprint']/@value"
+    )
+    assert source.xpath("string(.//code[@class='scope-fingerprint'])") == carried
+    return str(carried)
+
+
+def test_the_sources_page_shows_the_whole_scope_and_its_fingerprint(
+    app: Flask, factory: sessionmaker[Session], seed: Seed
+) -> None:
+    config = {
+        "seeds": ["https://shop.example/", "https://shop.example/new"],
+        "sitemaps": ["https://shop.example/sitemap.xml"],
+        "search_templates": ["https://shop.example/search?q={keyword}"],
+        "allowed_domains": ["shop.example", "cdn.shop.example"],
+    }
+    with transaction(factory) as session:
+        session.execute(update(Source).where(Source.id == seed.source_id).values(config=config))
+    source = card(signed_in(app, "lee"), seed.source_id)
+
+    shown = {key: source.xpath(f".//dd[@data-scope='{key}']//li/code/text()") for key in config}
+    assert shown == config
+    assert shown_fingerprint(signed_in(app, "lee"), seed.source_id) == "f" * 64
+
+
+def test_an_approval_of_a_scope_that_changed_since_the_page_is_refused(
+    app: Flask, factory: sessionmaker[Session], seed: Seed
+) -> None:
+    legal = signed_in(app, "lee")
+    shown = shown_fingerprint(legal, seed.source_id)
+    with transaction(factory) as session:
+        # Someone registers a wider scope while the reviewer reads the page.
+        session.execute(
+            update(Source)
+            .where(Source.id == seed.source_id)
+            .values(config={"allowed_domains": ["evil.example"]}, scope_fingerprint="9" * 64)
+        )
+
+    refused = post(
+        legal, f"/sources/{seed.source_id}/approve", {"basis": "public", "fingerprint": shown}
+    )
+    missing = post(legal, f"/sources/{seed.source_id}/approve", {"basis": "public"})
+
+    assert (refused.status_code, missing.status_code) == (400, 400)
+    page = parse(refused)
+    assert "changed since it was shown" in page.xpath("string(//main)")
+    # The page shown again carries the new scope, for the reviewer to read before approving.
+    (again,) = page.xpath(f"//article[@data-source-id='{seed.source_id}']")
+    assert again.xpath("string(.//code[@class='scope-fingerprint'])") == "9" * 64
+    assert again.xpath(".//dd[@data-scope='allowed_domains']//code/text()") == ["evil.example"]
+    with factory() as session:
+        source = session.get(Source, seed.source_id)
+        assert source.approvals == []
+        assert approval_state(session, source.id, source.scope_fingerprint) == "unapproved"
+        assert not session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "source.approved")
+        ).all()
 
 
 def test_an_admin_suspends_but_never_approves(

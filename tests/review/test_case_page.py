@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,8 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from review.capture_html import inert_page
 from review.diff import text_diff
+from review.highlight import PAGE_CHARS
 from storage.db import transaction
+from storage.listings import MAX_STORED_SPANS, AnalysisRecord, IndicatorRecord, MentionRecord
 from storage.models import AuditEvent, Capture, Case, Indicator
+from tests.factories import add_listing
 from tests.review.evidence_testkit import add_evidence_case
 from tests.review.review_testkit import NOW, Seed, parse, post, signed_in
 
@@ -253,3 +257,117 @@ def test_inert_page_shows_text_and_non_html_plainly() -> None:
     assert "Not shown" in inert_page(b"\x89PNG", "image/png", url="u")
     latin = inert_page("<p>caf\xe9</p>".encode("latin-1"), "text/html; charset=latin-1", url="u")
     assert "café" in latin
+
+
+def add_long_case(
+    factory: sessionmaker[Session],
+    seed: Seed,
+    texts: list[str],
+    mentions: Sequence[MentionRecord] = (),
+    indicators: Sequence[IndicatorRecord] = (),
+) -> int:
+    """Store a flagged listing with one version per text, the spans on the last; its case id."""
+    analysis = AnalysisRecord(
+        score=7.5,
+        offer=True,
+        mentions=list(mentions),
+        indicators=list(indicators),
+        reasons=[{"text": "sells fentanyl by weight", "weight": 3.0}],
+    )
+    with transaction(factory) as session:
+        for n, text in enumerate(texts):
+            stored = add_listing(
+                session,
+                "http://127.0.0.1:8421/item/long",
+                NOW + timedelta(hours=n),
+                source_id=seed.source_id,
+                run_id=seed.run_ids[0],
+                text=text,
+                analysis=analysis,
+            )
+        assert stored.case is not None
+        return stored.case.id
+
+
+def fentanyl_at(start: int) -> MentionRecord:
+    return MentionRecord("fentanyl", "Fentanyl", "opioid", "", start, start + 8, "fentanyl", 0.95)
+
+
+def test_a_long_listing_with_many_spans_renders_in_parts_with_a_capped_count(
+    analyst: FlaskClient, factory: sessionmaker[Session], seed: Seed
+) -> None:
+    unit = "buy fentanyl 10g now, ok "  # 25 characters
+    text = unit * 8_000  # 200,000 characters
+    mentions = [fentanyl_at(25 * n + 4) for n in range(7_500)]
+    indicators = [
+        IndicatorRecord("quantity", 25 * n + 13, 25 * n + 16, "10g", "10 g") for n in range(7_500)
+    ]
+    case_id = add_long_case(factory, seed, [text], mentions, indicators)
+
+    page = parse(analyst.get(f"/cases/{case_id}"))
+
+    assert page.xpath("normalize-space(//p[@class='spans-capped'])").startswith(
+        f"Showing {MAX_STORED_SPANS:,} of 15,000 marked spans"
+    )
+    (shown,) = page.xpath("//div[@class='listing-text']")
+    assert shown.text_content() == text[:PAGE_CHARS]
+    assert len(shown.xpath(".//mark")) == MAX_STORED_SPANS
+    nav = page.xpath("//nav[@class='text-parts']")
+    assert (
+        len(nav) == 2 and "Part 1 of 4: characters 1 to 50,000 of 200,000" in nav[0].text_content()
+    )
+    assert nav[0].xpath("a/@rel") == ["next"]
+    last = parse(analyst.get(nav[0].xpath("a/@href")[0].replace("part=2", "part=4")))
+    assert last.xpath("string(//div[@class='listing-text'])") == text[150_000:]
+    assert last.xpath("//nav[@class='text-parts'][1]/a/@rel") == ["prev"]
+    assert last.xpath("string(//section[@class='reasons']//span[@class='reason-text'])") == (
+        "sells fentanyl by weight"
+    )
+
+
+def test_a_span_across_a_part_edge_is_marked_in_both_parts(
+    analyst: FlaskClient, factory: sessionmaker[Session], seed: Seed
+) -> None:
+    text = "x" * 49_995 + " " + "y" * 49_004  # the first part ends at the only space
+    wide = IndicatorRecord("contact", 49_990, 50_010, text[49_990:50_010], "wickr")
+    case_id = add_long_case(factory, seed, [text], indicators=[wide])
+
+    first = parse(analyst.get(f"/cases/{case_id}"))
+    second = parse(analyst.get(f"/cases/{case_id}?part=2"))
+
+    assert first.xpath("//div[@class='listing-text']/mark/text()") == ["xxxxx "]
+    assert second.xpath("//div[@class='listing-text']/mark/text()") == ["y" * 14]
+    assert second.xpath("string(//div[@class='listing-text'])") == "y" * 49_004
+    assert first.xpath("//p[@class='spans-capped']") == []
+
+
+@pytest.mark.parametrize(("part", "status"), [("3", 404), ("0", 400), ("x", 400)])
+def test_a_part_that_is_not_there_is_refused(
+    analyst: FlaskClient, factory: sessionmaker[Session], seed: Seed, part: str, status: int
+) -> None:
+    case_id = add_long_case(factory, seed, ["word " * 20_000])
+
+    assert analyst.get(f"/cases/{case_id}?part={part}").status_code == status
+
+
+def test_texts_longer_than_a_part_are_not_compared(
+    analyst: FlaskClient, factory: sessionmaker[Session], seed: Seed
+) -> None:
+    case_id = add_long_case(factory, seed, ["old " * 20_000, "new " * 20_000])
+
+    page = parse(analyst.get(f"/cases/{case_id}"))
+
+    (section,) = page.xpath("//section[@class='diff']")
+    assert "too long to compare word by word here (80,000 and 80,000" in section.text_content()
+    assert section.xpath(".//del | .//ins") == []
+
+
+def test_a_diff_too_costly_to_align_word_by_word_is_one_replacement() -> None:
+    before = " ".join(f"a{n % 7}" for n in range(3_000))
+    after = " ".join(f"b{n % 5}" for n in range(3_000))
+
+    diff = text_diff("same start " + before + " same end", "same start " + after + " same end")
+
+    assert str(diff.html).startswith('same start <del class="diff-del">a0 a1')
+    assert str(diff.html).endswith("b4</ins> same end")
+    assert (diff.removed, diff.added) == (3_000, 3_000)

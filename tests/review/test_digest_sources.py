@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,9 +11,9 @@ from review.digest.sources import expected_runs, missed_schedules
 from storage.db import transaction
 from storage.periods import SourceSchedule
 from storage.sources import upsert_source
+from tests.conftest import NOW_WEEK
 
-# ISO week 2026-W48, Monday to Monday.
-START, END = datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC)
+START, END = NOW_WEEK
 
 
 def test_a_sunday_cron_source_that_never_ran_is_reported_missed(

@@ -190,3 +190,32 @@ def test_a_session_id_becomes_an_account_observable(
 
 def test_pattern_strings_are_escaped() -> None:
     assert pattern_string("a'b\\c") == "'a\\'b\\\\c'"
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        '=HYPERLINK("http://evil.example","x")',
+        " =1+1",
+        "\u00a0=1+1",  # no-break space
+        "\u3000@SUM(A1)",  # ideographic space
+        "\u200b=1+1",  # zero-width space
+        "\ufeff+1",  # byte-order mark
+        '\uff1dHYPERLINK("http://evil.example")',  # full-width =
+        "\uff0b1",  # full-width +
+        "\uff0d1",  # full-width -
+        "\uff20SUM(A1)",  # full-width @
+        "\ufe66cmd",  # small form =
+        " \u00a0\uff1d1",  # blanks, then a full-width =
+        "\u22121",  # minus sign
+        "\t=1",
+        "\nx",
+    ],
+)
+def test_a_cell_a_spreadsheet_would_run_is_quoted(cell: str) -> None:
+    assert spreadsheet_safe(cell) == "'" + cell
+
+
+@pytest.mark.parametrize("cell", ["Etizolam 1 mg", " plain text", "\u00a0100 pcs", "", "a=b"])
+def test_a_harmless_cell_is_left_alone(cell: str) -> None:
+    assert spreadsheet_safe(cell) == cell

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 import lxml.html
 import pytest
 
-from review.highlight import Span, css_token, highlight
+from review.highlight import MAX_DEPTH, Span, TextPart, clip, css_token, highlight, text_parts
 from review.links import safe_href
 
 
@@ -86,6 +88,117 @@ def test_duplicate_spans_are_marked_once() -> None:
 
 def test_an_empty_text_gives_empty_html() -> None:
     assert highlight("", []) == ""
+
+
+def test_adjacent_spans_are_marked_side_by_side() -> None:
+    html = highlight("a<b>c", [Span(0, 2, "x"), Span(2, 4, "y"), Span(4, 5, "z")])
+
+    assert html == (
+        '<mark class="x">a&lt;</mark><mark class="y">b&gt;</mark><mark class="z">c</mark>'
+    )
+
+
+def test_a_chain_of_overlaps_reopens_only_what_a_closing_span_covers() -> None:
+    text = "0123456789"
+    spans = [Span(0, 10, "outer"), Span(1, 5, "a"), Span(3, 7, "b"), Span(6, 9, "c")]
+
+    html = highlight(text, spans)
+
+    assert html == (
+        '<mark class="outer">0<mark class="a">12<mark class="b">34</mark></mark>'
+        '<mark class="b">5<mark class="c">6</mark></mark><mark class="c">78</mark>9</mark>'
+    )
+    assert text_of(html) == text
+
+
+def test_spans_nested_three_deep_and_ending_together_close_together() -> None:
+    spans = [Span(0, 6, "l1"), Span(2, 6, "l2"), Span(4, 6, "l3"), Span(1, 2, '&"x')]
+
+    html = highlight("a&b<c>", spans)
+
+    assert html == (
+        '<mark class="l1">a<mark class="&amp;&#34;x">&amp;</mark><mark class="l2">b&lt;'
+        '<mark class="l3">c&gt;</mark></mark></mark>'
+    )
+
+
+def test_no_more_than_max_depth_marks_are_open_on_a_character() -> None:
+    spans = [Span(0, 20 - n, f"s{n}") for n in range(MAX_DEPTH + 3)]
+
+    root = lxml.html.fragment_fromstring(highlight("x" * 20, spans), create_parent="div")
+
+    assert [m.get("class") for m in root.iter("mark")] == [f"s{n}" for n in range(MAX_DEPTH)]
+    assert root.text_content() == "x" * 20
+
+
+def test_every_character_is_inside_the_marks_of_exactly_the_spans_covering_it() -> None:
+    text = "".join(chr(97 + n % 26) for n in range(400))
+    spans = [Span(n, n + 1 + (n * 7) % 13, f"s{n}") for n in range(0, 390, 3)]
+
+    marked = covering_marks(highlight(text, spans))
+
+    assert "".join(character for character, _ in marked) == text
+    for offset, (_, classes) in enumerate(marked):
+        assert classes == {s.classes for s in spans if s.start <= offset < s.end}, offset
+
+
+class _Marks(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.characters: list[tuple[str, set[str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.open.append(dict(attrs)["class"] or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.characters += [(c, set(self.open)) for c in data]
+
+
+def covering_marks(html: str) -> list[tuple[str, set[str]]]:
+    """Return each character of marked HTML with the classes of the marks it is inside."""
+    parser = _Marks()
+    parser.feed(html)
+    parser.close()
+    assert parser.open == []  # every mark is closed
+    return parser.characters
+
+
+def test_text_parts_cover_the_text_and_end_at_a_space_when_one_is_near() -> None:
+    text = ("word " * 30) + ("x" * 120)  # 150 characters of words, then one long word
+
+    parts = text_parts(text, size=40)
+
+    assert [(p.start, p.end) for p in parts][:3] == [(0, 40), (40, 80), (80, 120)]
+    assert "".join(text[p.start : p.end] for p in parts) == text
+    assert [p.number for p in parts] == list(range(1, len(parts) + 1))
+    assert {p.count for p in parts} == {len(parts)}
+    assert all(p.end - p.start <= 40 for p in parts)
+
+
+def test_a_short_or_empty_text_is_one_part() -> None:
+    assert text_parts("") == [TextPart(1, 1, 0, 0)]
+    assert text_parts("abc") == [TextPart(1, 1, 0, 3)]
+
+
+def test_clip_keeps_the_spans_on_a_part_cut_to_its_edges() -> None:
+    spans = [
+        Span(0, 5, "before"),
+        Span(8, 12, "across"),
+        Span(12, 14, "inside"),
+        Span(19, 25, "out"),
+    ]
+
+    clipped = clip(spans, TextPart(2, 3, 10, 20))
+
+    assert [(s.start, s.end, s.classes) for s in clipped] == [
+        (0, 2, "across"),
+        (2, 4, "inside"),
+        (9, 10, "out"),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import struct
 import zipfile
 from pathlib import Path
 
@@ -267,3 +268,58 @@ def test_a_bad_signing_key_is_refused_with_its_variable(text: str) -> None:
 def test_the_same_contents_make_the_same_zip() -> None:
     entries = [("a.txt", b"one"), ("b/c.json", b"{}")]
     assert canonical_zip(entries) == canonical_zip(list(entries))
+
+
+def declare_size(data: bytes, name: str, size: int) -> bytes:
+    """Rewrite the uncompressed size a zip declares for `name`, in both of its headers."""
+    changed = bytearray(data)
+    for signature, at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        start = 0
+        while (start := data.find(signature, start)) >= 0:
+            name_at = start + (30 if at == 22 else 46)
+            if data[name_at : name_at + len(name)] == name.encode():
+                changed[start + at : start + at + 4] = struct.pack("<I", size)
+            start += 4
+    return bytes(changed)
+
+
+def test_a_member_declaring_a_huge_size_is_refused_unread(
+    package: tuple[Path, EvidenceCase], tmp_path: Path
+) -> None:
+    path, found = package
+    name = f"evidence/capture-{found.capture_ids[0]}.warc.gz"
+    crafted = tmp_path / "crafted.zip"
+    crafted.write_bytes(declare_size(path.read_bytes(), name, 300 * 1024 * 1024))
+
+    problems = verify_package(crafted, PUBLIC_KEY)
+
+    assert crafted.stat().st_size < 64 * 1024
+    assert f"{name}: declares 314572800 bytes, the manifest " in problems[0]
+    assert problems[0].endswith(": not read")
+
+
+@pytest.mark.parametrize("member", [MANIFEST, "case.json"])
+def test_a_listed_member_compressed_far_past_the_ratio_is_refused(
+    tmp_path: Path, member: str
+) -> None:
+    size = 16 * 1024 * 1024
+    bomb = tmp_path / "bomb.zip"
+    manifest = {"format": "x", "files": [{"path": "case.json", "sha256": "0", "bytes": size}]}
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        with z.open("case.json", "w") as out:
+            for _ in range(16):
+                out.write(b"\0" * 1024 * 1024)
+        if member == MANIFEST:
+            with z.open(MANIFEST, "w") as out:
+                for _ in range(16):
+                    out.write(b" " * 1024 * 1024)
+        else:
+            z.writestr(MANIFEST, json.dumps(manifest))
+        z.writestr(SIGNATURE, "AAAA")
+
+    problems = verify_package(bomb, PUBLIC_KEY)
+
+    assert bomb.stat().st_size < 200 * 1024
+    assert any(
+        p.startswith(f"{member}: {size} bytes compressed into") and "bomb" in p for p in problems
+    ), problems

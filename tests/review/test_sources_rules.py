@@ -77,6 +77,7 @@ def test_an_unknown_source_is_named(session: Session, now: datetime) -> None:
             source_id="nowhere",
             approver=user(session, now, "legal"),
             legal_basis="Public",
+            fingerprint="scope-1",
             now=now,
         )
 
@@ -86,7 +87,13 @@ def test_a_legal_approval_is_audited_with_the_request(
 ) -> None:
     legal = user(session, now, "legal")
     approval = approve_source(
-        session, source_id=shop, approver=legal, legal_basis=" Public ", now=now, request_id="r1"
+        session,
+        source_id=shop,
+        approver=legal,
+        legal_basis=" Public ",
+        fingerprint="scope-1",
+        now=now,
+        request_id="r1",
     )
 
     assert approval.legal_basis == "Public"
@@ -103,7 +110,14 @@ def test_only_an_active_legal_user_approves(
 ) -> None:
     approver = user(session, now, role, active=active)
     with pytest.raises(ApprovalError, match="active user with the legal role"):
-        approve_source(session, source_id=shop, approver=approver, legal_basis="x", now=now)
+        approve_source(
+            session,
+            source_id=shop,
+            approver=approver,
+            legal_basis="x",
+            fingerprint="scope-1",
+            now=now,
+        )
     assert approval_state(session, shop, "scope-1") == "unapproved"
     assert events(session) == []
 
@@ -111,7 +125,12 @@ def test_only_an_active_legal_user_approves(
 def test_an_approval_needs_a_legal_basis(session: Session, now: datetime, shop: str) -> None:
     with pytest.raises(ApprovalError, match="legal basis"):
         approve_source(
-            session, source_id=shop, approver=user(session, now, "legal"), legal_basis=" ", now=now
+            session,
+            source_id=shop,
+            approver=user(session, now, "legal"),
+            legal_basis=" ",
+            fingerprint="scope-1",
+            now=now,
         )
 
 
@@ -120,7 +139,14 @@ def test_a_legal_or_admin_user_suspends_until_approved_again(
     session: Session, now: datetime, shop: str, role: str
 ) -> None:
     legal = user(session, now, "legal")
-    approve_source(session, source_id=shop, approver=legal, legal_basis="Public", now=now)
+    approve_source(
+        session,
+        source_id=shop,
+        approver=legal,
+        legal_basis="Public",
+        fingerprint="scope-1",
+        now=now,
+    )
     actor = legal if role == "legal" else user(session, now, role)
     suspend_source(session, source_id=shop, actor=actor, reason=" site changed ", now=now)
 
@@ -131,7 +157,14 @@ def test_a_legal_or_admin_user_suspends_until_approved_again(
         f"u-{role}",
         {"reason": "site changed"},
     )
-    approve_source(session, source_id=shop, approver=legal, legal_basis="Public", now=now)
+    approve_source(
+        session,
+        source_id=shop,
+        approver=legal,
+        legal_basis="Public",
+        fingerprint="scope-1",
+        now=now,
+    )
     assert approval_state(session, shop, "scope-1") == "approved"
 
 
@@ -147,3 +180,51 @@ def test_an_analyst_never_suspends_and_a_reason_is_needed(
             session, source_id=shop, actor=user(session, now, "admin"), reason=" ", now=now
         )
     assert approval_state(session, shop, "scope-1") == "unapproved"
+
+
+def test_an_approval_is_refused_when_the_scope_changed_after_it_was_shown(
+    session: Session, now: datetime, shop: str
+) -> None:
+    legal = user(session, now, "legal")
+    shown = registered_source(session, shop).scope_fingerprint
+    # Between showing the scope and pressing the button, a wider scope is registered.
+    wider = {**CONFIG, "allowed_domains": ["shop.example", "elsewhere.example"]}
+    upsert_source(
+        session,
+        source_id=shop,
+        name="Invented shop",
+        config=wider,
+        scope_fingerprint="scope-2",
+        now=now,
+    )
+
+    with pytest.raises(ApprovalError, match="changed since it was shown") as refused:
+        approve_source(
+            session,
+            source_id=shop,
+            approver=legal,
+            legal_basis="Public",
+            fingerprint=shown,
+            now=now,
+        )
+
+    assert "scope-2" in str(refused.value) and "scope-1" in str(refused.value)
+    assert approval_state(session, shop, "scope-2") == "unapproved"
+    assert registered_source(session, shop).approvals == []
+    assert events(session) == []
+
+
+def test_an_approval_binds_the_fingerprint_it_was_given(
+    session: Session, now: datetime, shop: str
+) -> None:
+    approval = approve_source(
+        session,
+        source_id=shop,
+        approver=user(session, now, "legal"),
+        legal_basis="Public",
+        fingerprint="scope-1",
+        now=now,
+    )
+
+    assert approval.scope_fingerprint == "scope-1"
+    assert events(session)[-1].detail["scope_fingerprint"] == "scope-1"

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawlers.evidence import WarcEvidenceWriter
 from crawlers.items import PageItem
 from review.views import queue as queue_view
-from storage.crawls import record_capture, start_crawl_run
+from storage.crawls import start_crawl_run
 from storage.db import transaction
 from storage.listings import AnalysisRecord, IndicatorRecord, MentionRecord, store_listing
 from storage.sources import upsert_source
+from tests.factories import add_capture
 from tests.review.review_testkit import NOW, assert_inert, post, signed_in
 
 PAYLOADS = [
@@ -79,17 +80,8 @@ def seed_payloads(factory: sessionmaker[Session], home: Path) -> dict[int, str]:
                     fetched_at=NOW,
                 )
             )
-            capture = record_capture(
-                session,
-                crawl_run_id=run.id,
-                url=url,
-                http_status=200,
-                content_type="text/html; charset=utf-8",
-                fetched_at=NOW,
-                warc_file=ref.warc_file,
-                warc_offset=ref.offset,
-                warc_length=ref.length,
-                payload_sha256=ref.payload_sha256,
+            capture = add_capture(
+                session, run.id, url, NOW, evidence=ref, content_type="text/html; charset=utf-8"
             )
             text = f"Fentanyl 99% {payload} wickr: {payload}"
             start = text.index(payload)

@@ -5,11 +5,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import JSON, Engine, column, delete, insert, select, table, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.audit import (
     DELETED,
+    GENESIS_HASH,
     INSERTED,
     MODIFIED,
     REORDERED,
@@ -26,6 +27,8 @@ from storage.audit import (
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.models import AuditEvent
+from storage.users import create_user
+from tests.conftest import downgrade
 
 
 def add_events(session: Session, now: datetime, count: int = 4) -> list[AuditEvent]:
@@ -281,3 +284,113 @@ def test_concurrent_writers_never_fork_the_chain_on_postgresql(
         test_concurrent_writers_never_fork_the_chain(factory, now)
     finally:
         engine.dispose()
+
+
+def add_signed_events(session: Session, now: datetime, count: int = 3) -> list[AuditEvent]:
+    """Add rows written by two users, so each row's actor_id can be swapped for the other's."""
+    lee = create_user(session, username="lee", password_hash="x", role="legal", now=now)
+    ana = create_user(session, username="ana", password_hash="x", role="analyst", now=now)
+    return [
+        append_event(
+            session,
+            action="source.approved",
+            object_type="source",
+            object_id="shop",
+            actor=(lee, ana)[n % 2],
+            now=now + timedelta(minutes=n),
+        )
+        for n in range(count)
+    ]
+
+
+def test_a_changed_actor_id_is_found(session: Session, now: datetime) -> None:
+    events = add_signed_events(session, now)
+    assert {e.hash_format for e in events} == {2}
+    other = events[0].actor_id
+    session.execute(update(AuditEvent).where(AuditEvent.id == events[1].id).values(actor_id=other))
+    session.expire_all()
+
+    broken = verify_chain(session)
+
+    assert broken is not None and (broken.event_id, broken.kind) == (events[1].id, MODIFIED)
+
+
+def test_a_row_taken_back_to_the_old_format_is_found(session: Session, now: datetime) -> None:
+    events = add_signed_events(session, now)
+    last = events[-1]
+    # The forger moves the last row to format 1, whose hash leaves actor_id out, and hashes again.
+    session.execute(
+        update(AuditEvent).where(AuditEvent.id == last.id).values(actor_id=None, hash_format=1)
+    )
+    session.expire_all()
+    forged = session.get(AuditEvent, last.id)
+    assert forged is not None
+    session.execute(
+        update(AuditEvent).where(AuditEvent.id == last.id).values(hash=event_hash(forged))
+    )
+    session.expire_all()
+
+    broken = verify_chain(session)
+
+    assert broken is not None and (broken.event_id, broken.kind) == (last.id, MODIFIED)
+    assert "format 1 after rows of format 2" in broken.problem
+
+
+# audit_events at revision 0005, before it had hash_format.
+OLD_AUDIT_TABLE = table(
+    "audit_events",
+    *(column(name) for name in ("at", "actor_id", "actor", "action", "object_type")),
+    *(column(name) for name in ("object_id", "prev_hash", "hash")),
+    column("detail", JSON),
+)
+
+
+def test_rows_written_before_format_2_still_verify(engine: Engine, now: datetime) -> None:
+    factory = make_session_factory(engine)
+    with factory() as session, session.begin():
+        lee = create_user(session, username="lee", password_hash="x", role="legal", now=now)
+        lee_id = lee.id
+    downgrade(engine, "0005")
+    # Rows as the code before format 2 wrote them: hashed without actor_id, no format column.
+    prev = GENESIS_HASH
+    with engine.begin() as connection:
+        for n in range(3):
+            old = AuditEvent(
+                at=now + timedelta(minutes=n),
+                actor_id=lee_id,
+                actor="lee",
+                action="source.approved",
+                object_type="source",
+                object_id="shop",
+                detail={"n": n},
+                request_id=None,
+                prev_hash=prev,
+                hash_format=1,
+            )
+            prev = event_hash(old)
+            connection.execute(
+                insert(OLD_AUDIT_TABLE).values(
+                    at=old.at, actor_id=lee_id, actor="lee", action=old.action,
+                    object_type="source", object_id="shop", detail={"n": n},
+                    prev_hash=old.prev_hash, hash=prev,
+                )
+            )  # fmt: skip
+    upgrade(engine)
+
+    with factory() as session, session.begin():
+        assert [e.hash_format for e in iter_events(session)] == [1, 1, 1]
+        assert verify_chain(session) is None
+        new = append_event(
+            session, action="case.viewed", object_type="case", object_id=1, now=now, actor=lee
+        )
+        assert new.hash_format == 2
+    with factory() as session:
+        assert verify_chain(session) is None
+        # The old rows' actor_id stays outside their hash (the documented limit); a new row's
+        # is covered.
+        session.execute(update(AuditEvent).where(AuditEvent.id == 1).values(actor_id=None))
+        assert verify_chain(session) is None
+        session.execute(update(AuditEvent).where(AuditEvent.id == new.id).values(actor_id=None))
+        session.expire_all()
+        broken = verify_chain(session)
+        assert broken is not None and (broken.event_id, broken.kind) == (new.id, MODIFIED)

@@ -6,8 +6,7 @@ from sqlalchemy.orm import Session
 
 from storage.crawls import crawl_summary, finish_crawl_run, start_crawl_run
 from storage.listings import AnalysisRecord, MentionRecord, mark_listing_seen
-from storage.sources import upsert_source
-from tests.factories import add_listing
+from tests.factories import add_listing, add_source
 
 
 def store(session: Session, run_id: int, url: str, offer: bool, now: datetime) -> None:
@@ -19,7 +18,7 @@ def store(session: Session, run_id: int, url: str, offer: bool, now: datetime) -
 def test_a_summary_counts_listings_a_run_stored_or_found_unchanged(
     session: Session, now: datetime
 ) -> None:
-    upsert_source(session, source_id="shop", name="Shop", config={}, scope_fingerprint="f", now=now)
+    add_source(session, now)
     first = start_crawl_run(session, source_id="shop", now=now)
     store(session, first.id, "https://shop.example/a", True, now)
     store(session, first.id, "https://shop.example/b", False, now)

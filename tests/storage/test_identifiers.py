@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from storage.listings import IndicatorRecord, identifier_kind, shared_identifier_listings
-from tests.storage.storage_testkit import store
+from tests.factories import add_offer
 
 SESSION_ID = "05" + "3f" * 32  # a Session id: 66 hex digits
 
@@ -27,8 +27,12 @@ WALLET = "btc:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
 def test_listings_sharing_a_session_id_are_linked(session: Session, now: datetime) -> None:
     # Regression: the handle grammar copied into storage stopped at 40 characters.
     key = f"session:{SESSION_ID}"
-    first = store(session, now, "https://shop.example/a", contact(f"Session: {SESSION_ID}", key))
-    second = store(session, now, "https://shop.example/b", contact(f"session {SESSION_ID}", key))
+    first = add_offer(
+        session, now, "https://shop.example/a", contact(f"Session: {SESSION_ID}", key)
+    )
+    second = add_offer(
+        session, now, "https://shop.example/b", contact(f"session {SESSION_ID}", key)
+    )
 
     shared = shared_identifier_listings(session, first)
 
@@ -37,10 +41,10 @@ def test_listings_sharing_a_session_id_are_linked(session: Session, now: datetim
 
 def test_only_listings_with_an_equal_key_are_linked(session: Session, now: datetime) -> None:
     wallet = IndicatorRecord("wallet", 0, 3, WALLET[4:], "BTC:" + WALLET[4:], WALLET)
-    first = store(
+    first = add_offer(
         session, now, "https://shop.example/a", contact("Wickr: ChemKing", "wickr:chemking"), wallet
     )
-    second = store(
+    second = add_offer(
         session,
         now,
         "https://shop.example/b",
@@ -48,8 +52,10 @@ def test_only_listings_with_an_equal_key_are_linked(session: Session, now: datet
         wallet,
         PRICE,
     )
-    store(session, now, "https://shop.example/c", contact("Wickr: chemqueen", "wickr:chemqueen"))
-    store(session, now, "https://shop.example/d", contact("tg: chemking", "telegram:chemking"))
+    add_offer(
+        session, now, "https://shop.example/c", contact("Wickr: chemqueen", "wickr:chemqueen")
+    )
+    add_offer(session, now, "https://shop.example/d", contact("tg: chemking", "telegram:chemking"))
 
     shared = shared_identifier_listings(session, first)
 
@@ -59,15 +65,15 @@ def test_only_listings_with_an_equal_key_are_linked(session: Session, now: datet
 
 def test_indicators_without_a_key_link_nothing(session: Session, now: datetime) -> None:
     # A channel named without a handle, and a price: the same words, no identifier.
-    first = store(session, now, "https://shop.example/a", contact("wickr", None), PRICE)
-    store(session, now, "https://shop.example/b", contact("wickr", None), PRICE)
+    first = add_offer(session, now, "https://shop.example/a", contact("wickr", None), PRICE)
+    add_offer(session, now, "https://shop.example/b", contact("wickr", None), PRICE)
 
     assert shared_identifier_listings(session, first) == []
 
 
 def test_the_lookup_searches_the_key_index(session: Session, now: datetime) -> None:
-    first = store(session, now, "https://shop.example/a", contact("Wickr: a", "wickr:chemking"))
-    store(session, now, "https://shop.example/b", contact("Wickr: b", "wickr:chemking"))
+    first = add_offer(session, now, "https://shop.example/a", contact("Wickr: a", "wickr:chemking"))
+    add_offer(session, now, "https://shop.example/b", contact("Wickr: b", "wickr:chemking"))
     statements: list[tuple[str, Any]] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:

@@ -14,21 +14,11 @@ from storage.listings import (
     StoredListing,
     store_listing,
 )
-from storage.models import AuditEvent, Capture, ListingVersion, Source, User
+from storage.models import AuditEvent, Capture, ListingVersion, User
 from storage.sources import add_approval, approval_state, upsert_source
 from storage.users import create_user
 from tests import factories
-
-
-def add_source(session: Session, now: datetime, fingerprint: str = "scope-1") -> Source:
-    return upsert_source(
-        session,
-        source_id="shop",
-        name="Invented shop",
-        config={"seeds": ["https://shop.example/"]},
-        scope_fingerprint=fingerprint,
-        now=now,
-    )
+from tests.factories import add_source
 
 
 def add_capture(session: Session, now: datetime) -> Capture:

@@ -11,7 +11,8 @@ from storage.db import make_engine, make_session_factory, transaction
 from storage.errors import MigrationError
 from storage.listings import IndicatorRecord, shared_identifier_listings
 from storage.migrate import alembic_config, current_revision, head_revision, upgrade
-from tests.storage.storage_testkit import downgrade, store
+from tests.conftest import downgrade
+from tests.factories import add_offer
 
 SESSION_ID = "05" + "3f" * 32
 
@@ -67,7 +68,7 @@ def stored_at_0004(engine: Engine, now: datetime) -> list[int]:
     prices = [IndicatorRecord("price", 0, 4, "$120", "USD 120")] * 1000
     with transaction(make_session_factory(engine)) as session:
         ids = [
-            store(
+            add_offer(
                 session,
                 now,
                 f"https://shop.example/{n}",

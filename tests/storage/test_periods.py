@@ -15,10 +15,9 @@ from storage.periods import (
     period_start,
     trigger_for,
 )
+from tests.conftest import NOW, NOW_WEEK
 
-WEDNESDAY = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-# ISO week 2026-W48: Monday 23 November to Monday 30 November.
-WEEK = (datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC))
+# The expected times below count from NOW: Wednesday 25 November 2026 at noon, in 2026-W48.
 
 
 def source(source_id: str = "shop", schedule: str = "interval:1d") -> SourceSchedule:
@@ -50,30 +49,30 @@ def test_invalid_schedules_say_what_is_expected(schedule: str, why: str) -> None
 
 def test_interval_periods_lie_on_a_grid_every_process_shares() -> None:
     shop = source("shop", "interval:6h")
-    period = period_start(shop, WEDNESDAY)
+    period = period_start(shop, NOW)
     assert period is not None
-    assert period <= WEDNESDAY < period + timedelta(hours=6) and period.microsecond == 0
+    assert period <= NOW < period + timedelta(hours=6) and period.microsecond == 0
     assert period_start(shop, period) == period
     assert period_start(shop, period - timedelta(microseconds=1)) == period - timedelta(hours=6)
     trigger = trigger_for(shop)
-    assert trigger.get_next_fire_time(None, WEDNESDAY) == period + timedelta(hours=6)
+    assert trigger.get_next_fire_time(None, NOW) == period + timedelta(hours=6)
     # After an off-grid run (a catch-up), the next run is back on the grid.
-    assert trigger.get_next_fire_time(WEDNESDAY, WEDNESDAY) == period + timedelta(hours=6)
+    assert trigger.get_next_fire_time(NOW, NOW) == period + timedelta(hours=6)
     # Each source has its own offset in the interval, so they don't all start together.
-    offsets = {period_start(source(name, "interval:6h"), WEDNESDAY) for name in "abcdefgh"}
+    offsets = {period_start(source(name, "interval:6h"), NOW) for name in "abcdefgh"}
     assert len(offsets) > 1
 
 
 @pytest.mark.parametrize(
     ("schedule", "now", "expected"),
     [
-        ("cron:0 6 * * *", WEDNESDAY, datetime(2026, 11, 25, 6, 0, tzinfo=UTC)),
+        ("cron:0 6 * * *", NOW, datetime(2026, 11, 25, 6, 0, tzinfo=UTC)),
         ("cron:0 6 * * *", datetime(2026, 11, 25, 5, 0, tzinfo=UTC), datetime(2026, 11, 24, 6)),
-        ("cron:*/15 * * * *", WEDNESDAY + timedelta(minutes=7), WEDNESDAY),
-        ("cron:0 6 * * 1", WEDNESDAY, datetime(2026, 11, 23, 6, 0, tzinfo=UTC)),  # Monday
-        ("cron:0 0 * * 0", WEDNESDAY, datetime(2026, 11, 22, 0, 0, tzinfo=UTC)),  # Sunday
+        ("cron:*/15 * * * *", NOW + timedelta(minutes=7), NOW),
+        ("cron:0 6 * * 1", NOW, datetime(2026, 11, 23, 6, 0, tzinfo=UTC)),  # Monday
+        ("cron:0 0 * * 0", NOW, datetime(2026, 11, 22, 0, 0, tzinfo=UTC)),  # Sunday
         ("cron:0 6 * * 1-5", datetime(2026, 11, 29, 12, tzinfo=UTC), datetime(2026, 11, 27, 6)),
-        ("cron:0 0 29 2 *", WEDNESDAY, datetime(2024, 2, 29, 0, 0, tzinfo=UTC)),
+        ("cron:0 0 29 2 *", NOW, datetime(2024, 2, 29, 0, 0, tzinfo=UTC)),
     ],
 )
 def test_a_cron_period_is_its_latest_time_at_or_before_now(
@@ -87,7 +86,7 @@ def test_a_cron_period_is_its_latest_time_at_or_before_now(
     [("1", "Mon"), ("0", "Sun"), ("7", "Sun"), ("sat", "Sat"), ("5-6", "Fri"), ("*/3", "Sat")],
 )
 def test_crontab_weekdays_count_from_sunday(weekdays: str, expected: str) -> None:
-    fire = crontab_trigger(f"0 6 * * {weekdays}").get_next_fire_time(None, WEDNESDAY)
+    fire = crontab_trigger(f"0 6 * * {weekdays}").get_next_fire_time(None, NOW)
     assert fire.strftime("%a") == expected
 
 
@@ -104,12 +103,12 @@ def test_crontab_weekdays_count_from_sunday(weekdays: str, expected: str) -> Non
     ],
 )
 def test_fire_count_in_a_week(schedule: str, expected: int) -> None:
-    assert fire_count(source("shop", schedule), *WEEK, limit=500) == expected
+    assert fire_count(source("shop", schedule), *NOW_WEEK, limit=500) == expected
 
 
 def test_interval_fires_are_the_grid_times_in_the_window() -> None:
     shop = source("shop", "interval:2w")
-    start, end = WEEK
+    start, end = NOW_WEEK
     fires = []
     moment = trigger_for(shop).get_next_fire_time(None, start - timedelta(weeks=4))
     while moment is not None and moment < end:
@@ -124,4 +123,4 @@ def test_interval_fires_are_the_grid_times_in_the_window() -> None:
 
 def test_fire_count_refuses_a_schedule_the_grammar_refuses() -> None:
     with pytest.raises(ScheduleError):
-        fire_count(source("shop", "cron:not a cron"), *WEEK, limit=500)
+        fire_count(source("shop", "cron:not a cron"), *NOW_WEEK, limit=500)

@@ -12,17 +12,12 @@ from storage.listings import (
     mark_missing_listings,
 )
 from storage.models import CrawlRun
-from storage.sources import upsert_source
-from tests.factories import add_listing
+from tests.factories import add_listing, add_source
 
 
 def stored_listing(session: Session, now: datetime, url: str, etag: str | None = None) -> None:
     modified = "Wed, 01 Jan 2025 00:00:00 GMT" if etag else None
     add_listing(session, url, now, text=f"text of {url}", etag=etag, last_modified=modified)
-
-
-def add_source(session: Session, now: datetime) -> None:
-    upsert_source(session, source_id="shop", name="Shop", config={}, scope_fingerprint="f", now=now)
 
 
 def test_validators_are_kept_for_a_conditional_get(session: Session, now: datetime) -> None:

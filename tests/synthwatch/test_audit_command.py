@@ -14,6 +14,7 @@ from sqlalchemy import delete, update
 from storage.audit import append_event
 from storage.config import StorageSettings
 from storage.models import AuditEvent
+from storage.users import create_user
 from synthwatch.cli import USER_ERRORS
 from synthwatch.commands import audit
 from synthwatch.store import Store
@@ -97,3 +98,21 @@ def test_a_bad_checkpoint_file_is_a_usage_error(store: Store, tmp_path: Path) ->
 
     assert run("audit", "verify", "--checkpoint", str(bad)) == 2
     assert run("audit", "verify", "--checkpoint", str(tmp_path / "absent.json")) == 2
+
+
+def test_a_changed_actor_id_is_named_and_exits_1(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with store.sessions() as session:
+        lee = create_user(session, username="lee", password_hash="x", role="legal", now=NOW)
+        append_event(
+            session, action="source.approved", object_type="source", object_id="s", now=NOW,
+            actor=lee,
+        )  # fmt: skip
+    assert run("audit", "verify") == 0
+    with store.sessions() as session:
+        # Who did it changes; the user name shown beside it does not.
+        session.execute(update(AuditEvent).where(AuditEvent.id == 7).values(actor_id=None))
+
+    assert run("audit", "verify") == 1
+    assert "BROKEN at audit row 7 (modified)" in capsys.readouterr().out

@@ -9,17 +9,11 @@ from storage.db import make_engine, make_session_factory, transaction
 from storage.listings import IndicatorRecord
 from storage.migrate import upgrade
 from synthwatch.cli import main
-from tests.conftest import NOW
-from tests.storage.storage_testkit import downgrade, store
+from tests.conftest import NOW, downgrade
+from tests.factories import add_offer, invented_source_toml
 
-BROKEN_SOURCE = """\
-[[source]]
-id = "shop"
-name = "Invented shop"
-seeds = "https://shop.example/"
-allowed_domains = ["shop.example"]
-legal_note = "invented"
-"""
+# Seeds must be a list.
+BROKEN_SOURCE = invented_source_toml(name="Invented shop", seeds='"https://shop.example/"')
 
 
 @pytest.fixture
@@ -36,7 +30,10 @@ def test_sources_check_names_the_file_and_line_of_an_error(
     path.write_text(BROKEN_SOURCE)
     assert main(["sources", "check", str(path)]) == 1
     out = capsys.readouterr().out
-    assert f"{path}:4" in out.replace("\n", "") and "seeds" in out
+    line = 1 + next(
+        n for n, text in enumerate(BROKEN_SOURCE.splitlines()) if text.startswith("seeds")
+    )
+    assert f"{path}:{line}" in out.replace("\n", "") and "seeds" in out
 
 
 def test_sources_check_accepts_the_demo_sources(
@@ -71,7 +68,7 @@ def test_db_upgrade_fills_the_identifier_keys_of_stored_indicators(
     engine = make_engine(url)
     upgrade(engine)
     with transaction(make_session_factory(engine)) as session:
-        store(
+        add_offer(
             session,
             NOW,
             "https://shop.example/1",

@@ -8,14 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from crawlers.runner import run_crawl
-from crawlers.sources import load_sources
-from demo.server import DemoServer
 from storage.config import StorageSettings
 from storage.crawls import crawl_summary
 from storage.models import Capture, Listing
-from synthwatch.demo import approve_demo_sources, ensure_demo_users, render_sources
 from synthwatch.store import Store
+from tests.synthwatch.crawl_testkit import crawl_demo_forum
 
 pytestmark = pytest.mark.slow
 
@@ -28,15 +25,7 @@ def test_a_crawl_stores_and_flags_on_postgresql(postgres_url: str, tmp_path: Pat
     }
     store = Store.open(StorageSettings.from_env(env), migrate=True)
     try:
-        with DemoServer() as site:
-            sources = render_sources(site.base_url, tmp_path / "sources.toml")
-            with store.sessions() as session:
-                ensure_demo_users(session, datetime.now(UTC))
-                approve_demo_sources(session, load_sources(sources), datetime.now(UTC))
-            outcome = run_crawl(
-                "demo-forum", sources=[sources], env=env, timeout=120, allow_loopback=True
-            )
-        assert outcome.ok, outcome.log_path.read_text()
+        outcome = crawl_demo_forum(store, env, tmp_path)
         assert outcome.run_id is not None
         with store.sessions() as session:
             summary = crawl_summary(session, [outcome.run_id], now=datetime.now(UTC))

@@ -14,18 +14,9 @@ import pytest
 
 from synthwatch.cli import main
 from tests.conftest import migrated_copy
-from tests.factories import source_toml
+from tests.factories import invented_source_toml
 
-SOURCE = source_toml(
-    "shop",
-    "https://shop.example",
-    name="Invented shop",
-    listing_links='["a.item"]',
-    index_links=None,
-    pagination=None,
-    pattern=None,
-    schedule="cron:0 6 * * 1",
-)
+SOURCE = invented_source_toml(name="Invented shop", schedule="cron:0 6 * * 1")
 
 
 @pytest.fixture
@@ -58,6 +49,7 @@ def test_only_an_approved_source_gets_a_next_run(
     assert "approved" in row and "now (catch-up)" in row and "never" in row
 
 
+@pytest.mark.slow
 def test_the_scheduler_stops_cleanly_on_sigterm(home: Path) -> None:
     env = {**os.environ, "SYNTHWATCH_CONTACT_URL": "http://127.0.0.1/contact"}
     process = subprocess.Popen(

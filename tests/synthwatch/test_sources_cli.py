@@ -9,20 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from storage.db import make_engine, make_session_factory
-from storage.models import AuditEvent
+from storage.models import AuditEvent, Source
 from synthwatch.cli import main
 from tests.conftest import migrated_copy
-from tests.factories import source_toml
+from tests.factories import invented_source_toml
 
-SOURCE = source_toml(
-    "shop",
-    "https://shop.example",
-    name="Invented shop",
-    listing_links='["a.item"]',
-    index_links=None,
-    pagination=None,
-    pattern=None,
-)
+SOURCE = invented_source_toml(name="Invented shop")
 WIDER = SOURCE.replace('["shop.example"]', '["shop.example", "other.example"]')
 
 
@@ -126,3 +118,98 @@ def test_users_are_disabled_never_deleted(
     assert "disabled" in rows["abe"] and "legal" in rows["ada"]
     main(["sources", "propose", str(home / "sources.toml")])
     assert approve(monkeypatch, "ada", "ada-password-1") == 0
+
+
+def fingerprint_of(home: Path) -> str:
+    engine = make_engine(f"sqlite:///{home / 'synthwatch.db'}")
+    with make_session_factory(engine)() as session:
+        source = session.get(Source, "shop")
+        assert source is not None
+        return source.scope_fingerprint
+
+
+def test_approve_prints_the_scope_and_fingerprint_before_the_password(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["sources", "propose", str(home / "sources.toml")])
+    capsys.readouterr()
+    printed: list[str] = []
+
+    def read_password(prompt: str) -> str:
+        printed.append(capsys.readouterr().err)
+        return "lena-password-1"
+
+    monkeypatch.setattr("synthwatch.commands.sources.read_password", read_password)
+    assert main(["sources", "approve", "shop", "--as", "lena", "--basis", "Public"]) == 0
+
+    (before,) = printed
+    assert "allowed_domains: shop.example" in before
+    assert "seeds: https://shop.example/" in before
+    assert "sitemaps: -" in before and "search_templates: " in before
+    assert f"fingerprint: {fingerprint_of(home)}" in before
+
+
+def test_a_scope_registered_during_the_password_prompt_is_not_approved(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["sources", "propose", str(home / "sources.toml")])
+    shown = fingerprint_of(home)
+
+    def read_password(prompt: str) -> str:
+        # While the legal user types, someone registers a wider scope.
+        (home / "sources.toml").write_text(WIDER)
+        assert main(["sources", "propose", str(home / "sources.toml")]) == 0
+        return "lena-password-1"
+
+    monkeypatch.setattr("synthwatch.commands.sources.read_password", read_password)
+    capsys.readouterr()
+    assert main(["sources", "approve", "shop", "--as", "lena", "--basis", "Public"]) == 2
+
+    assert "changed since it was shown" in capsys.readouterr().err
+    assert fingerprint_of(home) != shown
+    assert "unapproved" in state(capsys)
+
+
+def test_a_pinned_fingerprint_approves_only_that_scope(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["sources", "propose", str(home / "sources.toml")])
+    reviewed = fingerprint_of(home)
+    (home / "sources.toml").write_text(WIDER)
+    main(["sources", "propose", str(home / "sources.toml")])
+    command = ["sources", "approve", "shop", "--as", "lena", "--basis", "Public", "--fingerprint"]
+
+    type_password(monkeypatch, "lena-password-1")
+    capsys.readouterr()
+    assert main([*command, reviewed]) == 2
+    assert f"not {reviewed[:12]}" in capsys.readouterr().err
+    assert "unapproved" in state(capsys)
+
+    type_password(monkeypatch, "lena-password-1")
+    assert main([*command, fingerprint_of(home)]) == 0
+    row = state(capsys)
+    assert "approved" in row and "unapproved" not in row
+
+
+def test_an_empty_sources_file_fails_check_and_propose(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (home / "empty.toml").write_text("# nothing yet\n")
+    capsys.readouterr()
+
+    assert main(["sources", "check", str(home / "empty.toml")]) == 1
+    assert "no [[source]] block" in capsys.readouterr().out
+    assert main(["sources", "propose", str(home / "empty.toml")]) == 2
+    assert "no [[source]] block" in capsys.readouterr().err
+
+
+def test_messages_quoting_source_blocks_keep_their_brackets(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (home / "wrong.toml").write_text('[[sources]]\nid = "x"\n')
+    capsys.readouterr()
+
+    assert main(["sources", "check", str(home / "wrong.toml")]) == 1
+    assert "expected [[source]] blocks" in capsys.readouterr().out
+    assert main(["sources", "propose", str(home / "wrong.toml")]) == 2
+    assert "expected [[source]] blocks" in capsys.readouterr().err
