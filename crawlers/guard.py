@@ -4,6 +4,7 @@ Requests are refused (`IgnoreRequest`, stat `synthwatch/refused/<reason>`, URL k
 `synthwatch/refused_urls/<reason>`) for these reasons, checked in this order:
 
 - `scheme`: not http or https.
+- `credentials`: the URL carries a user name or password (`https://user:pass@host/`).
 - `onion`: a `.onion` or `.i2p` host; SynthWatch never touches hidden services.
 - `ip_literal`: the host is an IP address (a loopback IP only passes with loopback allowed),
   or ends in a number and so would be read as one (`2130706433`, `0x7f.1`, `0177.0.0.1`).
@@ -138,6 +139,9 @@ def refusal_reason(url: str, *, allowed_domains: Iterable[str], allow_loopback: 
     host = (parts.hostname or "").rstrip(".")
     if parts.scheme not in ("http", "https") or not host:
         return "scheme"
+    if parts.username is not None or parts.password is not None:
+        # Never send credentials: `user:pass@` would reach the site as Basic auth.
+        return "credentials"
     if host.endswith(HIDDEN_SUFFIXES) or host in ("onion", "i2p"):
         return "onion"
     address = ip_literal(host)

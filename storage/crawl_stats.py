@@ -20,8 +20,8 @@ stable table. Counters:
 - `synthwatch/listings_gone`: listings newly marked gone, having been missed by
   `SYNTHWATCH_GONE_AFTER` such runs in a row.
 - `synthwatch/flagged`: stored listings whose analysis reads as an offer.
-- `synthwatch/refused/<reason>`: requests refused, per reason: the guard's (`scheme`, `onion`,
-  `ip_literal`, `out_of_scope`, `login`, `private_address`), `robots` (robots.txt disallows the
+- `synthwatch/refused/<reason>`: requests refused, per reason: the guard's (`scheme`,
+  `credentials`, `onion`, `ip_literal`, `out_of_scope`, `login`, `private_address`), `robots` (robots.txt disallows the
   URL, or the host's robots.txt is unreachable) and `crawl_delay` (the host asks a Crawl-delay
   above `SYNTHWATCH_ROBOTS_MAX_CRAWL_DELAY`).
 - `synthwatch/blocked`: pages that were CAPTCHA or WAF challenges (never stored).
@@ -127,6 +127,7 @@ EXTRACTION_NOTES_PREFIX = "synthwatch/extraction_notes/"
 
 REFUSAL_REASONS = (
     "scheme",
+    "credentials",
     "onion",
     "ip_literal",
     "out_of_scope",

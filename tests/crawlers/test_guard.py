@@ -71,6 +71,9 @@ def check(guard: OpenWebGuard, request: Request) -> None:
     [
         ("ftp://shop.example/file", "scheme"),
         ("file:///etc/passwd", "scheme"),
+        # Credentials in the URL would be sent as Basic auth: never.
+        ("https://buyer:secret@shop.example/listing/1", "credentials"),
+        ("https://buyer@shop.example/listing/1", "credentials"),
         ("http://market.onion/listing/1", "onion"),
         ("http://shop.example.onion/", "onion"),
         ("http://market.i2p/", "onion"),
