@@ -115,6 +115,8 @@ def source_id(text: str) -> str:
 
 record_id = whole_number(1, MAX_ID)
 port = whole_number(1, 65535)
+# 0 asks the system for any free port (the demo marketplace in tests).
+port_or_any = whole_number(0, 65535)
 
 
 def read_password(prompt: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from synthwatch.commands.common import Subparsers, port
+from synthwatch.commands.common import Subparsers, port, port_or_any
 
 
 def register(sub: Subparsers) -> None:
@@ -16,9 +16,10 @@ def register(sub: Subparsers) -> None:
     demo.add_argument("--port", type=port, default=8000, help="review app port (default 8000)")
     demo.add_argument(
         "--site-port",
-        type=port,
+        type=port_or_any,
         default=8421,
-        help="demo marketplace port; a free one is used when it is taken (default 8421)",
+        help="demo marketplace port, 0 for any free one; a free one is used when it is taken "
+        "(default 8421)",
     )
     demo.set_defaults(handler=run)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 
+import pytest
 from sqlalchemy import select
 
 from crawlers.html_text import EXTRACTION_FIELD, MAX_TEXT_CHARS
@@ -13,6 +14,8 @@ from storage.warc import read_capture
 from tests.crawlers.fakes import FailingAnalyser
 from tests.crawlers.harness import Harness, MockServer
 from tests.factories import source_toml
+
+pytestmark = pytest.mark.slow
 
 OFFER = "<p>Fentanyl powder, $120 a gram</p>"
 HOSTILE = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from storage.crawls import crawl_summary
@@ -9,6 +10,8 @@ from storage.models import Case, CrawlRun, Listing
 from tests.conftest import NOW
 from tests.crawlers.harness import Harness, MockServer
 from tests.factories import source_toml
+
+pytestmark = pytest.mark.slow
 
 ROBOTS = "User-agent: *\nAllow: /\n"
 MONTHS = 600  # "forever", as far as a test crawl goes: the crawl must stop long before
