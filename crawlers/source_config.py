@@ -18,8 +18,11 @@ DEFAULT_MAX_DEPTH = 100
 # Index pages of one URL pattern (digits as a wildcard): a calendar or a pager past this many
 # pages is a trap, or a site that says so in its source.
 DEFAULT_MAX_PATTERN_PAGES = 200
-# URLs of one path differing only in their query, for a source without `query_params`.
-DEFAULT_MAX_QUERY_VARIANTS = 50
+# Listing URLs of one path differing only in their query, for a source without `query_params`.
+# High, because a shop addressing products as `product.php?id=N` is common; a page linked under
+# many query strings is caught by its text instead (a variant with the text of one already
+# read is the same listing: `synthwatch/duplicates/query_variant`).
+DEFAULT_MAX_QUERY_VARIANTS = 1000
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,9 @@ stable table. Counters:
   `SYNTHWATCH_GONE_AFTER` such runs in a row.
 - `synthwatch/flagged`: stored listings whose analysis reads as an offer.
 - `synthwatch/refused/<reason>`: requests refused, per reason: the guard's (`scheme`,
-  `credentials`, `onion`, `ip_literal`, `out_of_scope`, `login`, `private_address`), `robots` (robots.txt disallows the
-  URL, or the host's robots.txt is unreachable) and `crawl_delay` (the host asks a Crawl-delay
-  above `SYNTHWATCH_ROBOTS_MAX_CRAWL_DELAY`).
+  `credentials`, `onion`, `ip_literal`, `out_of_scope`, `login`, `private_address`), `robots`
+  (robots.txt disallows the URL, or the host's robots.txt is unreachable) and `crawl_delay` (the
+  host asks a Crawl-delay above `SYNTHWATCH_ROBOTS_MAX_CRAWL_DELAY`).
 - `synthwatch/blocked`: pages that were CAPTCHA or WAF challenges (never stored).
 - `synthwatch/errors`: URLs that failed, and failures in callbacks and pipelines.
 - `synthwatch/errors/<reason>`: the same per reason: `timeout` (DOWNLOAD_TIMEOUT),
@@ -67,7 +67,8 @@ Other counters, created when they happen: `synthwatch/evidence/records`,
 `synthwatch/extraction/<method>` (how a listing's text was read), `synthwatch/skipped/not_text`,
 `synthwatch/sitemap/invalid`, `synthwatch/guard/credentials_stripped`,
 `synthwatch/redirects/to_seen` (a redirect to a URL this crawl already requested: not fetched
-twice, not an error).
+twice, not an error), `synthwatch/duplicates/query_variant` (a listing URL that differs from one
+read before only in its query, with the same text: the same listing, not stored twice).
 
 Lists, each bounded: `synthwatch/refused_urls/<reason>`, `synthwatch/capped_urls/<reason>`,
 `synthwatch/traps` (the URL patterns found to be traps, digits as `N`) and
@@ -109,6 +110,7 @@ DURATION_SECONDS = "synthwatch/duration_seconds"
 
 EVIDENCE_RECORDS = "synthwatch/evidence/records"
 SKIPPED_NOT_TEXT = "synthwatch/skipped/not_text"
+QUERY_VARIANT_DUPLICATES = "synthwatch/duplicates/query_variant"
 SITEMAP_INVALID = "synthwatch/sitemap/invalid"
 CREDENTIALS_STRIPPED = "synthwatch/guard/credentials_stripped"
 REDIRECTS_TO_SEEN = "synthwatch/redirects/to_seen"

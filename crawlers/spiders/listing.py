@@ -44,6 +44,7 @@ from crawlers.sources import SourceConfig
 from crawlers.stats import record_error, record_url
 from storage import crawl_stats
 from storage.clock import Clock, utcnow
+from storage.listings import text_fingerprint
 
 if TYPE_CHECKING:
     from typing import Self
@@ -117,6 +118,9 @@ class ListingSpider(Spider):
         pattern = self.source.discovery.listing_url_pattern
         self.listing_url = re.compile(pattern) if pattern else None
         self.seen: set[str] = set()
+        # (host and path, text fingerprint) of the listings read: a query variant with the same
+        # text is the same listing (one page linked under 300 query strings is one listing).
+        self.texts: set[tuple[str, str]] = set()
         self.query_params = self.source.discovery.query_params
         self.bounds = CrawlBounds(self.source.limits, query_params_given=bool(self.query_params))
         self.clock: Clock = utcnow
@@ -230,6 +234,9 @@ class ListingSpider(Spider):
             return
         page = self.reader.read(response.body, response.encoding)
         stats = self.crawler.stats
+        if self.is_query_variant(response.url, page.text):
+            stats.inc_value(crawl_stats.QUERY_VARIANT_DUPLICATES)
+            return
         stats.inc_value(crawl_stats.extraction_key(page.method))
         for note in page.notes:
             stats.inc_value(crawl_stats.extraction_note_key(note))
@@ -250,6 +257,15 @@ class ListingSpider(Spider):
             fields=page.fields | stored_signals(page.signals) | notes,
             signals=page.signals,
         )
+
+    def is_query_variant(self, url: str, text: str) -> bool:
+        """Tell whether a page with a query has the text of a page of its path read before."""
+        parts = urlsplit(url)
+        key = (f"{parts.netloc}{parts.path}", text_fingerprint(text))
+        if key in self.texts:
+            return bool(parts.query)
+        self.texts.add(key)
+        return False
 
     def on_error(self, failure: Failure) -> None:
         """Record a failed request (refusals and blocks were recorded where they happened)."""

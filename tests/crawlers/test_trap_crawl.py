@@ -109,11 +109,30 @@ def test_query_string_variants_of_one_page_are_bounded(
     stats = run_stats(harness, outcome.run_id)
     with harness.session_factory() as session:
         urls = set(session.scalars(select(Listing.url)))
-    # The trackers and fragments are one page; five session ids, then the bound.
-    assert urls == {f"{server.base_url}/item/one"} | {
-        f"{server.base_url}/item/one?session={n}" for n in range(5)
-    }
+    # The trackers and fragments are one page; five session ids are fetched, then the bound;
+    # a session id with the text of the page read before it is that page, not a listing.
+    assert f"{server.base_url}/item/one" in urls and len(urls) <= 2
     assert stats["synthwatch/capped/query_variants"] == 95
+    assert stats["synthwatch/duplicates/query_variant"] >= 4
+
+
+def test_query_variants_with_one_text_are_one_listing_by_default(
+    harness: Harness, server: MockServer
+) -> None:
+    variants_site(server)
+    sources = harness.write_sources(source_toml("variants", server.base_url, index_links=None))
+    harness.register_file(sources)
+
+    outcome = harness.crawl("variants", sources, timeout=60)
+
+    assert outcome.ok, outcome.log_path.read_text()
+    stats = run_stats(harness, outcome.run_id)
+    with harness.session_factory() as session:
+        urls = set(session.scalars(select(Listing.url)))
+    # 300 query strings, one text: one listing (two when a session variant came first).
+    assert f"{server.base_url}/item/one" in urls and len(urls) <= 2
+    assert stats["synthwatch/duplicates/query_variant"] >= 99
+    assert stats.get("synthwatch/capped/query_variants", 0) == 0
 
 
 def test_a_source_naming_its_query_params_gets_one_listing(
