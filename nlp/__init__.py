@@ -35,7 +35,7 @@ from nlp.analysis import (
     Reason,
 )
 from nlp.errors import NlpDataError
-from nlp.identifiers import identifier_key
+from nlp.identifiers import identifier_key, key_kind
 from nlp.lexicon import Concept, Lexicon, load_lexicon
 from nlp.pipeline import Analyser, analyse, analyse_many
 from nlp.scoring import load_weights
@@ -60,5 +60,6 @@ __all__ = [
     "analyse",
     "analyse_many",
     "identifier_key",
+    "key_kind",
     "load_lexicon",
 ]

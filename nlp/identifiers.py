@@ -139,3 +139,12 @@ def identifier_key(kind: str, text: str, value: str) -> str | None:
         return None
     channel = CHANNELS[lead["ch"].lower().replace(" ", "")]
     return _handle_key(channel, text[lead.end() :])
+
+
+# What a key's prefix names; any other prefix is the channel of a handle ("wickr:chemking").
+_KEY_KINDS = {"phone": "phone", "email": "email", **dict.fromkeys(_COINS.values(), "wallet")}
+
+
+def key_kind(key: str) -> str:
+    """Return what an identifier key names: ``phone``, ``email``, ``wallet`` or ``handle``."""
+    return _KEY_KINDS.get(key.partition(":")[0], "handle")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from storage.listings import identifier_kind
+from nlp import key_kind
 from storage.models import Case, ListingVersion
 
 # STIX 2.1 section 2.9: SCO ids are UUIDv5 of their id-contributing properties in this namespace.
@@ -202,7 +202,7 @@ def identifier_observable(key: str) -> dict[str, Any] | None:
     ``account_type`` is a closed vocabulary under strict validation that lacks most channels.
     Phones and wallets have no STIX 2.1 observable type and are left out.
     """
-    kind, identifier = identifier_kind(key), key.partition(":")[2]
+    kind, identifier = key_kind(key), key.partition(":")[2]
     if kind == "email":
         email_id = _sco_id("email-addr", {"value": identifier})
         return {"type": "email-addr", "spec_version": "2.1", "id": email_id, "value": identifier}

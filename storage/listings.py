@@ -335,19 +335,6 @@ def shared_identifier_listings(session: Session, listing_id: int) -> list[Shared
     ]
 
 
-# The prefix of a stored identifier key says what it names; any other prefix is a channel.
-_KEY_KINDS = {"phone": "phone", "email": "email", "btc": "wallet", "eth": "wallet", "xmr": "wallet"}
-
-
-def identifier_kind(key: str) -> str:
-    """Return what a stored identifier key names: ``phone``, ``email``, ``wallet`` or ``handle``.
-
-    Keys are written by extraction as ``<prefix>:<identifier>``; a handle's prefix is its channel
-    ("session:05...", "wickr:chemking").
-    """
-    return _KEY_KINDS.get(key.partition(":")[0], "handle")
-
-
 def listing_capture(session: Session, listing_id: int, capture_id: int) -> Capture | None:
     """Return one capture of a listing, or None when it belongs to another listing."""
     capture = session.get(Capture, capture_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlp import analyse, identifier_key
+from nlp import analyse, identifier_key, key_kind
 
 BECH32 = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"  # BIP-173 example
 SESSION = "05" + "ab" * 32
@@ -76,3 +76,20 @@ def test_identifier_key_of_stored_rows(kind: str, value: str, text: str, key: st
 
 def test_hidden_characters_do_not_split_a_key() -> None:
     assert identifier_key("contact", "Wickr: Chem\u200bKing", "wickr") == "wickr:chemking"
+
+
+@pytest.mark.parametrize(
+    ("key", "kind"),
+    [
+        ("phone:+12025550143", "phone"),
+        ("email:sales@shop.example", "email"),
+        ("btc:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", "wallet"),
+        ("eth:0xde0b295669a9fd93d5f28d9ec85e40f4cb697bae", "wallet"),
+        ("xmr:4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx", "wallet"),
+        ("wickr:chemking", "handle"),
+        ("session:05" + "ab" * 32, "handle"),
+        ("telegram:chem_king", "handle"),
+    ],
+)
+def test_a_key_prefix_says_what_it_names(key: str, kind: str) -> None:
+    assert key_kind(key) == kind

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from storage.listings import IndicatorRecord, identifier_kind, shared_identifier_listings
+from storage.listings import IndicatorRecord, shared_identifier_listings
 from tests.factories import add_offer
 
 SESSION_ID = "05" + "3f" * 32  # a Session id: 66 hex digits
@@ -91,20 +90,3 @@ def test_the_lookup_searches_the_key_index(session: Session, now: datetime) -> N
     assert " LIKE " not in lookup.upper() and " LIMIT " not in lookup.upper()
     plan = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {lookup}", params).all()
     assert any("USING INDEX ix_indicators_key (key=?)" in row[-1] for row in plan), plan
-
-
-@pytest.mark.parametrize(
-    ("key", "kind"),
-    [
-        ("phone:+12025550143", "phone"),
-        ("email:sales@shop.example", "email"),
-        ("btc:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", "wallet"),
-        ("eth:0xde0b295669a9fd93d5f28d9ec85e40f4cb697bae", "wallet"),
-        ("xmr:4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx", "wallet"),
-        ("wickr:chemking", "handle"),
-        (f"session:{SESSION_ID}", "handle"),
-        ("telegram:chem_king", "handle"),
-    ],
-)
-def test_a_key_prefix_says_what_it_names(key: str, kind: str) -> None:
-    assert identifier_kind(key) == kind
