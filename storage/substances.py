@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import Select, distinct, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import LexiconCandidate, ListingVersion, Mention
@@ -53,9 +53,9 @@ def substances_of_versions(
     return {version_id: tuple(tags.values()) for version_id, tags in found.items()}
 
 
-def substance_counts(session: Session, *, start: datetime, end: datetime) -> list[SubstanceCount]:
-    """Count, per substance, the listings whose versions of ``[start, end)`` named it."""
-    query = (
+def _counts(start: datetime, end: datetime) -> Select[str, str, str, int, int]:
+    """Count listings and mentions per substance over the versions of ``[start, end)``."""
+    return (
         select(
             Mention.concept_id,
             func.min(Mention.name),
@@ -67,11 +67,21 @@ def substance_counts(session: Session, *, start: datetime, end: datetime) -> lis
         .where(ListingVersion.created_at >= start, ListingVersion.created_at < end)
         .group_by(Mention.concept_id)
     )
+
+
+def _sorted_counts(
+    session: Session, query: Select[str, str, str, int, int]
+) -> list[SubstanceCount]:
     counts = [
         SubstanceCount(concept_id, name, substance_class, listings, mentions)
         for concept_id, name, substance_class, listings, mentions in session.execute(query)
     ]
     return sorted(counts, key=lambda c: (-c.listings, -c.mentions, c.name))
+
+
+def substance_counts(session: Session, *, start: datetime, end: datetime) -> list[SubstanceCount]:
+    """Count, per substance, the listings whose versions of ``[start, end)`` named it."""
+    return _sorted_counts(session, _counts(start, end))
 
 
 def first_seen_substances(
@@ -85,21 +95,11 @@ def first_seen_substances(
         .subquery()
     )
     query = (
-        select(
-            Mention.concept_id,
-            func.min(Mention.name),
-            func.min(Mention.substance_class),
-            func.count(distinct(ListingVersion.listing_id)),
-            func.count(Mention.id),
-        )
-        .join(ListingVersion, Mention.version_id == ListingVersion.id)
+        _counts(start, end)
         .join(first, first.c.concept_id == Mention.concept_id)
         .where(first.c.first >= start, first.c.first < end)
-        .where(ListingVersion.created_at >= start, ListingVersion.created_at < end)
-        .group_by(Mention.concept_id)
     )
-    counts = [SubstanceCount(*row) for row in session.execute(query)]
-    return sorted(counts, key=lambda c: (-c.listings, -c.mentions, c.name))
+    return _sorted_counts(session, query)
 
 
 def substance_classes(session: Session) -> list[str]:
