@@ -33,7 +33,10 @@ BLOCK_SCOPED_KINDS = frozenset({"harm_reduction", "medical"})
 BOILERPLATE_WORDS = 5
 _WORDS = re.compile(r"\w+")
 
-_BOUNDARY = re.compile(r"[.!?;]+(?=\s|$)|\n")
+# "[.!?;]+(?=\s|$)|\n", written to start on one character class so that the engine skips
+# straight to the candidates (a pattern starting with a repeat or an alternation of classes
+# is tried at every position).
+_BOUNDARY = re.compile(r"[.!?;\n](?:(?<=\n)|(?<=[.!?;])[.!?;]*(?=\s|$))")
 _OPENERS = " \t\"'*-\u2022>([:"
 _QUESTION_START = re.compile(
     r"(?:what|why|how|who|where|when|which|is|are|was|were|does|do|did|can|could|should|would"
@@ -88,17 +91,29 @@ class ContextResult:
 
 
 class _Sentences:
-    """Sentence boundaries of a text, for finding the sentence around a span."""
+    """Sentence boundaries of a text, for finding the sentence around a span.
+
+    Found on the first question: most texts name no substance and never ask one.
+    """
 
     def __init__(self, text: str) -> None:
-        matches = list(_BOUNDARY.finditer(text))
         self.text = text
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.marks: list[str] = []
+        self._found = False
+
+    def _find(self) -> None:
+        matches = list(_BOUNDARY.finditer(self.text))
         self.starts = [m.start() for m in matches]
         self.ends = [m.end() for m in matches]
         self.marks = [m.group() for m in matches]
+        self._found = True
 
     def around(self, start: int, end: int) -> tuple[int, int, str]:
         """Return (sentence start, sentence end, terminating punctuation) around a span."""
+        if not self._found:
+            self._find()
         i = bisect_right(self.ends, start) - 1
         sentence_start = self.ends[i] if i >= 0 else 0
         j = bisect_left(self.starts, end)

@@ -50,6 +50,107 @@ def _has_top_level_bar(pattern: str) -> bool:
     return False
 
 
+def _top_level(pattern: str) -> tuple[list[str], int]:
+    """Split `pattern` at its top-level bars, up to the ")" closing its first group.
+
+    Returns the alternatives and the index of that ")" (len(pattern) if it has none).
+    """
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    escaped = in_class = False
+    for i, char in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]" or i == start
+        elif char == "[":
+            in_class = True
+            start = i + 1 if pattern[i + 1 : i + 2] != "^" else i + 2
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                return [*parts, pattern[len("".join(parts)) + len(parts) : i]], i
+        elif char == "|" and depth == 0:
+            parts.append(pattern[len("".join(parts)) + len(parts) : i])
+    return [*parts, pattern[len("".join(parts)) + len(parts) :]], len(pattern)
+
+
+def _by_first_character(pattern: str, depth: int = 0) -> list[tuple[str, str]] | None:
+    """Return `pattern` as (first letter or digit, rest) alternatives in order, or None.
+
+    "(?:big|huge) stock" is ("b", "ig stock"), ("h", "uge stock"); "(?:for )?research" is
+    ("f", "or research"), ("r", "esearch"); "\\d+ ?l" is one per digit, ("0", "\\d* ?l") ....
+    Leftmost-first, "(?:A|B)R" tries the same things in the same order as "AR|BR", and
+    "(?:A)?R" as "AR|R". None when the pattern starts otherwise.
+    """
+    if depth > 8 or not pattern:
+        return None
+    alternatives, _ = _top_level(pattern)
+    if len(alternatives) > 1:
+        found: list[tuple[str, str]] = []
+        for alternative in alternatives:
+            expanded = _by_first_character(alternative, depth + 1)
+            if expanded is None:
+                return None
+            found.extend(expanded)
+        return found
+    if pattern[0].isalnum() and pattern[1:2] not in ("?", "*", "+", "{"):
+        return [(pattern[0], pattern[1:])]
+    if pattern.startswith("\\d") and pattern[2:3] not in ("?", "*", "{"):
+        if pattern[2:3] == "+":
+            if pattern[3:4] in ("?", "+"):
+                return None  # lazy or possessive
+            rest = "\\d*" + pattern[3:]
+        else:
+            rest = pattern[2:]
+        return [(digit, rest) for digit in "0123456789"]
+    if not pattern.startswith("(?:"):
+        return None
+    inner, close = _top_level(pattern[3:])
+    after = pattern[3 + close + 1 :]
+    optional = after[:1] == "?"
+    if optional:
+        after = after[1:]
+    if after[:1] in ("?", "*", "+", "{"):
+        return None
+    found = []
+    for alternative in [*inner, *([""] if optional else [])]:
+        expanded = _by_first_character(alternative + after, depth + 1)
+        if expanded is None:
+            return None
+        found.extend(expanded)
+    return found
+
+
+def _dispatched(order: list[str], groups: dict[str, list[str]]) -> str | None:
+    """Return the alternation with every branch behind its first character, or None.
+
+    The engine rejects a branch starting with a literal at a glance and enters every other
+    one ("(?:police|customs) raid") at every word. Each character's branches keep the order
+    they had, so the same branch wins at every position.
+    """
+    by_character: dict[str, list[str]] = {}
+    for key in order:
+        if len(key) == 1 and key.isalnum():
+            by_character.setdefault(key, []).extend(groups[key])
+            continue
+        for pattern in groups[key]:
+            expanded = _by_first_character(pattern)
+            if expanded is None:
+                return None
+            for first, rest in expanded:
+                by_character.setdefault(first, []).append(rest)
+    return "|".join(
+        f"{key}(?:{'|'.join(rests)})" if len(rests) > 1 or rests[0] else key
+        for key, rests in by_character.items()
+    )
+
+
 def grouped_alternation(patterns: list[str]) -> str:
     """Join regexes into one alternation, those starting with the same letter behind it.
 
@@ -66,6 +167,10 @@ def grouped_alternation(patterns: list[str]) -> str:
             groups[key] = []
             order.append(key)
         groups[key].append(pattern[1:] if key == first and plain else pattern)
+    if any(not (len(key) == 1 and key.isalnum()) for key in order):
+        dispatched = _dispatched(order, groups)
+        if dispatched is not None:
+            return dispatched
     branches: list[str] = []
     for key in order:
         rests = groups[key]

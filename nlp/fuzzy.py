@@ -91,6 +91,7 @@ class FuzzyMatcher:
                 for variant in deletions(key):
                     self.index.setdefault(variant, set()).add((key, concept.id))
         self._cache: dict[str, str | None] = {}
+        self._plain: set[str] = set()  # words known to misspell nothing
         # Only words one letter shorter or longer than an indexed name can be one edit away;
         # the upper bound also keeps a 100 KB run of letters from being looked at.
         longest = max((len(v) for v in self.index), default=FUZZY_MIN_LENGTH) + 1
@@ -123,6 +124,17 @@ class FuzzyMatcher:
 
     def find(self, lower: str) -> Iterator[FuzzyHit]:
         """Yield misspelt names in lowercased text."""
+        # Nearly every text has none: one pass over its distinct words (strings, no match
+        # objects) finds that out; only a text with a hit is scanned again for offsets.
+        plain = self._plain
+        found = False
+        for word in set(self._words.findall(lower)) - plain:
+            if self.concept_of(word) is not None:
+                found = True
+            elif len(plain) < _CACHE_LIMIT:
+                plain.add(word)
+        if not found:
+            return
         for match in self._words.finditer(lower):
             concept_id = self.concept_of(match.group())
             if concept_id is not None:

@@ -33,8 +33,9 @@ METHOD: dict[str, str] = {"cas": "cas", "analogue": "pattern", "fuzzy": "fuzzy"}
 
 CAS_PATTERN = re.compile(r"(?<![\d-])\d{2,7}-\d{2}-\d(?![\d-])")
 # The same without the leading look-behind, which makes the engine try every position: the
-# character before a match is checked by `cas_numbers`.
-_CAS_SCAN = re.compile(r"\d{2,7}-\d{2}-\d(?![\d-])")
+# character before a match is checked by `cas_numbers`. "\d\d{1,6}", not "\d{2,7}": a pattern
+# that starts on a class, not a repeat, lets the engine skip straight to the digits.
+_CAS_SCAN = re.compile(r"\d\d{1,6}-\d{2}-\d(?![\d-])")
 
 
 def cas_numbers(text: str) -> list[tuple[int, int]]:

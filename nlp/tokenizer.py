@@ -28,10 +28,16 @@ _LINE_BREAKS = str.maketrans("\n\r\t\v\f", "     ")
 # stops other than one between two letters. Inside a token a run becomes a space and commas
 # (split off as affixes); beside a space it becomes commas only: spaCy's tokenizer caches no
 # run of spaces, and a page full of them tokenises ten times slower.
-# Every branch starts with a character class, so the engine skips to candidates directly.
+# The pattern starts with one character class, the union of its branches' first characters,
+# so the engine skips to candidates directly; each branch then checks, behind it, which
+# character it starts with (the branches' first characters are disjoint). As branches:
+# [^\w\s\-(),'\u2019\u2032\u00b1.\[\]+*@]+ | \.(?=[^\W\d_])(?<=[^\W\d_]\.)
+# | -+(?![0-9A-Za-z]) | [\[\]+*]+
+_GLUED = r"[^\w\s\-(),'\u2019\u2032\u00b1.\[\]+*@]"
 _GLUE = re.compile(
-    r"[^\w\s\-(),'\u2019\u2032\u00b1.\[\]+*@]+|\.(?=[^\W\d_])(?<=[^\W\d_]\.)"
-    r"|-+(?![0-9A-Za-z])|[\[\]+*]+"
+    r"[^\w\s(),'\u2019\u2032\u00b1@]"
+    rf"(?:(?<={_GLUED}){_GLUED}*|(?<=[^\W\d_]\.)(?=[^\W\d_])"
+    r"|(?<=-)-*(?![0-9A-Za-z])|(?<=[\[\]+*])[\[\]+*]*)"
 )
 _BRACKETS = frozenset("[]+*")
 _LINKS = ("@", "://", "www.")
