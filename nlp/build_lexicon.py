@@ -33,11 +33,16 @@ from nlp.lexicon_sources import (
     read_pubchem_cas,
     read_slang,
     read_wikipedia,
+    read_tripsit,
     slug,
 )
 
 DATA = Path(__file__).resolve().parent / "data"
 _MAX_ABBREVIATION = 3
+# Lists of drugs only (no chemicals, no plants in general use), whose long single-word names
+# are drug names even where a dictionary has the word.
+_DRUG_LISTS = frozenset({"tripsit"})
+_MIN_DRUG_WORD = 9
 
 
 @dataclass
@@ -54,9 +59,12 @@ class Draft:
     misspellings: list[str]
     curated: bool
     ambiguous: list[str] = field(default_factory=list)
+    pill_names: list[str] = field(default_factory=list)
 
     def row(self) -> dict[str, object]:
-        extra = {"ambiguous": self.ambiguous} if self.ambiguous else {}
+        extra: dict[str, object] = {"ambiguous": self.ambiguous} if self.ambiguous else {}
+        if self.pill_names:
+            extra["pill_names"] = self.pill_names
         return {
             "id": self.id,
             "name": self.name,
@@ -153,6 +161,19 @@ class Builder:
         # A single ordinary word ("nexus", "flea") is no evidence of a substance.
         return not (term.replace("-", "").isalpha() and term.lower() in self.words)
 
+    def _drug_word(self, name: str, listed: Listed, *, by_rule: bool) -> bool:
+        """Return whether a dictionary word a list names is a drug's name all the same.
+
+        A rule's pattern vouches for names of six letters on ("heroin", "cocaine"); a drug
+        list's own single words must be long to be unmistakable ("fluoxetine", but not
+        "salvia", "truffles" or "caffeine").
+        """
+        if not name.isalpha():
+            return False
+        if by_rule:
+            return len(name) > 5
+        return listed.source in _DRUG_LISTS and len(name) >= _MIN_DRUG_WORD
+
     def add(self, listed: Listed) -> None:
         """Merge a listed substance into the concept it names, or make a new concept."""
         keys = [term_key(t) for t in (listed.name, *listed.synonyms)]
@@ -171,7 +192,7 @@ class Builder:
             if PROSE.search(name) or re.match(r"\d{2,7}-\d{2}-\d", name):
                 self.skipped.append(f"{listed.source}: {listed.name} (not a name)")
                 return
-            if not self.usable(name) and not (by_rule and name.isalpha() and len(name) > 5):
+            if not self.usable(name) and not self._drug_word(name, listed, by_rule=by_rule):
                 name = next((t for t in listed.synonyms if self.usable(t)), "")
             concept_id = slug(name)
             if not concept_id or any(d.id == concept_id for d in self.drafts):
@@ -235,6 +256,23 @@ class Builder:
                 and (term_key(t) in listed or (" " not in t and t.lower() in self.words))
             ]
 
+    def add_pill_names(self, names: dict[str, list[str]]) -> None:
+        """Add pill stamps and codes (`[pill_names]`) as ambiguous street names that need a
+        dose or a pill count."""
+        by_id = {d.id: d for d in self.drafts}
+        for concept_id, terms in names.items():
+            draft = by_id.get(concept_id)
+            if draft is None:
+                raise ValueError(f"[pill_names]: no concept {concept_id!r}")
+            for term in terms:
+                if self._own(draft, term):
+                    draft.street_names.append(term)
+                elif self.owner[term_key(term)] is not draft:
+                    raise ValueError(f"[pill_names] {concept_id}: {term!r} names another concept")
+                if term not in draft.ambiguous:
+                    draft.ambiguous.append(term)
+                draft.pill_names.append(term)
+
     def concepts(self) -> list[Draft]:
         """Return the concepts, curated first, then by class and id."""
         curated = [d for d in self.drafts if d.curated]
@@ -286,6 +324,8 @@ def build(sources: Path, overrides_path: Path, words: frozenset[str]) -> Builder
         builder.add(listed)
     for listed in read_wikipedia(chemnet / "csv"):
         builder.add(listed)
+    for listed in read_tripsit(sources / "tripsit" / "drugs.json"):
+        builder.add(listed)
     cas_by_key = read_pubchem_cas(chemnet / "csv")
     for draft in builder.drafts:
         if draft.cas:
@@ -300,6 +340,7 @@ def build(sources: Path, overrides_path: Path, words: frozenset[str]) -> Builder
     builder.mark_ambiguous(
         excluded.get("ambiguous_street_names", []), excluded.get("unambiguous_street_names", [])
     )
+    builder.add_pill_names(overrides.get("pill_names", {}))
     return builder
 
 

@@ -8,6 +8,10 @@ other substances), a word one edit from two concepts is left alone, and so is an
 word one edit from a name (`fuzzy_guard.txt`, written by `nlp.build_lexicon`: "morphing" is
 not morphine), and so is a word whose first letter differs from the name's: misspellers keep
 it, look-alike brand and shop names change it ("Pentanyl", "Ketamyne" stays, "Betamine" not).
+
+A letter lost to a broken encoding ("Xa\ufffdax", U+FFFD REPLACEMENT CHARACTER where the "n"
+was) is a known position, so names from `LOST_LETTER_MIN_LENGTH` letters are matched there:
+the rest of the word must spell the name exactly.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from importlib.resources import files
 from nlp.lexicon import Lexicon, term_key
 
 FUZZY_MIN_LENGTH = 7
+LOST_LETTER_MIN_LENGTH = 5
+_LOST = "\ufffd"
 # Results are cached per word: listing text repeats its vocabulary, so after warm-up almost
 # every word costs one dict probe. The cache is dropped when it grows past this many words.
 _CACHE_LIMIT = 200_000
@@ -90,6 +96,18 @@ class FuzzyMatcher:
                     continue
                 for variant in deletions(key):
                     self.index.setdefault(variant, set()).add((key, concept.id))
+        # (name without the letter at i, i) -> concept ids, for words with a lost letter
+        self.lost: dict[tuple[str, int], set[str]] = {}
+        for concept in lexicon:
+            for term, kind in concept.terms():
+                key = term_key(term)
+                if kind == "misspelling" or len(key) < LOST_LETTER_MIN_LENGTH:
+                    continue
+                if not key.isalpha():
+                    continue
+                for i in range(len(key)):
+                    self.lost.setdefault((key[:i] + key[i + 1 :], i), set()).add(concept.id)
+        self._lost_words = re.compile(rf"(?<![a-z0-9])[a-z]*{_LOST}[a-z]*(?![a-z0-9])")
         self._cache: dict[str, str | None] = {}
         self._plain: set[str] = set()  # words known to misspell nothing
         # Only words one letter shorter or longer than an indexed name can be one edit away;
@@ -122,8 +140,21 @@ class FuzzyMatcher:
                     found.add(concept_id)
         return found.pop() if len(found) == 1 else None
 
+    def _lost_letter(self, word: str) -> str | None:
+        """Return the concept a word with one lost letter ("xa\ufffdax") spells, or None."""
+        if word.count(_LOST) != 1 or len(word) < LOST_LETTER_MIN_LENGTH:
+            return None
+        i = word.index(_LOST)
+        found = self.lost.get((word.replace(_LOST, ""), i), set())
+        return next(iter(found)) if len(found) == 1 else None
+
     def find(self, lower: str) -> Iterator[FuzzyHit]:
         """Yield misspelt names in lowercased text."""
+        if _LOST in lower:
+            for match in self._lost_words.finditer(lower):
+                concept_id = self._lost_letter(match.group())
+                if concept_id is not None:
+                    yield FuzzyHit(match.start(), match.end(), concept_id)
         # Nearly every text has none: one pass over its distinct words (strings, no match
         # objects) finds that out; only a text with a hit is scanned again for offsets.
         plain = self._plain

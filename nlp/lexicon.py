@@ -34,6 +34,7 @@ _FIELDS = {
     "street_names",
     "misspellings",
     "ambiguous",
+    "pill_names",
 }
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _CAS = re.compile(r"^(\d{2,7})-(\d{2})-(\d)$")
@@ -70,6 +71,9 @@ class Concept:
     # Street names that are also ordinary words ("blues", "crack", "spice"): they name the
     # substance only where the text names a substance otherwise too (nlp.mentions).
     ambiguous: tuple[str, ...] = ()
+    # Ambiguous street names that are a pill's stamp ("Maserati", "Tesla", "Hulk") or a short
+    # code ("DOC"): they count only beside a dose or a pill count, never on a grade alone.
+    pill_names: tuple[str, ...] = ()
 
     def terms(self) -> Iterator[tuple[str, str]]:
         """Yield (term, term kind) for every surface form of the concept."""
@@ -157,6 +161,14 @@ def _concept(row: object, path: str, line: int) -> Concept:
             f"{concept_id}: ambiguous terms must be street names: {sorted(unknown_terms)}",
             line,
         )
+    pill_names = _texts(row, "pill_names", path, line)
+    unknown_pills = {term_key(t) for t in pill_names} - {term_key(t) for t in ambiguous}
+    if unknown_pills:
+        raise NlpDataError(
+            path,
+            f"{concept_id}: pill names must be ambiguous street names: {sorted(unknown_pills)}",
+            line,
+        )
     return Concept(
         id=concept_id,
         name=_text(row, "name", path, line, empty=False),
@@ -167,6 +179,7 @@ def _concept(row: object, path: str, line: int) -> Concept:
         street_names=street_names,
         misspellings=_texts(row, "misspellings", path, line),
         ambiguous=ambiguous,
+        pill_names=pill_names,
     )
 
 

@@ -1,11 +1,13 @@
 """Read the public substance lists the lexicon is built from: the DEA's eCFR XML, the INCB lists,
-Wikipedia's list of designer drugs, PubChem synonyms (CAS numbers) and the DEA slang list.
+Wikipedia's list of designer drugs, TripSit's drug list, PubChem synonyms (CAS numbers) and the
+DEA slang list.
 
 A maintenance module of `nlp.build_lexicon`: the pipeline never imports it."""
 
 from __future__ import annotations
 
 import csv
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -247,6 +249,45 @@ def read_wikipedia(folder: Path) -> Iterator[Listed]:
                 source=f"wikipedia:{row['row_section']}",
                 cas=_list_cell(row["cas_numbers"]),
             )
+
+
+# TripSit categories of what is sold as a dietary supplement (melatonin, GABA, 5-HTP): naming
+# one is no evidence of a drug market.
+_TRIPSIT_SKIPPED = frozenset({"supplement"})
+# TripSit's aliases are community shorthand: short ones are codes and words of other things
+# ("25c" is a temperature, "moxy" a hotel, "doral" a city, "robo" a vacuum cleaner).
+_MIN_ALIAS_LETTERS = 6
+_MIN_CODE = 4  # an alias mixing letters and digits ("4fmph", "3fpm") is a code this long
+
+
+def _tripsit_alias(alias: str) -> bool:
+    """Return whether a TripSit alias is specific enough to name its substance in a listing."""
+    key = term_key(alias)
+    if len(key) > MAX_TERM or re.search(r"-\w$", alias):
+        return False  # "4-hydroxy-n": a systematic name cut at its comma
+    if any(c.isdigit() for c in key) and any(c.isalpha() for c in key):
+        return len(key) >= _MIN_CODE
+    return len(key) >= _MIN_ALIAS_LETTERS
+
+
+def read_tripsit(path: Path) -> Iterator[Listed]:
+    """Yield the substances of TripSit's drug list (drugs.json) with their aliases.
+
+    TripSit covers what the legal lists lag behind or leave out: new research chemicals,
+    nootropics, prescription medicines sold without a prescription. Entries without a
+    category (brand names such as "viagra", elements such as "lithium") are left out.
+    """
+    drugs = json.loads(path.read_text(encoding="utf-8"))
+    for key, entry in sorted(drugs.items()):
+        categories = set(entry.get("categories") or ())
+        if not categories or categories & _TRIPSIT_SKIPPED:
+            continue
+        name = str(entry.get("pretty_name") or key)
+        aliases = [
+            str(a).strip("\"' ") for a in entry.get("aliases") or () if _tripsit_alias(str(a))
+        ]
+        synonyms = [key, *aliases] if key.lower() != name.lower() else aliases
+        yield Listed(name=name, synonyms=synonyms, source="tripsit")
 
 
 def read_pubchem_cas(folder: Path) -> dict[str, set[str]]:

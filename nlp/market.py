@@ -1,9 +1,10 @@
 """Drug-market evidence around an ambiguous street name ("speed", "ice", "M30", "molly").
 
 A street name that is also an ordinary word counts only where the text around it reads like
-a drug market: a dose ("220mg", "2 mg"), a pill count ("100 pills", "50x tabs"), a weight menu
-("1-28g", "0.5-14gr"), a price per gram no grocery charges (over `MIN_PRICE_PER_GRAM`), a
-stamp, batch, grade or purity claim ("A++", "uncut", "98% pure"). A cereal at 500 g for £2.50,
+a drug market: a dose ("220mg", "2 mg"), a pill count ("100 pills", "50x tabs", a pill emoji),
+a weight menu ("1-28g", "10-1000g"), one deal-sized weight ("1g", "3.5 gram", up to an ounce),
+a price per gram no grocery charges (over `MIN_PRICE_PER_GRAM`), a stamp, batch, grade or
+purity claim ("A++", "uncut", "98% pure", "top shelf", "B grade"). A cereal at 500 g for £2.50,
 an ice machine making 50 kg a day, a car with top speed 250 km/h carry none of these.
 Evidence is looked for within `REACH` characters of the name: a page of listings is judged
 listing by listing, not as a whole.
@@ -21,19 +22,30 @@ REACH = 240
 MIN_PRICE_PER_GRAM = 1.0
 _GRAMS = {"kg": 1000.0, "g": 1.0, "mg": 0.001, "oz": 28.35, "lb": 453.6}
 
+# The evidence a pill name ("Maserati", "Hulk", "DOC") needs: what a car or a watch lacks.
+PILL_EVIDENCE = frozenset({"dose", "pills"})
+
 _DOSE = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?[ ]?(?:mg|mcg|ug|µg|μg)(?!\w)", re.I)
 _PILLS = re.compile(
     r"(?<![\w.])\d+[ ]?(?:x[ ]?)?(?:pills?|pls|tabs?|tablets?|caps|capsules|blotters?|bars"
-    r"|presses|count|ct)(?!\w)",
+    r"|presses|count|ct)(?!\w)|\N{PILL}",
     re.I,
 )
 _WEIGHT_MENU = re.compile(
-    r"(?<![\w.])(?:0?[.,]\d|[1-5])[ ]?-[ ]?\d{1,4}[ ]?(?:g|gr|grams?|gramm)(?!\w)", re.I
+    r"(?<![\w.])(?:0?[.,]\d|\d{1,3})[ ]?-[ ]?\d{1,4}[ ]?(?:g|gr|grams?|gramm)(?!\w)", re.I
 )
+# One deal-sized weight: a gram, an eighth (3.5 g), up to an ounce. Not "per 100 g" (food
+# labels) and nothing a cereal box or a bag of ice weighs.
+_DEAL_WEIGHT = re.compile(
+    r"(?<![\w.,/])(?<!per )(?<!per)(\d{1,2}(?:[.,]\d{1,2})?)[ ]?(?:g|gr|grams?|gramm)(?![\w/])",
+    re.I,
+)
+MAX_DEAL_GRAMS = 28.0
 _GRADE = re.compile(
     r"(?<!\w)(?:a\+{1,3}|aaa\+?|uncut|#[ ]?[1-4]|no\.[ ]?[1-4]|stamps?|stamped|pressed|presses"
     r"|lab[- ]?tested"
-    r"|reagent[- ]tested|batch[ ]?(?:#|no\.?|number)[ ]?\w*\d\w*|high purity|purity"
+    r"|reagent[- ]tested|batch[ ]?(?:#|no\.?|number)[ ]?\w*\d\w*|new batch|high purity|purity"
+    r"|top[- ]shelf|[abc][- ]grade|hq|pure"
     r"|\d{2,3}(?:[.,]\d+)?[ ]?%[ ]?(?:pure|purity)|pure[ ]?\d{2,3}[ ]?%)(?!\w)",
     re.I,
 )
@@ -76,4 +88,9 @@ def market_evidence(text: str, start: int, end: int) -> str | None:
             return name
     if _price_per_gram(prices_and_quantities(window.lower())):
         return "price per gram"
+    if any(
+        0 < float(m.group(1).replace(",", ".")) <= MAX_DEAL_GRAMS
+        for m in _DEAL_WEIGHT.finditer(window)
+    ):
+        return "deal weight"
     return None

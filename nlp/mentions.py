@@ -10,7 +10,7 @@ from spacy.tokens import Doc
 
 from nlp.analysis import Mention
 from nlp.lexicon import TERM_CONFIDENCE, Concept, Lexicon, term_key
-from nlp.market import market_evidence
+from nlp.market import PILL_EVIDENCE, market_evidence
 from nlp.normalise import Normalised
 
 LEXICON_SPANS = "sw_lexicon"
@@ -134,7 +134,8 @@ def _corroborated(chosen: list[_Candidate], text: str) -> list[_Candidate]:
     Backing is another substance named otherwise, a different street name of the same
     concept ("M30s" beside "blues", "crystal" beside "ice"), the word "pressed", or
     drug-market evidence near the name (`nlp.market`: a dose, pill count, weight menu,
-    price per gram, grade or batch).
+    price per gram, grade or batch). A pill name ("Maserati", "DOC") needs a different
+    street name of its concept or a dose or pill count near it.
     """
     keys = [_ambiguous_key(c, text) for c in chosen]
     if not any(keys):
@@ -151,10 +152,14 @@ def _corroborated(chosen: list[_Candidate], text: str) -> list[_Candidate]:
             continue
         elif _describes_neighbour(chosen, keys, index, text):
             continue  # "N-Ethylpentylone crystal", "ketamine shards": a form, not meth
+        elif any(k and k != key and c[4] is concept for c, k in zip(chosen, keys, strict=True)):
+            kept.append(candidate)  # "Ecstasy" beside "Maserati", "blues" beside "M30s"
+        elif key in {term_key(t) for t in concept.pill_names}:
+            if market_evidence(text, candidate[0], candidate[1]) in PILL_EVIDENCE:
+                kept.append(candidate)
         elif (
             unambiguous
             or pressed
-            or any(k and k != key and c[4] is concept for c, k in zip(chosen, keys, strict=True))
             or market_evidence(text, candidate[0], candidate[1]) is not None
         ):
             kept.append(candidate)

@@ -90,3 +90,11 @@ def test_a_word_with_another_first_letter_is_no_misspelling() -> None:
 def test_the_guard_is_packaged() -> None:
     guard = load_guard()
     assert {"morphing", "ethylene"} <= guard
+
+
+def test_a_letter_lost_to_a_broken_encoding_is_matched_at_its_place() -> None:
+    from nlp import analyse
+
+    assert analyse("Xa\ufffdax 4 Bar 2mg").concept_ids == ("alprazolam",)
+    assert analyse("Alpra\ufffdolam 1mg").concept_ids == ("alprazolam",)
+    assert analyse("caf\ufffd latte, 2 for \u00a35").concept_ids == ()

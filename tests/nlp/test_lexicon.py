@@ -116,6 +116,14 @@ def test_ambiguous_street_names_are_street_names_of_their_concept() -> None:
         parse_lexicon(_row(ambiguous=["crack"]), "broken.jsonl")
 
 
+def test_pill_names_are_ambiguous_street_names() -> None:
+    mdma = load_lexicon()["mdma"]
+    assert "Maserati" in mdma.pill_names
+    assert set(mdma.pill_names) <= set(mdma.ambiguous)
+    with pytest.raises(NlpDataError, match="pill names must be ambiguous street names"):
+        parse_lexicon(_row(pill_names=["Tesla"]), "broken.jsonl")
+
+
 def test_ids_and_every_term_are_unique() -> None:
     owners: dict[str, str] = {}
     for concept in load_lexicon():

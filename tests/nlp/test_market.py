@@ -19,6 +19,13 @@ from nlp.market import market_evidence
         ("Molly 84% pure 10g $300", "mdma"),
         ("China white 1g $180, stamped", "fentanyl"),
         ("High Quality Heroine #3 UNCUT", "heroin"),
+        ("Direct import super meth - 1g", "methamphetamine"),
+        ("Rambo B Grade Speed [10 - 1000G]", "amphetamine"),
+        ("Crystal! TOP SHELF!", "methamphetamine"),
+        ("Porsche Pink 250mg", "mdma"),
+        ("Ecstasy \N{PILL} MASERATI", "mdma"),
+        ("4mg GREEN HULK BARS X50", "alprazolam"),
+        ("DOM 5mg pills", "dom"),
     ],
 )
 def test_street_names_count_beside_market_evidence(text: str, concept_id: str) -> None:
@@ -36,6 +43,11 @@ def test_street_names_count_beside_market_evidence(text: str, concept_id: str) -
         "Coke 24 x 330ml cans £9.99",
         "Blues festival tickets £40",
         "Pumpkin Spice strain, indica, 3.5g $35",  # a strain, not a synthetic cannabinoid
+        "Special K protein bar, 45g, £1.20",
+        "Porsche 911 GT3, A+ condition, stamped service book, 500 hp",
+        "Rolex Submariner, stamped clasp, A++ condition",
+        "Dom Perignon 2012, 750ml, £180",
+        "Heineken 24 x 330ml, £18",
     ],
 )
 def test_street_names_on_ordinary_ads_name_no_target(text: str) -> None:
@@ -51,3 +63,8 @@ def test_evidence_is_named_and_local() -> None:
     text = "Meth 7g $200" + " filler" * 60 + " Ice cubes"
     assert market_evidence(text, 0, 4) == "price per gram"
     assert market_evidence(text, len(text) - 9, len(text) - 5) is None
+
+
+def test_a_pill_name_needs_a_dose_or_a_pill_count() -> None:
+    assert "mdma" not in analyse("Tesla Model 3, top shelf condition, 1 owner").concept_ids
+    assert "mdma" in analyse("Orange Tesla pills, 100 tabs").concept_ids
