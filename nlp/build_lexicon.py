@@ -32,8 +32,8 @@ from nlp.lexicon_sources import (
     read_incb,
     read_pubchem_cas,
     read_slang,
-    read_wikipedia,
     read_tripsit,
+    read_wikipedia,
     slug,
 )
 

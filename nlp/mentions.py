@@ -158,9 +158,7 @@ def _corroborated(chosen: list[_Candidate], text: str) -> list[_Candidate]:
             if market_evidence(text, candidate[0], candidate[1]) in PILL_EVIDENCE:
                 kept.append(candidate)
         elif (
-            unambiguous
-            or pressed
-            or market_evidence(text, candidate[0], candidate[1]) is not None
+            unambiguous or pressed or market_evidence(text, candidate[0], candidate[1]) is not None
         ):
             kept.append(candidate)
     return kept
