@@ -97,3 +97,21 @@ def test_the_committed_lexicon_is_what_the_script_makes() -> None:
     committed = load_lexicon()
     assert [c.id for c in rebuilt] == [c.id for c in committed]
     assert list(rebuilt) == list(committed)
+
+
+@pytest.mark.parametrize(
+    ("alias", "kept"),
+    [
+        ("lexotanil", True),
+        ("4fmph", True),
+        ("3fpm", True),
+        ("25c", False),
+        ("moxy", False),
+        ("doral", False),
+        ("4-hydroxy-n", False),
+    ],
+)
+def test_tripsit_aliases_must_be_specific(alias: str, kept: bool) -> None:
+    from nlp.lexicon_sources import _tripsit_alias
+
+    assert _tripsit_alias(alias) is kept
