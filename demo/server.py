@@ -1,6 +1,7 @@
 """Serve the invented demo marketplace on a loopback address.
 
-`python -m demo.server [--port N] [--access-log FILE]` prints the base URL and serves until Ctrl-C.
+`python -m demo.server [--port N] [--access-log FILE] [--day 2]` prints the base URL and serves
+until Ctrl-C; `--day 2` serves the pages as they are on the second day (demo/second_day.py).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from demo.responses import (
     render_page,
     site_file,
 )
+from demo.second_day import changed_paths, second_day_body
 
 __all__ = ["AccessLogEntry", "DemoServer", "main", "read_access_log"]
 
@@ -164,8 +166,12 @@ class _Handler(BaseHTTPRequestHandler):
         body = found.read_bytes()
         if found.suffix in TEMPLATED_SUFFIXES:
             body = body.replace(PLACEHOLDER.encode(), self.demo.base_url.encode())
-        etag = etag_for(body)
         last_modified = datetime.fromtimestamp(int(found.stat().st_mtime), tz=UTC)
+        if self.demo.day >= 2 and path in changed_paths():
+            body = second_day_body(path, body)
+            # Changed when the day began: If-Modified-Since from the first day gets the new page.
+            last_modified = max(last_modified, self.demo.day_began)
+        etag = etag_for(body)
         validators = {"ETag": etag, "Last-Modified": format_datetime(last_modified, usegmt=True)}
         content_type = CONTENT_TYPES.get(found.suffix, "application/octet-stream")
         if not_modified(self.headers, etag, last_modified):
@@ -221,6 +227,9 @@ class DemoServer:
         self.host = host
         self.port = port
         self.access_log = access_log
+        # Which day of the marketplace is served: 1, or 2 with the pages of demo/second_day.py.
+        self.day = 1
+        self.day_began = datetime.now(UTC).replace(microsecond=0)
         self._entries: list[AccessLogEntry] = []
         self._lock = threading.Lock()
         self._log_file: IO[str] | None = None
@@ -254,6 +263,13 @@ class DemoServer:
             daemon=True,
         )
         self._thread.start()
+
+    def set_day(self, day: int) -> None:
+        """Serve the marketplace as it is on ``day`` (1 or 2) from now on."""
+        if day not in (1, 2):
+            raise ValueError(f"the demo marketplace has days 1 and 2, not {day}")
+        self.day = day
+        self.day_began = datetime.now(UTC).replace(microsecond=0)
 
     def stop(self) -> None:
         """Stop serving and release the socket and the log file."""
@@ -305,8 +321,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any free)")
     parser.add_argument("--access-log", type=Path, help="append one JSON line per request here")
+    parser.add_argument(
+        "--day", type=int, choices=(1, 2), default=1, help="serve the second day's pages with 2"
+    )
     args = parser.parse_args(argv)
     server = DemoServer(port=args.port, access_log=args.access_log)
+    server.set_day(args.day)
     try:
         server.start()
     except OSError as exc:

@@ -21,8 +21,9 @@ OBFUSCATION_KINDS: tuple[str, ...] = ("zero_width", "spaced_letters", "homoglyph
 
 _ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
 # Characters that show as nothing or as a blank but are letters or symbols to Unicode (Hangul
-# fillers, the blank Braille pattern): inside a word they hide it like a zero-width space.
-_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e")
+# fillers, the blank Braille pattern, the combining grapheme joiner): inside a word they hide
+# it like a zero-width space.
+_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e\u034f")
 _DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d")
 _GREEK_PREFIX = {"\u03b1": "alpha", "\u03b2": "beta"}  # Greek alpha in "alpha-PVP"
 _LEET: dict[str, tuple[str, ...]] = {
@@ -215,7 +216,7 @@ class Normaliser:
                     pending = None
                 if category in ("Cf", "Cc") or ch in _INVISIBLE:
                     run_start = i - 1
-                    while i < len(text) and _hidden(text[i]):
+                    while i < len(text) and is_invisible(text[i]):
                         i += 1
                     inside = _between_word_chars(text, run_start, i)
                     if inside and any(
@@ -323,8 +324,16 @@ class Normaliser:
         return None
 
 
-def _hidden(ch: str) -> bool:
-    return ch in _INVISIBLE or unicodedata.category(ch) in ("Cf", "Cc")
+def is_invisible(ch: str) -> bool:
+    """Tell whether a character shows as nothing: a format (Cf) or control (Cc) character, a
+    variation selector, or a blank letter. The one rule of what hides text, for nlp and for
+    the pages and exports that show it."""
+    if ch in _INVISIBLE:
+        return True
+    code = ord(ch)
+    if 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF:
+        return True  # variation selectors (Mn to Unicode)
+    return unicodedata.category(ch) in ("Cf", "Cc")
 
 
 def _fold_accent(char: str) -> str:

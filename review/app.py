@@ -15,6 +15,8 @@ from review.auth import endpoints_without_policy, enforce_policy, public
 from review.context import EXTENSION, ReviewContext, close_db, lock_for_writing
 from review.errors import ReviewError
 from review.highlight import css_token
+from review.kept_form import register as keep_forms_across_logins
+from review.labels import class_label
 from review.security import add_security_headers
 from review.settings import ReviewSettings
 from review.views import register_blueprints
@@ -53,6 +55,7 @@ def create_app(
     app.jinja_env.undefined = StrictUndefined
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters["css_token"] = css_token
+    app.jinja_env.filters["class_label"] = class_label
     app.extensions[EXTENSION] = ReviewContext(
         session_factory=session_factory, settings=settings, clock=clock
     )
@@ -63,6 +66,7 @@ def create_app(
     app.after_request(add_security_headers)
     app.teardown_appcontext(close_db)
     app.context_processor(_template_globals)
+    keep_forms_across_logins(app)
 
     app.add_url_rule("/static/<path:filename>", endpoint="static", view_func=_static)
     register_blueprints(app)

@@ -21,6 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import Unauthorized
 from werkzeug.wrappers import Response
 
 from review.context import db, now, request_id, review_context
@@ -93,11 +94,14 @@ def authenticate(
     password: str,
     now: datetime,
     request_id: str | None = None,
+    purpose: str | None = None,
 ) -> User | None:
     """Return the active user with these credentials, or None; audit the attempt either way.
 
     After ``MAX_FAILED_LOGINS`` failures in a row an account is locked for ``LOCKOUT``. The
-    caller commits, so that failed attempts (and their count) are kept too.
+    caller commits, so that failed attempts (and their count) are kept too. A ``purpose``
+    ("source approval") makes it a confirmation of a signed-in user, audited as
+    ``auth.confirmed`` rather than a login; its failures count against the same lockout.
     """
     user = users.get_user(session, username) if len(username) <= 64 else None
     if user is None:
@@ -118,15 +122,18 @@ def authenticate(
         user.failed_logins, user.last_failed_login_at = 0, None
         append_event(
             session,
-            action="auth.login",
+            action="auth.login" if purpose is None else "auth.confirmed",
             object_type="user",
             object_id=user.id,
             actor=user,
             now=now,
             request_id=request_id,
+            detail=None if purpose is None else {"purpose": purpose},
         )
         return user
     detail: dict[str, object] = {"username": username[:64], "reason": reason}
+    if purpose is not None:
+        detail["purpose"] = purpose
     if user is not None and user.failed_logins:
         detail["failures_in_a_row"] = user.failed_logins
     append_event(
@@ -227,6 +234,8 @@ def current_user() -> User | None:
         ):
             user = candidate
             session["seen_at"] = moment
+    if user is None and isinstance(user_id, int):
+        g.ended_user_id = user_id  # whose typed input a form posted now may give back
     if user is None and session:
         # Keep an anonymous visitor's CSRF token; drop everything that claimed a user.
         for key in SESSION_USER_KEYS:
@@ -246,6 +255,12 @@ def safe_next(target: str | None) -> str | None:
 
 
 # ---------------------------------------------------------------- the role policy
+
+
+class SessionEnded(Unauthorized):
+    """A form posted without a signed-in session: sign in again and get the form back."""
+
+    description = "Your session ended; sign in to continue."
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,8 +315,10 @@ def enforce_policy() -> Response | None:
         return None
     user = current_user()
     if user is None:
-        target = request.full_path if request.method == "GET" else None
-        return redirect(url_for("login.login", next=safe_next(target and target.rstrip("?"))))
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            raise SessionEnded()  # review.kept_form keeps what was posted
+        target = request.full_path.rstrip("?")
+        return redirect(url_for("login.login", next=safe_next(target)))
     if user.role not in policy.roles:
         record_denial(user, f"the {user.role} role may not use {request.endpoint}")
         abort(403)

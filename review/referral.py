@@ -3,6 +3,9 @@
 A package is a zip (stored, not compressed, laid out the same way every time) holding::
 
     README.txt                  what this is and how to check it
+    report.html                 the case for a reader: the listing, its marked-up text, the
+                                reasons and weights, the decisions, the hashes of the other
+                                files (review.referral_report)
     case.json                   the case, its source's approvals, the listing's versions with
                                 mentions and indicators, the captures, the decisions
     audit.jsonl                 the audit rows about the case, its captures and its source,
@@ -14,8 +17,9 @@ A package is a zip (stored, not compressed, laid out the same way every time) ho
     manifest.sig                Ed25519 signature of manifest.json, base64
 
 ``review.referral_check.verify_package`` checks the signature with a public key the caller
-trusts, every file against the manifest, the WARC payloads against case.json, and that the zip
-is laid out exactly as written, so any changed byte of the file fails it.
+trusts, every file against the manifest (report.html too), the WARC payloads against case.json,
+and that the zip is laid out exactly as written, so any changed byte of the file fails it.
+Format 1 packages, made before the report existed, still verify without one.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
 from review.errors import ReviewError
+from review.referral_report import REPORT, PackageFile, render_report
 from review.signing import fingerprint, public_key_pem
 from storage.audit import append_event, audit_excerpt, event_data
 from storage.cases import cases_with_details
@@ -41,7 +46,12 @@ from storage.listings import listing_captures
 from storage.models import Capture, Case, User
 from storage.warc import read_capture, request_member, response_member
 
-PACKAGE_FORMAT = "synthwatch-referral-1"
+PACKAGE_FORMAT = "synthwatch-referral-2"
+# What verification accepts, and the files each format must hold besides the evidence.
+PACKAGE_FORMATS: dict[str, tuple[str, ...]] = {
+    "synthwatch-referral-1": ("case.json",),
+    PACKAGE_FORMAT: ("case.json", REPORT),
+}
 MANIFEST, SIGNATURE, README, PUBLIC_KEY = (
     "manifest.json",
     "manifest.sig",
@@ -58,6 +68,7 @@ SynthWatch referral package ({format})
 
 Case {case_id}, made {created_at} by {created_by}.
 
+report.html is the case for a reader (open it in a browser; it loads and runs nothing).
 case.json holds the case and the listing it is about; evidence/ holds the captured pages as WARC
 records, exactly as they were stored when the page was fetched; audit.jsonl holds the audit rows
 about the case. manifest.json lists the SHA-256 of every file, and manifest.sig is the Ed25519
@@ -138,6 +149,19 @@ def build_package(
         *files,
         (PUBLIC_KEY, public_key_pem(public_key).encode()),
     ]
+    report = render_report(
+        case,
+        captures,
+        files=[
+            PackageFile(name, hashlib.sha256(data).hexdigest(), len(data)) for name, data in files
+        ],
+        created_at=now,
+        created_by=actor.username,
+        fingerprint=key_fingerprint,
+        package_format=PACKAGE_FORMAT,
+        capture_files={c.id: capture_file(c) for c in captures},
+    )
+    files.insert(1, (REPORT, report))
     manifest = {
         "format": PACKAGE_FORMAT,
         "case_id": case.id,

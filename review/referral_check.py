@@ -1,5 +1,6 @@
 """Check a referral package as its recipient would: the signature over the manifest, then every
-file against the manifest's SHA-256, then each WARC record's payload against the case document.
+file against the manifest's SHA-256 (report.html among them), that the files its format needs
+are there, then each WARC record's payload against the case document.
 
 The package is untrusted input, so it is read in bounded pieces: no member is read whole except
 the small JSON ones, every member is hashed in chunks, and a member is refused before any byte
@@ -25,7 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from warcio.archiveiterator import ArchiveIterator
 
-from review.referral import MANIFEST, PACKAGE_FORMAT, SIGNATURE, ZIP_DATE_TIME
+from review.referral import MANIFEST, PACKAGE_FORMATS, SIGNATURE, ZIP_DATE_TIME
 from review.signing import fingerprint, load_public_key
 
 CHUNK = 1024 * 1024
@@ -84,8 +85,10 @@ def _verify(archive: zipfile.ZipFile, path: Path, key: Ed25519PublicKey) -> list
         listed = [(str(f["path"]), str(f["sha256"]), int(f["bytes"])) for f in manifest["files"]]
     except (ValueError, KeyError, TypeError) as exc:
         return [*problems, f"{MANIFEST}: not a manifest: {exc}"]
-    if manifest.get("format") != PACKAGE_FORMAT:
-        problems.append(f"{MANIFEST}: format {manifest.get('format')!r}, not {PACKAGE_FORMAT}")
+    required = PACKAGE_FORMATS.get(str(manifest.get("format")))
+    if required is None:
+        known = ", ".join(PACKAGE_FORMATS)
+        problems.append(f"{MANIFEST}: format {manifest.get('format')!r}, not one of {known}")
     listed_names = {name for name, _sha, _size in listed}
     for name, sha256, size in listed:
         info = by_name.get(name)
@@ -104,10 +107,11 @@ def _verify(archive: zipfile.ZipFile, path: Path, key: Ed25519PublicKey) -> list
     for name in names:
         if name not in expected_order:
             problems.append(f"{name}: not listed in the manifest")
-    if not problems and CASE in listed_names:
+    for name in required or ():
+        if name not in listed_names:
+            problems.append(f"{name}: not in the package")
+    if not problems:
         problems += _check_evidence(archive, by_name)
-    elif not problems:
-        problems.append(f"{CASE}: not in the package")
     if not problems:
         if names != expected_order:
             problems.append(f"{where}: the files are not in the manifest's order")

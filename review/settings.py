@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -21,6 +22,8 @@ DEFAULT_SESSION_HOURS = 8.0
 DEFAULT_IDLE_MINUTES = 30.0
 # Shorter than this, the random per-process key would be the safer choice.
 MIN_SECRET_KEY_LENGTH = 32
+# The file in $SYNTHWATCH_HOME that keeps the key when SYNTHWATCH_SECRET_KEY is not set.
+SECRET_KEY_FILE = "secret_key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,17 +52,15 @@ class ReviewSettings:
         ``SECRET_KEY``, ``BASE_URL``, ``SESSION_HOURS``, ``SESSION_IDLE_MINUTES``,
         ``SIGNING_KEY``, and ``HOME`` for the evidence files.
 
-        Without a secret key a random one is made for this process, so sessions end when the
-        process does and several processes don't share sessions.
+        Without ``SYNTHWATCH_SECRET_KEY`` the key is kept in ``$SYNTHWATCH_HOME/secret_key``
+        (made on first use, readable by its owner only), so sessions survive a restart; only
+        when that folder does not exist is a random key made for this process (with a warning).
         """
         env = os.environ if environ is None else environ
+        home = StorageSettings.from_env(env).home
         key = env.get("SYNTHWATCH_SECRET_KEY", "")
         if not key:
-            log.warning(
-                "SYNTHWATCH_SECRET_KEY is not set: using a random key for this process; "
-                "sessions end when it stops"
-            )
-            key = secrets.token_urlsafe(48)
+            key = secret_key_in(home)
         elif len(key) < MIN_SECRET_KEY_LENGTH:
             raise SettingsError(
                 f"SYNTHWATCH_SECRET_KEY is {len(key)} characters long; "
@@ -75,9 +76,54 @@ class ReviewSettings:
             base_url=base_url,
             session_lifetime=timedelta(hours=hours),
             session_idle=timedelta(minutes=idle),
-            evidence_home=StorageSettings.from_env(env).home,
+            evidence_home=home,
             signing_key=signing_key_from_env(env),
         )
+
+
+def secret_key_in(home: Path) -> str:
+    """Return the key kept in ``home/secret_key``, making the file (mode 0600) if it is missing.
+
+    A home folder that does not exist gives a random key for this process instead: sessions
+    then end when the process does, and several processes don't share them.
+    """
+    path = home / SECRET_KEY_FILE
+    if not home.is_dir():
+        log.warning(
+            "SYNTHWATCH_SECRET_KEY is not set and %s does not exist: using a random key for "
+            "this process; sessions end when it stops",
+            home,
+        )
+        return secrets.token_urlsafe(48)
+    try:
+        if not path.exists():
+            _create_secret_file(path)
+        key = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise SettingsError(
+            f"cannot keep the secret key in {path}: {error.strerror or error}; "
+            "set SYNTHWATCH_SECRET_KEY instead"
+        ) from error
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise SettingsError(
+            f"{path} holds a key of {len(key)} characters; use at least "
+            f"{MIN_SECRET_KEY_LENGTH} random characters, or delete the file to get a new key"
+        )
+    return key
+
+
+def _create_secret_file(path: Path) -> None:
+    # Written beside the target and linked into place: another process starting at the same
+    # moment either links first (and this one reads its key) or finds the whole file.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _number(env: Mapping[str, str], name: str, default: float, most: float, unit: str) -> float:

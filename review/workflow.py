@@ -10,7 +10,8 @@ committed with the change or not at all. The rules::
     approved   -> referred                 analyst or legal, with the referral reference
     rejected   -> confirmed                analyst (rework)
 
-Anything else is refused. Functions flush, never commit.
+Anything else is refused. Triage from the queue (many cases at once, undo) is
+`review.triage`, built on these rules. Functions flush, never commit.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from review.errors import ReviewError
 from storage.audit import append_event
+from storage.listings import get_listing
 from storage.models import Case, CaseDecision, User
 
 MAX_NOTE_CHARS = 4000
@@ -268,5 +271,77 @@ def assign(
         now=now,
         request_id=request_id,
         detail={"from": before, "to": assignee.username if assignee else None},
+    )
+    return case
+
+
+# ---------------------------------------------------------------- opening a case by hand
+
+# A case the scorer did not open needs a sentence saying why, not a report.
+MAX_OPEN_REASON_CHARS = 500
+OPENING_ROLES = frozenset({"analyst"})
+
+
+class CaseExists(WorkflowError):
+    """The listing has a case already; it never gets a second one."""
+
+
+class UnknownListing(WorkflowError):
+    """There is no such listing (or it has no version to review)."""
+
+    status = 404
+
+
+def open_case_by_hand(
+    session: Session,
+    listing_id: int,
+    *,
+    actor: User,
+    now: datetime,
+    reason: str,
+    request_id: str | None = None,
+) -> Case:
+    """Open a ``new`` case for a listing that has none, with the analyst's reason; flush.
+
+    The audit row ``case.opened_by_hand`` keeps the reason and the version the case was
+    opened on; the case then follows the workflow like any other.
+    """
+    listing = get_listing(session, listing_id)
+    if listing is None or not listing.versions:
+        raise UnknownListing(f"there is no listing {listing_id}")
+    if not actor.active or actor.role not in OPENING_ROLES:
+        raise NotPermitted(
+            f"{actor.username} ({actor.role}) may not open cases: that needs the analyst role"
+        )
+    reason = reason.strip()
+    if not reason:
+        raise NoteRequired(f"opening a case for listing {listing_id} needs a reason")
+    if len(reason) > MAX_OPEN_REASON_CHARS:
+        raise NoteRequired(
+            f"the reason is {len(reason)} characters; at most {MAX_OPEN_REASON_CHARS}"
+        )
+    if listing.case is not None:
+        raise CaseExists(f"listing {listing_id} already has case {listing.case.id}")
+    version = listing.versions[-1]
+    case = Case(listing=listing, state="new", score=version.score, created_at=now, updated_at=now)
+    session.add(case)
+    try:
+        session.flush()
+    except IntegrityError as error:  # another request opened one since we looked
+        raise CaseExists(f"listing {listing_id} got a case meanwhile") from error
+    append_event(
+        session,
+        action="case.opened_by_hand",
+        object_type="case",
+        object_id=case.id,
+        actor=actor,
+        now=now,
+        request_id=request_id,
+        detail={
+            "listing_id": listing.id,
+            "version_id": version.id,
+            "score": version.score,
+            "reason": reason,
+        },
     )
     return case

@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVarTuple
@@ -49,8 +51,23 @@ MODIFIED, DELETED, INSERTED, REORDERED, TRUNCATED = (
 )
 
 
+# Who a row names when no user is given: "system", unless a command line named the person at
+# it for the rows its command writes (``synthwatch --as NAME``, else the OS user).
+_unnamed_actor: ContextVar[str] = ContextVar("synthwatch_unnamed_actor", default=SYSTEM_ACTOR)
+
+
 class CheckpointError(StorageError):
     """A checkpoint file that can't be read."""
+
+
+@contextmanager
+def acting_as(name: str) -> Iterator[None]:
+    """Name ``name`` as the actor of the rows written without a user inside the block."""
+    token = _unnamed_actor.set(name[:64])
+    try:
+        yield
+    finally:
+        _unnamed_actor.reset(token)
 
 
 def append_event(
@@ -70,7 +87,7 @@ def append_event(
     event = AuditEvent(
         at=now,
         actor_id=actor.id if actor else None,
-        actor=actor.username if actor else SYSTEM_ACTOR,
+        actor=actor.username if actor else _unnamed_actor.get(),
         action=action,
         object_type=object_type,
         object_id=str(object_id)[:64],

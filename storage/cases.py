@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TypeVarTuple
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, SQLColumnExpression, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from storage.listings import latest_version_id
 from storage.models import (
+    AuditEvent,
     Case,
     CaseDecision,
     Indicator,
@@ -136,6 +137,36 @@ class CaseFilter:
     until: datetime | None = None
     assignee_id: int | None = None
     unassigned: bool = False
+    # The column the queue is sorted by (a key of SORT_KEYS) and its direction.
+    sort: str = "score"
+    descending: bool = True
+
+
+# What the queue may be sorted by; ties fall back to the highest score, then the oldest case.
+SORT_KEYS = ("score", "first_seen", "source", "state", "assignee")
+
+
+def _sort_column(sort: str) -> SQLColumnExpression[Any]:
+    if sort == "score":
+        return Case.score
+    if sort == "first_seen":
+        return Listing.first_seen
+    if sort == "source":
+        query = select(Source.name).where(Source.id == Listing.source_id)
+        return query.correlate_except(Source).scalar_subquery()
+    if sort == "state":
+        return Case.state
+    if sort == "assignee":
+        query = select(User.username).where(User.id == Case.assignee_id)
+        return query.correlate_except(User).scalar_subquery()
+    raise ValueError(f"the queue can't be sorted by {sort!r}; it can by {', '.join(SORT_KEYS)}")
+
+
+def _ordered(query: Select[*Ts], filters: CaseFilter) -> Select[*Ts]:
+    column = _sort_column(filters.sort)
+    # Unassigned cases last either way, as PostgreSQL and SQLite would disagree otherwise.
+    first = (column.desc() if filters.descending else column.asc()).nulls_last()
+    return query.order_by(first, Case.score.desc(), Case.id)
 
 
 def _filtered(query: Select[*Ts], filters: CaseFilter) -> Select[*Ts]:
@@ -166,8 +197,8 @@ def _filtered(query: Select[*Ts], filters: CaseFilter) -> Select[*Ts]:
 def queue_page(
     session: Session, filters: CaseFilter, *, limit: int = 50, offset: int = 0
 ) -> list[CaseSummary]:
-    """Return one page of the cases a filter selects, highest score first."""
-    query = _filtered(_summary_query(), filters).order_by(Case.score.desc(), Case.id)
+    """Return one page of the cases a filter selects, in the filter's order."""
+    query = _ordered(_filtered(_summary_query(), filters), filters)
     summaries = _summaries(session, query.limit(limit).offset(offset))
     names = assignee_names(session, [s.case_id for s in summaries])
     return [replace(s, assignee=names.get(s.case_id)) for s in summaries]
@@ -182,11 +213,33 @@ def count_queue(session: Session, filters: CaseFilter) -> int:
 
 
 def queue_case_ids(session: Session, filters: CaseFilter, *, limit: int) -> list[int]:
-    """Return the ids of the cases a filter selects, highest score first (for exports)."""
-    query = _filtered(
-        select(Case.id).join(Listing, Case.listing_id == Listing.id), filters
-    ).order_by(Case.score.desc(), Case.id)
+    """Return the ids of the cases a filter selects, in the filter's order (for exports)."""
+    query = _ordered(
+        _filtered(select(Case.id).join(Listing, Case.listing_id == Listing.id), filters), filters
+    )
     return list(session.scalars(query.limit(limit)))
+
+
+def cases_by_id(session: Session, case_ids: Sequence[int]) -> dict[int, Case]:
+    """Return these cases by id (ids of no case are left out)."""
+    if not case_ids:
+        return {}
+    return {case.id: case for case in session.scalars(select(Case).where(Case.id.in_(case_ids)))}
+
+
+def last_case_event(session: Session, case_id: int) -> AuditEvent | None:
+    """Return the latest audit row of a change to a case (``case.*``; views and exports aside)."""
+    query = (
+        select(AuditEvent)
+        .where(
+            AuditEvent.object_type == "case",
+            AuditEvent.object_id == str(case_id),
+            AuditEvent.action.startswith("case."),
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    return session.scalar(query)
 
 
 def assignee_names(session: Session, case_ids: Sequence[int]) -> dict[int, str]:
@@ -297,3 +350,28 @@ def escalated_cases(session: Session, *, limit: int = 50) -> list[EscalatedCase]
         else:
             result.append(EscalatedCase(summary, *found))
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionTag:
+    """A decision on a case: the state it moved the case to, when, and by whom."""
+
+    to_state: str
+    at: datetime
+    actor: str
+
+
+def case_decisions(session: Session, case_ids: Sequence[int]) -> dict[int, tuple[DecisionTag, ...]]:
+    """Return the decisions of each of these cases, oldest first."""
+    if not case_ids:
+        return {}
+    query = (
+        select(CaseDecision.case_id, CaseDecision.to_state, CaseDecision.at, User.username)
+        .join(User, CaseDecision.actor_id == User.id)
+        .where(CaseDecision.case_id.in_(case_ids))
+        .order_by(CaseDecision.case_id, CaseDecision.at, CaseDecision.id)
+    )
+    found: dict[int, list[DecisionTag]] = {}
+    for case_id, to_state, at, username in session.execute(query):
+        found.setdefault(case_id, []).append(DecisionTag(to_state, at, username))
+    return {case_id: tuple(tags) for case_id, tags in found.items()}

@@ -339,3 +339,8 @@ def listing_capture(session: Session, listing_id: int, capture_id: int) -> Captu
     """Return one capture of a listing, or None when it belongs to another listing."""
     capture = session.get(Capture, capture_id)
     return capture if capture is not None and capture.listing_id == listing_id else None
+
+
+def get_listing(session: Session, listing_id: int) -> Listing | None:
+    """Return a listing by id."""
+    return session.get(Listing, listing_id)

@@ -1,4 +1,10 @@
-"""Substances named in listings, counted over time, and lexicon candidates tallied."""
+"""Substances named in listings, counted over time, and lexicon candidates tallied.
+
+The weekly counts are of listings *on offer*: a listing counts when the version that names the
+substance was flagged as an offer, or when the listing has a case that an analyst has not
+dismissed. News, harm-reduction and medical pages (test strips, naloxone) name substances too,
+and are not counted; neither are listings an analyst dismissed.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, distinct, func, select
+from sqlalchemy import ColumnElement, Select, and_, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
-from storage.models import LexiconCandidate, ListingVersion, Mention
+from storage.models import Case, LexiconCandidate, ListingVersion, Mention
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,12 +29,12 @@ class SubstanceTag:
 
 @dataclass(frozen=True, slots=True)
 class SubstanceCount:
-    """How many listings (and mentions) named a substance in a time range."""
+    """How many listings on offer (and mentions in them) named a substance in a time range."""
 
     concept_id: str
     name: str
     substance_class: str
-    listings: int
+    offers: int
     mentions: int
 
 
@@ -53,8 +59,17 @@ def substances_of_versions(
     return {version_id: tuple(tags.values()) for version_id, tags in found.items()}
 
 
+def on_offer() -> ColumnElement[bool]:
+    """Return the condition that a listing version counts as on offer (see the module doc)."""
+    cases = select(Case.id).where(Case.listing_id == ListingVersion.listing_id)
+    return or_(
+        cases.where(Case.state != "dismissed").exists(),
+        and_(ListingVersion.offer, ~cases.exists()),
+    )
+
+
 def _counts(start: datetime, end: datetime) -> Select[str, str, str, int, int]:
-    """Count listings and mentions per substance over the versions of ``[start, end)``."""
+    """Count listings on offer and their mentions per substance over ``[start, end)``."""
     return (
         select(
             Mention.concept_id,
@@ -64,7 +79,7 @@ def _counts(start: datetime, end: datetime) -> Select[str, str, str, int, int]:
             func.count(Mention.id),
         )
         .join(ListingVersion, Mention.version_id == ListingVersion.id)
-        .where(ListingVersion.created_at >= start, ListingVersion.created_at < end)
+        .where(ListingVersion.created_at >= start, ListingVersion.created_at < end, on_offer())
         .group_by(Mention.concept_id)
     )
 
@@ -73,24 +88,25 @@ def _sorted_counts(
     session: Session, query: Select[str, str, str, int, int]
 ) -> list[SubstanceCount]:
     counts = [
-        SubstanceCount(concept_id, name, substance_class, listings, mentions)
-        for concept_id, name, substance_class, listings, mentions in session.execute(query)
+        SubstanceCount(concept_id, name, substance_class, offers, mentions)
+        for concept_id, name, substance_class, offers, mentions in session.execute(query)
     ]
-    return sorted(counts, key=lambda c: (-c.listings, -c.mentions, c.name))
+    return sorted(counts, key=lambda c: (-c.offers, -c.mentions, c.name))
 
 
 def substance_counts(session: Session, *, start: datetime, end: datetime) -> list[SubstanceCount]:
-    """Count, per substance, the listings whose versions of ``[start, end)`` named it."""
+    """Count, per substance, the listings on offer whose versions of ``[start, end)`` named it."""
     return _sorted_counts(session, _counts(start, end))
 
 
 def first_seen_substances(
     session: Session, *, start: datetime, end: datetime
 ) -> list[SubstanceCount]:
-    """Return the substances first mentioned ever in a listing version of ``[start, end)``."""
+    """Return the substances first named ever by a listing on offer in ``[start, end)``."""
     first = (
         select(Mention.concept_id, func.min(ListingVersion.created_at).label("first"))
         .join(ListingVersion, Mention.version_id == ListingVersion.id)
+        .where(on_offer())
         .group_by(Mention.concept_id)
         .subquery()
     )

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from typing import NoReturn
 
 from rich.console import Console
@@ -14,12 +15,21 @@ from sqlalchemy.exc import OperationalError
 
 from crawlers.errors import CrawlerError
 from review.errors import ReviewError
+from storage.audit import acting_as
 from storage.errors import StorageError
+from synthwatch import __version__
 from synthwatch.commands import MODULES
+from synthwatch.commands.common import UNATTENDED, actor_name, command_actor
 from synthwatch.errors import UsageError
+from synthwatch.examples import add_examples
 
 # Errors a user can act on: reported as one line, never as a traceback.
 USER_ERRORS = (UsageError, CrawlerError, StorageError, ReviewError)
+EPILOG = """examples:
+  synthwatch demo                      crawl the demo marketplace, open the review app
+  synthwatch sources check FILE        validate source files
+  synthwatch crawl ID --sources FILE   crawl one approved source
+  synthwatch COMMAND --help            each command's options, with an example"""
 
 
 class Parser(argparse.ArgumentParser):
@@ -36,12 +46,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="synthwatch",
         description="Watch the open web for listings offering illicit synthetic drugs.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "--as",
+        dest="actor",
+        metavar="NAME",
+        type=actor_name,
+        help="who runs the command, as the audit log names it (cli:NAME; default: the OS user)",
+    )
+    parser.add_argument("--version", action="version", version=f"synthwatch {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in MODULES:
         module.register(sub)
+    add_examples(parser)
     return parser
+
+
+def version() -> str:
+    """Return the installed version (the package's own when it runs uninstalled)."""
+    try:
+        return metadata.version("synthwatch")
+    except metadata.PackageNotFoundError:
+        return __version__
 
 
 def configure_logging(verbose: bool) -> None:
@@ -55,6 +84,8 @@ def configure_logging(verbose: bool) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # APScheduler logs every lease check; the scheduler logs each crawl it starts and ends.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # The demo's mail sink (aiosmtpd) logs every SMTP line; the outbox logs each message.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,7 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.verbose)
     console = Console(stderr=True)
     try:
-        return int(args.handler(args) or 0)
+        if args.command in UNATTENDED:
+            return int(args.handler(args) or 0)
+        with acting_as(command_actor(args.actor)):
+            return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         console.print("stopped")
         return 130

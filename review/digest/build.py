@@ -22,14 +22,17 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from review.digest.chart import Trend, trend_chart
-from review.digest.sources import MissedSchedule, SourceActivity, source_report
+from review.digest.sources import JobProblem, MissedSchedule, SourceActivity, source_report
+from review.digest.trends import WEEKS_BEFORE, SubstanceRow, substance_rows, trends_of
 from review.errors import ReviewError, WeekError
 from review.settings import DEFAULT_BASE_URL
 from storage.cases import (
     CaseSummary,
+    DecisionTag,
     EscalatedCase,
     IndicatorTag,
     backlog,
+    case_decisions,
     case_indicators,
     count_new_cases,
     decision_counts,
@@ -38,26 +41,13 @@ from storage.cases import (
 )
 from storage.crawls import crawl_runs_between
 from storage.outbox import Undelivered, undelivered_digests
-from storage.schedule import LedgerProblem
-from storage.substances import (
-    CandidateRow,
-    SubstanceCount,
-    SubstanceTag,
-    first_seen_substances,
-    new_lexicon_candidates,
-    substance_counts,
-)
+from storage.substances import CandidateRow, SubstanceTag, new_lexicon_candidates
 
 TOP_CASES = 10
-TOP_TRENDS = 8
 KEY_INDICATORS = 4
 MAX_INDICATOR_VALUE_CHARS = 40
 MAX_CANDIDATES = 20
 MAX_WAITING = 50
-# Trending: this week against the mean of this many weeks before, and at least this many
-# listings this week (one listing more than usual is noise, not a trend).
-WEEKS_BEFORE = 4
-MIN_TRENDING_LISTINGS = 2
 # Undelivered digests of this many weeks before are reported in a digest.
 UNDELIVERED_WEEKS = 4
 DECISION_KINDS = ("confirmed", "dismissed", "escalated", "approved", "rejected", "referred")
@@ -67,6 +57,16 @@ INDICATOR_PRIORITY = ("price", "quantity", "purity", "shipping", "contact", "dis
 # apart from the scheduler's own ids (``crawl:<source>``) and from whatever it names its digest job.
 DIGEST_JOB_ID = "digest:weeks"
 _WEEK = re.compile(r"(\d{4})-W(\d{2})")
+# What a case's state says to a digest reader, after what changed this week.
+STATE_NOTES = {
+    "new": "not reviewed yet",
+    "confirmed": "confirmed, not escalated yet",
+    "escalated": "waiting for a legal decision",
+    "approved": "approved for referral, not referred yet",
+    "rejected": "referral rejected",
+    "referred": "already referred",
+    "dismissed": "dismissed",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +81,9 @@ class DigestCase:
     indicators: tuple[IndicatorTag, ...]
     source_name: str
     link: str
+    state: str = "new"
+    # What happened to it, e.g. "new listing; confirmed and escalated by ana this week".
+    change: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,15 +117,14 @@ class Digest:
     new_cases: int
     decisions: tuple[tuple[str, int], ...]
     top_cases: tuple[DigestCase, ...]
-    substances: tuple[SubstanceCount, ...]
+    substances: tuple[SubstanceRow, ...]
     trends: tuple[Trend, ...]
     chart_png: bytes
-    first_seen: tuple[SubstanceCount, ...]
     candidates: tuple[CandidateRow, ...]
     candidates_total: int
     sources: tuple[SourceActivity, ...]
     missed_schedules: tuple[MissedSchedule, ...]
-    ledger_problems: tuple[LedgerProblem, ...]
+    ledger_problems: tuple[JobProblem, ...]
     backlog: int
     oldest_backlog_age: timedelta | None
     waiting: tuple[WaitingCase, ...]
@@ -137,6 +139,16 @@ class Digest:
     def last_day(self) -> datetime:
         """Return the start of the week's last day (its Sunday)."""
         return self.end - timedelta(days=1)
+
+    @property
+    def first_seen(self) -> tuple[SubstanceRow, ...]:
+        """Return the substances on offer this week and never before."""
+        return tuple(s for s in self.substances if s.first_seen)
+
+    @property
+    def weeks_before(self) -> int:
+        """Return how many weeks before the trends are measured against."""
+        return WEEKS_BEFORE
 
     @property
     def queue_link(self) -> str:
@@ -230,9 +242,10 @@ def build_digest(
     indicators = case_indicators(
         session, [c.case_id for c in top] + [w.summary.case_id for w in waiting]
     )
+    decisions = case_decisions(session, [c.case_id for c in top])
     pending = backlog(session, state="new")
-    substances = tuple(substance_counts(session, start=start, end=end))
-    trends = _trends(session, substances, start=start)
+    substances = substance_rows(session, start=start, end=end)
+    trends = trends_of(substances)
     sources = source_report(
         session,
         crawl_runs_between(session, start=start, end=end),
@@ -253,11 +266,18 @@ def build_digest(
         base_url=base_url,
         new_cases=count_new_cases(session, start=start, end=end),
         decisions=tuple((kind, decided.get(kind, 0)) for kind in DECISION_KINDS),
-        top_cases=tuple(_digest_case(c, indicators, base_url) for c in top),
+        top_cases=tuple(
+            _digest_case(
+                c,
+                indicators,
+                base_url,
+                change=what_changed(c, decisions.get(c.case_id, ()), start=start, end=end),
+            )
+            for c in top
+        ),
         substances=substances,
         trends=trends,
         chart_png=trend_chart(trends, weeks_before=WEEKS_BEFORE),
-        first_seen=tuple(first_seen_substances(session, start=start, end=end)),
         candidates=tuple(candidates),
         candidates_total=candidates_total,
         sources=sources.activity,
@@ -274,8 +294,50 @@ def build_digest(
     )
 
 
+def what_changed(
+    summary: CaseSummary, decisions: tuple[DecisionTag, ...], *, start: datetime, end: datetime
+) -> str:
+    """Say what happened to a case opened in ``[start, end)``: whether its listing is new, the
+    decisions of the week and since, and where that leaves it.
+
+    For example "new listing; confirmed and escalated by ana this week; waiting for a legal
+    decision", or "listed since 02 Nov 2026; already referred".
+    """
+    if summary.first_seen >= start:
+        parts = ["new listing"]
+    else:
+        parts = [f"listed since {summary.first_seen.strftime('%d %b %Y')}"]
+    this_week = [d for d in decisions if start <= d.at < end]
+    since = [d for d in decisions if d.at >= end]
+    if this_week:
+        parts.append(f"{_decided(this_week)} this week")
+    if since:
+        parts.append(f"{_decided(since)} since")
+    parts.append(STATE_NOTES.get(summary.state, summary.state))
+    return "; ".join(parts)
+
+
+def _decided(decisions: list[DecisionTag]) -> str:
+    """Return decisions as "confirmed and escalated by ana, approved by lee"."""
+    groups: list[tuple[str, list[str]]] = []
+    for decision in decisions:
+        if groups and groups[-1][0] == decision.actor:
+            groups[-1][1].append(decision.to_state)
+        else:
+            groups.append((decision.actor, [decision.to_state]))
+    return ", ".join(f"{_joined(states)} by {actor}" for actor, states in groups)
+
+
+def _joined(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def _digest_case(
-    summary: CaseSummary, indicators: dict[int, tuple[IndicatorTag, ...]], base_url: str
+    summary: CaseSummary,
+    indicators: dict[int, tuple[IndicatorTag, ...]],
+    base_url: str,
+    *,
+    change: str = "",
 ) -> DigestCase:
     return DigestCase(
         case_id=summary.case_id,
@@ -286,6 +348,8 @@ def _digest_case(
         indicators=_key_indicators(indicators.get(summary.case_id, ())),
         source_name=summary.source_name,
         link=f"{base_url}/cases/{summary.case_id}",
+        state=summary.state,
+        change=change,
     )
 
 
@@ -307,26 +371,6 @@ def _key_indicators(tags: tuple[IndicatorTag, ...]) -> tuple[IndicatorTag, ...]:
         IndicatorTag(tag.kind, _shorten(tag.value, MAX_INDICATOR_VALUE_CHARS))
         for _n, tag in ordered[:KEY_INDICATORS]
     )
-
-
-def _trends(
-    session: Session, this_week: tuple[SubstanceCount, ...], *, start: datetime
-) -> tuple[Trend, ...]:
-    totals: dict[str, int] = {}
-    for n in range(1, WEEKS_BEFORE + 1):
-        week_start = start - timedelta(days=7 * n)
-        for count in substance_counts(
-            session, start=week_start, end=week_start + timedelta(days=7)
-        ):
-            totals[count.concept_id] = totals.get(count.concept_id, 0) + count.listings
-    trends = [
-        Trend(c.concept_id, c.name, c.substance_class, c.listings, mean)
-        for c in this_week
-        if c.listings >= MIN_TRENDING_LISTINGS
-        and c.listings > (mean := totals.get(c.concept_id, 0) / WEEKS_BEFORE)
-    ]
-    trends.sort(key=lambda t: (-t.change, -t.this_week, t.name))
-    return tuple(trends[:TOP_TRENDS])
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -16,7 +16,7 @@ BEFORE_COLOUR = "#b8c0cc"
 
 @dataclass(frozen=True, slots=True)
 class Trend:
-    """How many listings named a substance this week, against the mean of the weeks before."""
+    """How many listings on offer named a substance this week, against the weeks before."""
 
     concept_id: str
     name: str
@@ -59,7 +59,7 @@ def trend_chart(trends: Sequence[Trend], *, weeks_before: int) -> bytes:
     for label in axes.get_yticklabels():
         # Names come from the database: never let "$...$" be read as mathtext.
         label.set_parse_math(False)
-    axes.set_xlabel("listings naming the substance (new or changed texts)")
+    axes.set_xlabel("listings on offer naming the substance (new or changed texts)")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.spines[["top", "right"]].set_visible(False)
     figure.legend(loc="outside upper center", ncols=2, frameon=False, fontsize="small")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from review.digest.build import Digest, Reader, build_digest
 from review.highlight import css_token
+from review.labels import class_label
 from review.settings import DEFAULT_BASE_URL
 
 
@@ -52,6 +53,7 @@ def _environment(autoescape: bool) -> Environment:
     )
     env.filters["css_token"] = css_token
     env.filters["age"] = format_age
+    env.filters["class_label"] = class_label
     return env
 
 

@@ -1,6 +1,8 @@
 """What the digest says about sources: crawls that failed, were blocked or refused by robots.txt,
 and sources that were not crawled as often as their schedule asks.
 
+A request disallowed by robots.txt is information (the site asked us not to), not a problem; a
+robots.txt that could not be read is (the host stays disallowed until it can be).
 A crawl's stats are the keys of ``storage.crawl_stats``: ``synthwatch/refused/<reason>`` per
 refused request, ``synthwatch/blocked`` per CAPTCHA or WAF page, ``synthwatch/errors`` per failed
 request or item, ``synthwatch/robots/unreachable`` per robots.txt that could not be read (the host
@@ -22,8 +24,8 @@ from storage.crawls import captures_per_run
 from storage.errors import ScheduleError
 from storage.models import CrawlRun
 from storage.periods import SourceSchedule, fire_count
-from storage.schedule import LedgerProblem, ledger_problems
-from storage.sources import approval_state, sources_not_suspended
+from storage.schedule import ledger_problems
+from storage.sources import approval_state, source_names, sources_not_suspended
 
 MAX_ERROR_CHARS = 300
 # A source crawled fewer than this fraction of the times its schedule asked is reported.
@@ -37,6 +39,8 @@ ROBOTS_KEYS = frozenset(
         crawl_stats.SCRAPY_ROBOTS_FORBIDDEN,
     }
 )
+# The scheduler's job id of a source's crawls (crawlers.job_state.job_id) starts so.
+CRAWL_JOB_PREFIX = "crawl:"
 _APPROVAL_NOTES = {
     "unapproved": "not approved by a legal reviewer yet",
     "rescoped": "its widened scope waits for a legal reviewer's approval",
@@ -63,14 +67,52 @@ class SourceActivity:
 
     @property
     def has_problems(self) -> bool:
-        """Say whether a run failed or stopped, or robots.txt, a block page or errors got in."""
+        """Say whether a run failed or stopped, a robots.txt was unreadable, or a block page or
+        errors got in; robots.txt disallowing pages is no problem."""
         return bool(
             self.failed_runs
             or self.interrupted_runs
-            or self.robots
             or self.robots_unreachable
             or self.blocked
             or self.error_count
+        )
+
+    @property
+    def problem_notes(self) -> tuple[str, ...]:
+        """Return what to look at, e.g. ("1 failed run", "3 errors")."""
+        return tuple(
+            note
+            for count, note in (
+                (self.failed_runs, _counted(self.failed_runs, "failed run")),
+                (self.interrupted_runs, _counted(self.interrupted_runs, "interrupted run")),
+                (
+                    self.robots_unreachable,
+                    f"robots.txt unreachable {_counted(self.robots_unreachable, 'time')}"
+                    " (the host stays disallowed until it answers)",
+                ),
+                (
+                    self.blocked,
+                    f"{_counted(self.blocked, 'block page')} (CAPTCHA or WAF, not evaded)",
+                ),
+                (self.error_count, _counted(self.error_count, "error")),
+            )
+            if count
+        )
+
+    @property
+    def information(self) -> tuple[str, ...]:
+        """Return what the crawls rightly left alone: robots.txt disallows, guard refusals."""
+        return tuple(
+            note
+            for count, note in (
+                (self.robots, f"{_counted(self.robots, 'request')} disallowed by robots.txt"),
+                (
+                    self.refused,
+                    f"{_counted(self.refused, 'request')} refused by the open-web guard"
+                    " (out of scope, .onion, login pages)",
+                ),
+            )
+            if count
         )
 
 
@@ -87,12 +129,22 @@ class MissedSchedule:
 
 
 @dataclass(frozen=True, slots=True)
+class JobProblem:
+    """A scheduled job's period that failed or was skipped, its job named for a reader."""
+
+    job: str
+    period_start: datetime
+    status: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class SourceReport:
     """The sources part of a digest."""
 
     activity: tuple[SourceActivity, ...]
     missed: tuple[MissedSchedule, ...]
-    ledger: tuple[LedgerProblem, ...]
+    ledger: tuple[JobProblem, ...]
 
     @property
     def problems(self) -> int:
@@ -112,11 +164,23 @@ def source_report(
     """Summarise the week's crawl runs, missed schedules and failed scheduled jobs."""
     activity = source_activity(session, runs)
     counts = {a.source_id: a.runs for a in activity}
+    names = dict(source_names(session))
     return SourceReport(
         activity=activity,
         missed=missed_schedules(session, counts, start=start, end=min(end, now)),
-        ledger=tuple(ledger_problems(session, start=start, end=end, exclude_job=exclude_job)),
+        ledger=tuple(
+            JobProblem(job_label(p.job_id, names), p.period_start, p.status, p.detail)
+            for p in ledger_problems(session, start=start, end=end, exclude_job=exclude_job)
+        ),
     )
+
+
+def job_label(job_id: str, source_names: dict[str, str]) -> str:
+    """Return a scheduled job as a reader knows it: ``crawl:shop`` is "crawl of <shop's name>"."""
+    if job_id.startswith(CRAWL_JOB_PREFIX):
+        source_id = job_id.removeprefix(CRAWL_JOB_PREFIX)
+        return f"crawl of {source_names.get(source_id, source_id)}"
+    return job_id
 
 
 def source_activity(session: Session, runs: list[CrawlRun]) -> tuple[SourceActivity, ...]:
@@ -199,3 +263,7 @@ def _count(stats: dict[str, Any], wanted: Callable[[str], bool]) -> int:
         for key, value in stats.items()
         if wanted(key) and isinstance(value, int) and not isinstance(value, bool)
     )
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from flask import Flask
 
-from review.views import actions, audit, cases, errors, exports, login, outbox, queue, sources
+from review.views import (
+    actions,
+    audit,
+    cases,
+    errors,
+    exports,
+    listings,
+    login,
+    outbox,
+    queue,
+    sources,
+)
 from review.views.ids import IdConverter
 
 
@@ -12,6 +23,6 @@ def register_blueprints(app: Flask) -> None:
     """Add every blueprint and the error pages to the app."""
     # Before any route is added: each <int:...> of a route is bound to its converter then.
     app.url_map.converters["int"] = IdConverter
-    for module in (login, queue, cases, actions, exports, sources, audit, outbox):
+    for module in (login, queue, listings, cases, actions, exports, sources, audit, outbox):
         app.register_blueprint(module.bp)
     errors.register(app)

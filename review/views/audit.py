@@ -3,11 +3,18 @@
 An export is JSON lines, one row each with its hashes, so the chain can be checked elsewhere;
 the checkpoint names the last row and its hash. Keep checkpoints outside this machine:
 ``synthwatch audit verify --checkpoint FILE`` then finds rows cut off the end of the log.
+
+The page shows a row's detail as key/value text, and a run of rows repeating one action of one
+actor on one case (an analyst paging through a capture: ``evidence.viewed``) as one line with a
+count, its rows listed under it.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 from werkzeug.wrappers import Response
@@ -26,11 +33,74 @@ from storage.audit import (
     iter_events,
     verify_chain,
 )
-from storage.models import User
+from storage.models import AuditEvent, User
 
 bp = Blueprint("audit", __name__)
 
 PAGE_SIZE = 100
+# Actions whose runs (same actor, same case or object, one after the other) make one line.
+COLLAPSED_ACTIONS = frozenset({"evidence.viewed"})
+# The detail keys that name what a repeated action was about, before the row's own object.
+RUN_SUBJECT_KEYS = ("case_id", "listing_id")
+
+
+@dataclass
+class AuditLine:
+    """One line of the audit page: a row, and the rows of its run collapsed into it."""
+
+    event: AuditEvent
+    details: list[tuple[str, str]]
+    repeats: list[AuditEvent] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[AuditEvent]:
+        """Return every row of the line, newest first."""
+        return [self.event, *self.repeats]
+
+
+def detail_pairs(detail: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """Return an audit row's detail as (key, text) pairs that a person reads."""
+    return [(key.replace("_", " "), detail_text(value)) for key, value in (detail or {}).items()]
+
+
+def detail_text(value: object) -> str:
+    """Return one detail value as text: lists joined, tables as ``key: value``, no JSON."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(detail_text(item) for item in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k.replace('_', ' ')}: {detail_text(v)}" for k, v in value.items())
+    return str(value)
+
+
+def audit_lines(events: Iterable[AuditEvent]) -> list[AuditLine]:
+    """Group the rows of a page into lines, collapsing runs of ``COLLAPSED_ACTIONS``."""
+    lines: list[AuditLine] = []
+    for event in events:
+        last = lines[-1] if lines else None
+        if (
+            last is not None
+            and event.action in COLLAPSED_ACTIONS
+            and _run_key(event) == _run_key(last.event)
+        ):
+            last.repeats.append(event)
+        else:
+            lines.append(AuditLine(event, detail_pairs(event.detail)))
+    return lines
+
+
+def _run_key(event: AuditEvent) -> tuple[object, ...]:
+    detail = event.detail or {}
+    subject = next(((k, detail[k]) for k in RUN_SUBJECT_KEYS if k in detail), None)
+    return (
+        event.action,
+        event.actor,
+        event.actor_id,
+        subject or (event.object_type, event.object_id),
+    )
 
 
 def _user() -> User:
@@ -55,7 +125,10 @@ def index() -> str:
     args = {k: v for k, v in request.args.items() if k not in ("page", "verify") and v}
     return render_template(
         "audit.html",
-        events=audit_page(session, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
+        lines=audit_lines(
+            audit_page(session, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        ),
+        detail_pairs=detail_pairs,
         actions=audit_actions(session),
         filters=filters,
         args=args,

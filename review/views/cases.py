@@ -27,7 +27,7 @@ from storage.listings import (
     listing_version,
     shared_identifier_listings,
 )
-from storage.models import Case, ListingVersion
+from storage.models import Case, Listing, ListingVersion
 from storage.warc import read_capture
 
 bp = Blueprint("cases", __name__)
@@ -85,21 +85,20 @@ def _case(case_id: int) -> Case:
     return case
 
 
-@bp.get("/cases/<int:case_id>")
-@allow("analyst", "legal")
-def detail(case_id: int) -> str:
-    """Show a case with its listing's latest version, or the version asked for."""
+def version_view(listing: Listing, name: str) -> dict[str, Any]:
+    """Return what a page shows of a listing's version (the latest, or ``?version=``).
+
+    The text part asked for (``?part=``) marked up, the diff from the previous version, the
+    score's reasons, the fields, the evidence and its check, and the listings sharing an
+    identifier. ``name`` ("case 3", "listing 7") names the page in its 404s.
+    """
     session = db()
-    user = current_user()
-    assert user is not None
-    case = _case(case_id)
-    listing = case.listing
     version = listing.versions[-1]
     version_id = id_arg("version")
     if version_id is not None:
         chosen = listing_version(session, listing.id, version_id)
         if chosen is None:
-            abort(404, description=f"case {case_id} has no version {version_id}")
+            abort(404, description=f"{name} has no version {version_id}")
         version = chosen
     position = listing.versions.index(version)
     previous = listing.versions[position - 1] if position > 0 else None
@@ -111,25 +110,38 @@ def detail(case_id: int) -> str:
     spans = [mention_span(m) for m in version.mentions]
     spans += [indicator_span(i) for i in version.indicators]
     capture = version.capture
+    return {
+        "listing": listing,
+        "version": version,
+        "latest": listing.versions[-1],
+        "previous": previous,
+        "diff": _diff(previous, version),
+        "part": part,
+        "marked_text": highlight(version.text[part.start : part.end], clip(spans, part)),
+        "stored_spans": len(spans),
+        "found_spans": found_span_count(version),
+        "reasons": [describe_reason(r) for r in version.reasons],
+        "fields": field_rows(version.fields),
+        "listing_href": safe_href(listing.url),
+        "capture": capture,
+        "check": read_capture(review_context().settings.evidence_home, capture),
+        "shared": shared_identifier_listings(session, listing.id),
+    }
+
+
+@bp.get("/cases/<int:case_id>")
+@allow("analyst", "legal")
+def detail(case_id: int) -> str:
+    """Show a case with its listing's latest version, or the version asked for."""
+    session = db()
+    user = current_user()
+    assert user is not None
+    case = _case(case_id)
     escalator = escalated_by(session, case.id)
     return render_template(
         "case.html",
+        **version_view(case.listing, f"case {case_id}"),
         case=case,
-        listing=listing,
-        version=version,
-        latest=listing.versions[-1],
-        previous=previous,
-        diff=_diff(previous, version),
-        part=part,
-        marked_text=highlight(version.text[part.start : part.end], clip(spans, part)),
-        stored_spans=len(spans),
-        found_spans=found_span_count(version),
-        reasons=[describe_reason(r) for r in version.reasons],
-        fields=field_rows(version.fields),
-        listing_href=safe_href(listing.url),
-        capture=capture,
-        check=read_capture(review_context().settings.evidence_home, capture),
-        shared=shared_identifier_listings(session, listing.id),
         decisions=case.decisions,
         history=case_audit(session, case.id),
         transitions=allowed_transitions(session, case, user),
@@ -146,11 +158,16 @@ def detail(case_id: int) -> str:
 @writes
 def capture(case_id: int, capture_id: int) -> Response:
     """Serve a captured page of the case as inert HTML for the case page's sandboxed frame."""
-    session = db()
     case = _case(case_id)
-    found = listing_capture(session, case.listing_id, capture_id)
+    return capture_page(case.listing_id, capture_id, f"case {case_id}", {"case_id": case.id})
+
+
+def capture_page(listing_id: int, capture_id: int, name: str, detail: dict[str, Any]) -> Response:
+    """Answer with one capture of a listing as inert HTML, and audit the view (``detail``)."""
+    session = db()
+    found = listing_capture(session, listing_id, capture_id)
     if found is None:
-        abort(404, description=f"case {case_id} has no capture {capture_id}")
+        abort(404, description=f"{name} has no capture {capture_id}")
     record = read_capture(review_context().settings.evidence_home, found)
     user = current_user()
     append_event(
@@ -161,7 +178,7 @@ def capture(case_id: int, capture_id: int) -> Response:
         actor=user,
         now=now(),
         request_id=request_id(),
-        detail={"case_id": case.id, "status": record.status},
+        detail={**detail, "status": record.status},
     )
     session.commit()
     if record.payload is None:

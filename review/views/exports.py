@@ -12,9 +12,10 @@ from werkzeug.wrappers import Response
 
 from review.auth import allow, current_user
 from review.context import db, now, request_id, review_context, writes
-from review.exports import cases_csv, cases_json, stix_bundle
+from review.exports import cases_csv, cases_json
 from review.referral import ReferralError, build_package
 from review.signing import load_signing_key
+from review.stix import stix_bundle
 from review.views.queue import parse_filters
 from storage.audit import append_event
 from storage.cases import cases_with_details, queue_case_ids

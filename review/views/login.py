@@ -18,6 +18,7 @@ from review.auth import (
     safe_next,
 )
 from review.context import db, now, request_id
+from review.kept_form import bind_to_login
 from storage.models import User
 
 bp = Blueprint("login", __name__)
@@ -26,9 +27,22 @@ bp = Blueprint("login", __name__)
 HOME = {"analyst": "queue.index", "legal": "queue.index", "admin": "audit.index"}
 
 
+# How a link back to that page reads (on error pages).
+HOME_LABELS = {"queue.index": "Back to the queue", "audit.index": "Back to the audit log"}
+
+
 def home_url(user: User | None) -> str:
-    """Return the start page of a user's role."""
-    return url_for(HOME.get(user.role, "queue.index") if user else "login.login")
+    """Return the start page of a user's role (the login page for a visitor)."""
+    return url_for(_home(user))
+
+
+def home_label(user: User | None) -> str:
+    """Return the words of a link back to ``home_url(user)``."""
+    return HOME_LABELS.get(_home(user), "Sign in")
+
+
+def _home(user: User | None) -> str:
+    return HOME.get(user.role, "queue.index") if user else "login.login"
 
 
 class LoginForm(FlaskForm):
@@ -60,7 +74,9 @@ def login() -> Response | str:
         session.commit()
         if user is not None:
             login_user(user)
-            return redirect(next_path or home_url(user))
+            response = redirect(next_path or home_url(user))
+            bind_to_login(response, user)
+            return response
         failed = True
     action = url_for("login.login", next=next_path)
     return render_template("login.html", form=form, failed=failed, action=action)

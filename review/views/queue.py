@@ -1,19 +1,37 @@
-"""The review queue: flagged cases sorted by score, filtered, a page at a time, keyboard-driven."""
+"""The review queue: flagged cases sorted by score (or any column), filtered, keyboard-driven.
+
+A query value the queue can't use (an unknown state, class or source, a bad date or page,
+"from" after "to") is left out and named in an error message above the queue, never silently
+accepted; the queue is shown without it, with a 400 status.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, flash, make_response, render_template, request, url_for
+from flask import session as cookie
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
 
 from review.auth import allow, current_user
-from review.context import db
-from review.views.ids import page_arg
-from review.workflow import DISMISS_REASONS
-from storage.cases import CaseFilter, count_queue, queue_page
+from review.context import db, now
+from review.triage import (
+    UNDO_WINDOW,
+    check_undo,
+    queue_moves,
+)
+from review.views.ids import number
+from review.workflow import (
+    DISMISS_REASONS,
+    WorkflowError,
+)
+from storage.cases import SORT_KEYS, CaseFilter, cases_by_id, count_queue, queue_page
 from storage.models import CASE_STATES, User
 from storage.sources import source_names
 from storage.substances import substance_classes
@@ -25,23 +43,84 @@ PAGE_SIZE = 25
 ALL_STATES = "all"
 # Where each role starts: analysts triage new cases, legal reviewers decide escalated ones.
 DEFAULT_STATE = {"analyst": "new", "legal": "escalated"}
-FILTER_KEYS = ("state", "class", "source", "since", "until", "assignee")
+FILTER_KEYS = ("state", "class", "source", "since", "until", "assignee", "sort", "dir")
+DIRECTIONS = {"asc": False, "desc": True}
+# The direction a column sorts in when its header is first clicked: biggest and newest first.
+FIRST_DIRECTION = {"score": "desc", "first_seen": "desc"}
+# Where the undo a change offers is kept until the queue shows it (the signed session cookie).
+UNDO_KEY = "undo"
 
 
 @dataclass(frozen=True, slots=True)
 class QueueQuery:
-    """The filter of a queue request and the query arguments that reproduce it in links."""
+    """The filter of a queue request, the query arguments that reproduce it, what was wrong."""
 
     filters: CaseFilter
     args: dict[str, str]
+    problems: tuple[str, ...] = ()
 
 
-def parse_filters(args: MultiDict[str, str], user: User, session: Session) -> QueueQuery:
-    """Read the queue's filters from query arguments; a bad value is a 400."""
-    state = args.get("state") or DEFAULT_STATE.get(user.role, ALL_STATES)
-    if state != ALL_STATES and state not in CASE_STATES:
-        abort(400, description=f"unknown case state {state!r}")
-    since, until = _day(args, "since"), _day(args, "until")
+@dataclass(frozen=True, slots=True)
+class BulkRequest:
+    """A bulk change the queue asks to confirm, or shows again after a refusal."""
+
+    action: str
+    case_ids: tuple[int, ...]
+    reason: str = ""
+    note: str = ""
+    confirm: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UndoOffer:
+    """The change the queue offers to undo, and for how many more seconds."""
+
+    label: str
+    event_ids: tuple[int, ...]
+    seconds: int
+
+
+@dataclass
+class _Reader:
+    args: MultiDict[str, str]
+    problems: list[str] = field(default_factory=list)
+
+    def choice(self, key: str, allowed: Collection[str], what: str, fallback: str) -> str | None:
+        text = self.args.get(key, "")
+        if not text:
+            return None
+        if text not in allowed:
+            self.problems.append(f"There is no {what} {text[:60]!r}; showing {fallback}.")
+            return None
+        return text
+
+    def day(self, key: str, label: str) -> date | None:
+        text = self.args.get(key, "")
+        if not text:
+            return None
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            self.problems.append(
+                f"“{label}” must be a date such as 2026-11-25, not {text[:40]!r}; it was left out."
+            )
+            return None
+
+
+def read_filters(args: MultiDict[str, str], user: User, session: Session) -> QueueQuery:
+    """Read the queue's filters and order from query arguments, listing what can't be used."""
+    reader = _Reader(args)
+    default = DEFAULT_STATE.get(user.role, ALL_STATES)
+    state = reader.choice("state", (*CASE_STATES, ALL_STATES), "case state", default) or default
+    classes = reader.choice("class", substance_classes(session), "substance class", "any class")
+    sources = {source_id for source_id, _name in source_names(session)}
+    source_id = reader.choice("source", sources, "source", "every source")
+    since, until = reader.day("since", "Flagged from"), reader.day("until", "to")
+    if since and until and since > until:
+        reader.problems.append(
+            f"“Flagged from” ({since}) is after “to” ({until}); the dates were left out."
+        )
+        since = until = None
     assignee = args.get("assignee", "")
     assignee_id: int | None = None
     if assignee == "me":
@@ -49,46 +128,127 @@ def parse_filters(args: MultiDict[str, str], user: User, session: Session) -> Qu
     elif assignee and assignee != "none":
         found = get_user(session, assignee)
         if found is None:
-            abort(400, description=f"unknown assignee {assignee!r}")
-        assignee_id = found.id
+            reader.problems.append(f"There is no user {assignee[:60]!r}; showing anyone's cases.")
+            assignee = ""
+        else:
+            assignee_id = found.id
+    sort = reader.choice("sort", SORT_KEYS, "column to sort by", "by score") or ""
+    direction = reader.choice("dir", DIRECTIONS, "sort direction", "the usual one") or ""
     filters = CaseFilter(
         state=None if state == ALL_STATES else state,
-        substance_class=args.get("class") or None,
-        source_id=args.get("source") or None,
+        substance_class=classes,
+        source_id=source_id,
         since=datetime.combine(since, time(), UTC) if since else None,
         until=datetime.combine(until + timedelta(days=1), time(), UTC) if until else None,
         assignee_id=assignee_id,
         unassigned=assignee == "none",
+        sort=sort or "score",
+        descending=DIRECTIONS[direction or FIRST_DIRECTION.get(sort or "score", "asc")],
     )
-    kept = {key: args.get(key, "") for key in FILTER_KEYS if args.get(key)}
+    values = {
+        "state": state,
+        "class": classes or "",
+        "source": source_id or "",
+        "since": since.isoformat() if since else "",
+        "until": until.isoformat() if until else "",
+        "assignee": assignee,
+        "sort": sort,
+        "dir": direction,
+    }
+    kept = {key: values[key] for key in FILTER_KEYS if values[key] and key != "state"}
     kept["state"] = state
-    return QueueQuery(filters, kept)
+    return QueueQuery(filters, kept, tuple(reader.problems))
 
 
-def _day(args: MultiDict[str, str], key: str) -> date | None:
-    text = args.get(key, "")
+def parse_filters(args: MultiDict[str, str], user: User, session: Session) -> QueueQuery:
+    """Read the queue's filters from query arguments; a value that can't be used is a 400."""
+    query = read_filters(args, user, session)
+    if query.problems:
+        abort(400, description=query.problems[0])
+    return query
+
+
+def _page(text: str) -> tuple[int | None, str]:
+    """Return the page asked for (None: past any page) and what was wrong with it."""
     if not text:
+        return 1, ""
+    if not text.isascii() or not text.isdigit() or not text.strip("0"):
+        return 1, f"Pages are numbered from 1, not {text[:40]!r}; showing the first page."
+    return number(text), ""
+
+
+def _sort_headers(query: QueueQuery) -> dict[str, tuple[str, str]]:
+    """Return each sortable column's link and its ``aria-sort`` value ("" when not sorted)."""
+    filters = query.filters
+    headers = {}
+    for key in SORT_KEYS:
+        if key == filters.sort:
+            state = "descending" if filters.descending else "ascending"
+            direction = "asc" if filters.descending else "desc"
+        else:
+            state, direction = "", FIRST_DIRECTION.get(key, "asc")
+        args: dict[str, Any] = {**query.args, "sort": key, "dir": direction}
+        headers[key] = (url_for("queue.index", **args), state)
+    return headers
+
+
+def offer_undo(label: str, event_ids: list[int]) -> None:
+    """Keep a change's undo for the queue to show (the next page of the queue shows it)."""
+    cookie[UNDO_KEY] = {"label": label, "events": event_ids}
+
+
+def clear_undo() -> None:
+    """Offer no undo any more (it was used, or refused)."""
+    cookie.pop(UNDO_KEY, None)
+
+
+def _undo_offer(session: Session, user: User) -> UndoOffer | None:
+    kept = cookie.get(UNDO_KEY)
+    if not isinstance(kept, dict):
         return None
+    ids = tuple(i for i in kept.get("events", ()) if isinstance(i, int))
+    moment = now()
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        abort(400, description=f"{key} must be a date such as 2026-11-25, not {text!r}")
+        events = check_undo(session, ids, actor=user, now=moment)
+    except WorkflowError:
+        cookie.pop(UNDO_KEY, None)
+        return None
+    left = min(event.at + UNDO_WINDOW - moment for event in events)
+    return UndoOffer(str(kept.get("label", "")), ids, max(1, int(left.total_seconds())))
 
 
-@bp.get("/")
-@allow("analyst", "legal")
-def index() -> str:
-    """List the cases the filters select, highest score first, a page at a time."""
-    page = page_arg(PAGE_SIZE)
+def render_queue(
+    args: MultiDict[str, str],
+    here: str,
+    *,
+    status: int = 200,
+    bulk: BulkRequest | None = None,
+) -> Response:
+    """Render the queue ``args`` select, with the bulk change to confirm or show again."""
     session = db()
     user = current_user()
     assert user is not None  # the policy let a signed-in user in
-    query = parse_filters(request.args, user, session)
+    query = read_filters(args, user, session)
+    problems = list(query.problems)
+    page, problem = _page(args.get("page", ""))
+    if problem:
+        problems.append(problem)
     total = count_queue(session, query.filters)
+    pages = max(1, -(-total // PAGE_SIZE))
+    if page is None or page > pages:
+        asked = args.get("page", "")[:40]
+        problems.append(f"There is no page {asked}; this is the last one, page {pages}.")
+        page = pages
+    for message in problems:
+        flash(message, "error")
     cases = queue_page(session, query.filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    return render_template(
+    moves = queue_moves(
+        session, list(cases_by_id(session, [c.case_id for c in cases]).values()), user
+    )
+    page_html = render_template(
         "queue.html",
         cases=cases,
+        moves=moves,
         query=query,
         args=query.args,
         state=query.args["state"],
@@ -97,9 +257,29 @@ def index() -> str:
         sources=source_names(session),
         people=reviewers(session),
         page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
+        pages=pages,
         total=total,
         first_rank=(page - 1) * PAGE_SIZE + 1,
         dismiss_reasons=DISMISS_REASONS,
-        here=request.full_path.rstrip("?"),
+        sort_headers=_sort_headers(query),
+        bulk=bulk,
+        selected=set(bulk.case_ids) if bulk else set(),
+        titles={c.case_id: c.title for c in cases},
+        undo=_undo_offer(session, user),
+        undo_seconds=int(UNDO_WINDOW.total_seconds()),
+        here=here,
     )
+    bad_value = bool(query.problems) or bool(problem)
+    return make_response(page_html, 400 if bad_value and status == 200 else status)
+
+
+def queue_args(target: str) -> MultiDict[str, str]:
+    """Return the query arguments of a queue URL (the ``next`` of a form posted from it)."""
+    return MultiDict(parse_qsl(urlsplit(target).query, keep_blank_values=True))
+
+
+@bp.get("/")
+@allow("analyst", "legal")
+def index() -> Response:
+    """List the cases the filters select, highest score first, a page at a time."""
+    return render_queue(request.args, request.full_path.rstrip("?"))

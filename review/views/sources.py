@@ -1,15 +1,14 @@
 """Sources: approval state, legal basis and how the last crawls went; approve and suspend.
 
 Approving and suspending go through ``review.sources``, as ``synthwatch sources
-approve|suspend`` do: only an active legal user approves (with a legal basis),
-a legal or admin user suspends (with a reason); each is an audit row. The page shows each
-source's whole scope and its fingerprint, and the approve form sends that fingerprint back,
-so an approval covers the scope the reviewer read or is refused.
+approve|suspend`` do: only an active legal user approves (with a legal basis, confirmed with
+their password), a legal or admin user suspends (with a reason); each is an audit row. The page
+shows each source's whole scope (``review.sources.approval_rows``) and its fingerprint, and the
+approve form sends that fingerprint back, so an approval covers the scope the reviewer read or
+is refused. A refused form is shown again with the reason, the text typed kept.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from flask import (
     Blueprint,
@@ -26,7 +25,13 @@ from werkzeug.wrappers import Response
 from review.auth import allow, current_user
 from review.context import db, now, request_id
 from review.errors import ApprovalError, NotFoundError
-from review.sources import approve_source, source_scope, suspend_source
+from review.sources import (
+    approval_rows,
+    approve_source,
+    check_approval,
+    confirm_approver,
+    suspend_source,
+)
 from storage import crawl_stats
 from storage.models import User
 from storage.sources import source_overviews
@@ -34,13 +39,10 @@ from storage.sources import source_overviews
 bp = Blueprint("sources", __name__)
 
 MAX_TEXT = 2000
-# The scope as the page lists it, in this order, with these labels.
-SCOPE_LABELS = {
-    "seeds": "Seeds",
-    "sitemaps": "Sitemaps",
-    "search_templates": "Search templates",
-    "allowed_domains": "Domains",
-}
+WRONG_PASSWORD = (
+    "that is not your password, or the account is locked for a while after failed attempts: "
+    "nothing was approved"
+)
 # The crawl stats worth a column; every refusal reason is summed as "refused".
 SHOWN_STATS = {
     "pages": crawl_stats.PAGES_FETCHED,
@@ -71,56 +73,80 @@ def _int(value: object) -> int:
     return int(value) if isinstance(value, int | float) else 0
 
 
-def scope_rows(config: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
-    """Return a source's scope as (key, label, values) rows, every part present."""
-    scope = source_scope(config)
-    return [(key, label, scope[key]) for key, label in SCOPE_LABELS.items()]
-
-
 @bp.get("/sources")
 @allow("analyst", "legal", "admin")
 def index() -> str:
     """List the sources with approval state, legal basis, last crawl and recent errors."""
+    return _page({})
+
+
+def _page(kept: dict[str, str]) -> str:
+    # ``kept``: the refused form's source id, form name and text, to fill that form again.
     user = _user()
     return render_template(
         "sources.html",
         overviews=source_overviews(db()),
         run_numbers=run_numbers,
-        scope_rows=scope_rows,
+        approval_rows=approval_rows,
         can_approve=user.role == "legal",
         can_suspend=user.role in ("legal", "admin"),
+        kept=kept,
     )
 
 
-def _text(name: str) -> str:
+def _text(name: str, what: str) -> str:
     text = request.form.get(name, "").strip()
     if len(text) > MAX_TEXT:
-        abort(400, description=f"{name} is longer than {MAX_TEXT} characters")
+        raise ApprovalError(f"{what} is longer than {MAX_TEXT} characters; shorten it")
     return text
 
 
 @bp.post("/sources/<source_id>/approve")
 @allow("legal")
 def approve(source_id: str) -> Response:
-    """Approve a source's current scope with a legal basis."""
+    """Approve a source's current scope with a legal basis, confirmed by the password."""
     user = _user()
     session = db()
+    basis = request.form.get("basis", "")
+    kept = {"source_id": source_id, "form": "approve", "text": basis}
     try:
+        legal_basis = _text("basis", "the legal basis")
+        fingerprint = _text("fingerprint", "the fingerprint")
+        check_approval(
+            session,
+            source_id=source_id,
+            approver=user,
+            legal_basis=legal_basis,
+            fingerprint=fingerprint,
+        )
+        password = request.form.get("password", "")
+        if not password:
+            raise ApprovalError("type your password to approve this scope")
+        confirmed = confirm_approver(
+            session,
+            username=user.username,
+            password=password,
+            now=now(),
+            request_id=request_id(),
+        )
+        if confirmed is None:
+            session.commit()  # a wrong password counts towards the lockout, as at login
+            raise ApprovalError(WRONG_PASSWORD)
         approve_source(
             session,
             source_id=source_id,
             approver=user,
-            legal_basis=_text("basis"),
-            fingerprint=_text("fingerprint"),
+            legal_basis=legal_basis,
+            fingerprint=fingerprint,
             now=now(),
             request_id=request_id(),
         )
     except NotFoundError as error:
         abort(404, description=str(error))
     except ApprovalError as error:
-        return _again(str(error))
+        return _again(str(error), kept)
     session.commit()
-    flash(f"Source {source_id} approved for the scope shown.")
+    flash(f"Source {source_id} approved for the scope shown.", "success")
     return redirect(url_for("sources.index"))
 
 
@@ -130,26 +156,27 @@ def suspend(source_id: str) -> Response:
     """Stop a source from being crawled until it is approved again."""
     user = _user()
     session = db()
+    reason = request.form.get("reason", "")
     try:
         suspend_source(
             session,
             source_id=source_id,
             actor=user,
-            reason=_text("reason"),
+            reason=_text("reason", "the reason"),
             now=now(),
             request_id=request_id(),
         )
     except NotFoundError as error:
         abort(404, description=str(error))
     except ApprovalError as error:
-        return _again(str(error))
+        return _again(str(error), {"source_id": source_id, "form": "suspend", "text": reason})
     session.commit()
-    flash(f"Source {source_id} suspended.")
+    flash(f"Source {source_id} suspended.", "success")
     return redirect(url_for("sources.index"))
 
 
-def _again(message: str) -> Response:
-    """Show the sources page again with the message: a bad form value changes nothing."""
+def _again(message: str, kept: dict[str, str]) -> Response:
+    """Show the sources page again with the message and the text typed: nothing changed."""
     db().rollback()
-    flash(message)
-    return make_response(index(), 400)
+    flash(message[:1].upper() + message[1:], "error")
+    return make_response(_page(kept), 400)

@@ -7,6 +7,7 @@ import argparse
 import getpass
 import math
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -117,6 +118,35 @@ record_id = whole_number(1, MAX_ID)
 port = whole_number(1, 65535)
 # 0 asks the system for any free port (the demo marketplace in tests).
 port_or_any = whole_number(0, 65535)
+
+
+# A name for the audit log: what a review username may be, short enough for the "cli:" prefix.
+ACTOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,59}")
+# Commands that run unattended (servers, the scheduler, crawls): their rows stay "system".
+UNATTENDED = frozenset({"serve", "schedule", "demo", "crawl"})
+
+
+def actor_name(text: str) -> str:
+    """Parse the ``--as NAME`` of the command line: who runs it, for the audit log."""
+    if not ACTOR_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text[:80]!r} is not a name (1-60 letters, digits, '.', '_', '@' or '-')"
+        )
+    return text
+
+
+def command_actor(name: str | None) -> str:
+    """Return how the audit log names the person at the command line: ``cli:NAME``.
+
+    ``NAME`` is ``--as NAME``, else the operating-system user. It is a label, not a signed-in
+    user: commands that act as a review user (``sources approve --as``) ask for the password.
+    """
+    if name is None:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):  # no user name in the environment or the password database
+            name = f"uid-{os.getuid()}"
+    return f"cli:{name}"[:64]
 
 
 def read_password(prompt: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
-from crawlers.runner import run_crawl
+from crawlers.sources import load_all_sources
 from storage import crawl_stats
 from storage.crawls import recent_runs
 from storage.models import CrawlRun
@@ -25,6 +25,7 @@ from synthwatch.commands.common import (
     whole_number,
 )
 from synthwatch.errors import UsageError
+from synthwatch.progress import crawl_with_progress
 
 # The listing counts `crawl-runs` shows, in its column's order.
 LISTINGS = {
@@ -53,12 +54,23 @@ def register(sub: Subparsers) -> None:
 
 def crawl_one(args: argparse.Namespace) -> int:
     """Crawl one source in a child process and report how it ended."""
-    # The child would fail on these too, but only in its log: check the state folder and the
-    # database here, where the error reaches the user in one line.
-    open_store().engine.dispose()
+    # The child would fail on these too, but only in its log: check the state folder, the
+    # database and the source files here, where the error (its file and line) reaches the user
+    # in one line.
+    store = open_store()
+    known = [source.id for source in load_all_sources(args.sources)]
+    if args.source not in known:
+        files = ", ".join(str(path) for path in args.sources)
+        raise UsageError(
+            f"no source {args.source!r} in {files}; "
+            f"{'they define ' + ', '.join(known) if known else 'they define no source'}"
+        )
     try:
-        outcome = run_crawl(
+        outcome = crawl_with_progress(
+            store,
+            err,
             args.source,
+            label=f"crawling {args.source}",
             sources=list(args.sources),
             env=None,
             timeout=args.timeout,
@@ -66,6 +78,8 @@ def crawl_one(args: argparse.Namespace) -> int:
         )
     except OSError as error:
         raise UsageError(f"cannot start the crawl of {args.source}: {error}") from error
+    finally:
+        store.engine.dispose()
     status = outcome.status or "no crawl run"
     if outcome.timed_out:
         status += f", killed after the {args.timeout:.0f} s timeout"

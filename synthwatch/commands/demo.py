@@ -13,7 +13,12 @@ def register(sub: Subparsers) -> None:
     )
     demo.add_argument("--no-serve", action="store_true", help="stop after the summary")
     demo.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    demo.add_argument("--port", type=port, default=8000, help="review app port (default 8000)")
+    demo.add_argument(
+        "--port",
+        type=port,
+        default=8000,
+        help="review app port; a free one is used when it is taken (default 8000)",
+    )
     demo.add_argument(
         "--site-port",
         type=port_or_any,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 
 from storage.crawls import captures_to_verify, count_captures
+from storage.models import CrawlRun
 from storage.warc import verify_captures
 from synthwatch.commands.common import Subparsers, err, open_store, out, record_id
 from synthwatch.commands.referral import add_verify_arguments, verify_package_command
+from synthwatch.errors import UsageError
 
 
 def register(sub: Subparsers) -> None:
@@ -35,6 +37,10 @@ def verify_evidence(args: argparse.Namespace) -> int:
     store = open_store()
     checked = bad = files = 0
     with store.sessions() as session:
+        if args.run is not None and session.get(CrawlRun, args.run) is None:
+            raise UsageError(
+                f"there is no crawl run {args.run}; `synthwatch crawl-runs` lists them"
+            )
         captures = captures_to_verify(session, run_id=args.run, everything=args.all)
         for finding in verify_captures(store.settings.home, captures):
             capture = finding.capture

@@ -23,11 +23,13 @@ from crawlers.sources import SourceConfig, load_sources
 from review.auth import authenticate
 from review.errors import NotFoundError
 from review.sources import (
+    APPROVAL_PURPOSE,
+    approval_rows,
     approve_source,
+    confirm_approver,
     record_proposal,
     registered_source,
     short_fingerprint,
-    source_scope,
     suspend_source,
 )
 from storage.models import Source, User
@@ -130,15 +132,17 @@ def approve_one(args: argparse.Namespace) -> int:
         source = _registered(session, args.source)
         shown = source.scope_fingerprint
         err.print(f"approving {source.id} ({source.name}) for this scope:", markup=False)
-        for key, value in source_scope(source.config).items():
-            err.print(f"  {key}: {', '.join(value) or '-'}", markup=False, highlight=False)
+        for row in approval_rows(source.config):
+            mark = " (scope)" if row.fingerprinted else ""
+            line = f"  {row.label}{mark}: {', '.join(row.values) or '-'}"
+            err.print(line, markup=False, highlight=False, soft_wrap=True)
         err.print(f"  fingerprint: {shown}", markup=False, highlight=False)
     if args.fingerprint is not None and args.fingerprint != shown:
         raise UsageError(
             f"the scope of {args.source!r} has fingerprint {short_fingerprint(shown)}, not "
             f"{short_fingerprint(args.fingerprint)}: read the scope above and approve that one"
         )
-    user = _confirm(store, args.user)
+    user = _confirm(store, args.user, purpose=APPROVAL_PURPOSE)
     now = datetime.now(UTC)
     with store.sessions() as session:
         approver = session.merge(user)
@@ -174,10 +178,14 @@ def suspend_one(args: argparse.Namespace) -> int:
     return 0
 
 
-def _confirm(store: Store, username: str) -> User:
+def _confirm(store: Store, username: str, *, purpose: str | None = None) -> User:
     password = read_password(f"password of {username}: ")
     with store.sessions() as session:
-        user = authenticate(session, username=username, password=password, now=datetime.now(UTC))
+        now = datetime.now(UTC)
+        if purpose == APPROVAL_PURPOSE:
+            user = confirm_approver(session, username=username, password=password, now=now)
+        else:
+            user = authenticate(session, username=username, password=password, now=now)
     if user is None:
         raise UsageError(f"wrong user name or password for {username!r}, or the user is disabled")
     return user

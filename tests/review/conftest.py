@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.serving import make_server
 
 from review import auth
 from review.app import create_app
@@ -28,6 +30,7 @@ from review.settings import ReviewSettings
 from storage.config import sqlite_url
 from storage.db import make_engine, make_session_factory
 from tests.conftest import migrated_copy
+from tests.review.browser_testkit import CHROMIUM, CHROMIUM_FLAGS
 from tests.review.review_testkit import (
     NOW,
     PASSWORD,
@@ -146,3 +149,31 @@ def legal(app: Flask) -> FlaskClient:
 @pytest.fixture
 def admin(app: Flask) -> FlaskClient:
     return signed_in(app, "adm")
+
+
+@pytest.fixture
+def server(app: Flask) -> Iterator[str]:
+    """Serve the app on 127.0.0.1, on a free port, in a thread."""
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{http.server_port}"
+    http.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser_context(tmp_path: Path) -> Iterator[object]:
+    """A fresh headless Debian Chromium profile, driven by Playwright."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),  # a fresh user-data-dir
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            accept_downloads=True,
+        )
+        context.set_default_timeout(15_000)
+        yield context
+        context.close()

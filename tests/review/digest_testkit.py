@@ -109,30 +109,74 @@ def _decide(session: Session, base: Seed, users: dict[str, Any]) -> None:
     session.flush()
 
 
+# Pages that name fentanyl this week and offer nothing: none of them may count as an offer.
+BENIGN_FENTANYL = (
+    ("news", "Police seize fentanyl", "News: police seized fentanyl pills in the port today."),
+    (
+        "naloxone",
+        "Free naloxone kits",
+        "Free naloxone kits and fentanyl test strips at the clinic.",
+    ),
+)
+
+
 def _history(session: Session, base: Seed) -> None:
-    """Fentanyl in one listing in W44 and one more this week: trending, and not new."""
-    for number, (when, title) in enumerate(
-        [(NOW - timedelta(days=28), "Fentanyl citrate"), (NOW - timedelta(hours=4), "Fent 2")]
-    ):
-        run = start_crawl_run(session, source_id=base.source_id, now=when)
-        url = f"http://127.0.0.1:8421/item/fent-{number}"
-        text = f"{title}: fentanyl for sale, 5g"
-        store_listing(
-            session,
-            source_id=base.source_id,
-            url=url,
-            capture=_capture(session, run.id, url, when),
-            title=title,
-            text=text,
-            fields={},
-            analysis=AnalysisRecord(
-                score=3.0,
-                offer=False,
-                mentions=[mention(text, "fentanyl", "fentanyl", "Fentanyl", "opioid")],
+    """Fentanyl on offer in one listing in W44 and one more this week: up, and not new; news
+    and harm-reduction pages naming fentanyl this week, which count for nothing."""
+    referred = _listing(session, base, "fent-0", NOW - timedelta(days=28), "Fentanyl citrate")
+    _set_state(session, referred, "referred", NOW - timedelta(days=27), base.users["lee"])
+    # First seen in W47 naming no substance, its case confirmed then; named fentanyl this week.
+    later = _listing(session, base, "fent-1", NOW - timedelta(days=8), "Fent 2", "5g for sale")
+    _set_state(session, later, "confirmed", NOW - timedelta(days=8), base.users["ana"])
+    _listing(session, base, "fent-1", NOW - timedelta(hours=4), "Fent 2")
+    for key, title, text in BENIGN_FENTANYL:
+        _listing(session, base, key, NOW - timedelta(hours=3), title, text, offer=False)
+
+
+def _listing(
+    session: Session,
+    base: Seed,
+    key: str,
+    when: datetime,
+    title: str,
+    text: str = "",
+    *,
+    offer: bool = True,
+) -> Case | None:
+    """Crawl one listing version at ``when``; it names fentanyl when its text does."""
+    run = start_crawl_run(session, source_id=base.source_id, now=when)
+    url = f"http://127.0.0.1:8421/item/{key}"
+    text = text or f"{title}: fentanyl for sale, 5g"
+    stored = store_listing(
+        session,
+        source_id=base.source_id,
+        url=url,
+        capture=_capture(session, run.id, url, when),
+        title=title,
+        text=text,
+        fields={},
+        analysis=AnalysisRecord(
+            score=3.0 if offer else 0.4,
+            offer=offer,
+            mentions=(
+                [mention(text, "fentanyl", "fentanyl", "Fentanyl", "opioid")]
+                if "fentanyl" in text
+                else []
             ),
-            now=when,
-        )
-        finish_crawl_run(session, run, now=when, status="finished", stats={})
+        ),
+        now=when,
+    )
+    finish_crawl_run(session, run, now=when, status="finished", stats={})
+    return stored.case
+
+
+def _set_state(session: Session, case: Case | None, state: str, at: datetime, actor: int) -> None:
+    assert case is not None
+    session.add(
+        CaseDecision(case_id=case.id, from_state=case.state, to_state=state, actor_id=actor, at=at)
+    )
+    case.state = state
+    session.flush()
 
 
 def _candidates(session: Session) -> None:

@@ -52,6 +52,7 @@ class Seed:
 
     users: dict[str, int] = field(default_factory=dict)
     cases: dict[str, int] = field(default_factory=dict)
+    listings: dict[str, int] = field(default_factory=dict)
     source_id: str = "demo-market"
     run_ids: list[int] = field(default_factory=list)
 
@@ -247,6 +248,7 @@ def seed_database(factory: sessionmaker[Session]) -> Seed:
                 analysis=item["analysis"],
                 now=NOW - timedelta(hours=1),
             )
+            seed.listings[item["key"]] = stored.listing.id
             if stored.case is not None:
                 seed.cases[item["key"]] = stored.case.id
         # The fentanyl listing changed later the same day: a second version.
@@ -333,7 +335,7 @@ def login(client: FlaskClient, username: str, password: str) -> TestResponse:
 
 
 # The one script the app serves: keyboard triage, from its own origin.
-OWN_SCRIPTS = ("/static/triage.js",)
+OWN_SCRIPTS = ("/static/triage.js", "/static/kept_form.js")
 
 
 def assert_inert(page: lxml.html.HtmlElement) -> None:

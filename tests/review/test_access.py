@@ -73,21 +73,58 @@ MATRIX = [
     ),
     Row(
         "POST",
-        "actions.bulk_dismiss",
-        lambda s, c: "/cases/bulk-dismiss",
+        "actions.bulk",
+        lambda s, c: "/cases/bulk",
         codes(R, R, FORBIDDEN, FORBIDDEN, R),
-        {"case_ids": "CASE", "reason": "duplicate of another case"},
+        {
+            "case_ids": "CASE",
+            "action": "dismiss",
+            "reason": "duplicate of another case",
+            "confirmed": "1",
+        },
+    ),
+    # Nothing to undo: the queue again, saying so.
+    Row(
+        "POST",
+        "actions.undo_change",
+        lambda s, c: "/cases/undo",
+        codes(R, R, R, FORBIDDEN, R),
+        {"event_ids": "1"},
     ),
     Row("GET", "exports.cases", lambda s, c: "/exports/cases.csv", codes(R, OK, OK, FORBIDDEN, R)),
     Row("GET", "exports.cases", lambda s, c: "/exports/cases.json", codes(R, OK, OK, FORBIDDEN, R)),
     Row("GET", "exports.cases", lambda s, c: "/exports/cases.stix", codes(R, OK, OK, FORBIDDEN, R)),
+    Row("GET", "listings.index", lambda s, c: "/listings", codes(R, OK, OK, FORBIDDEN, R)),
+    Row(
+        "GET",
+        "listings.detail",
+        lambda s, c: f"/listings/{s.listings['news']}",
+        codes(R, OK, OK, FORBIDDEN, R),
+    ),
+    Row(
+        "GET",
+        "listings.capture",
+        lambda s, c: f"/listings/{s.listings['fentanyl']}/captures/{c}",
+        codes(R, OK, OK, FORBIDDEN, R),
+    ),
+    Row(
+        "POST",
+        "listings.open_case",
+        lambda s, c: f"/listings/{s.listings['news']}/case",
+        codes(R, R, FORBIDDEN, FORBIDDEN, R),
+        {"reason": "an offer the scorer missed"},
+    ),
     Row("GET", "sources.index", lambda s, c: "/sources", codes(R, OK, OK, OK, R)),
     Row(
         "POST",
         "sources.approve",
         lambda s, c: f"/sources/{s.source_id}/approve",
         codes(R, FORBIDDEN, R, FORBIDDEN, R),
-        {"basis": "public marketplace; research exemption", "fingerprint": "f" * 64},
+        {
+            "basis": "public marketplace; research exemption",
+            "fingerprint": "f" * 64,
+            "password": PASSWORD,
+        },
     ),
     Row(
         "POST",
@@ -114,6 +151,9 @@ MATRIX = [
     Row("POST", "login.logout", lambda s, c: "/logout", codes(R, R, R, R, R)),
     Row("GET", "static", lambda s, c: "/static/review.css", codes(OK, OK, OK, OK, OK)),
 ]
+
+
+IDS_OF_LISTINGS = {"news": 0, "fentanyl": 0}  # stand-ins for the test ids
 
 
 def test_the_matrix_covers_every_route_and_method(app: Flask) -> None:
@@ -152,7 +192,10 @@ def visitor(app: Flask, factory: sessionmaker[Session], kind: str) -> tuple[Flas
 @pytest.mark.parametrize(
     "row",
     MATRIX,
-    ids=[f"{row.method} {row.path(Seed(cases={'fentanyl': 0}), 0)}" for row in MATRIX],
+    ids=[
+        f"{row.method} {row.path(Seed(cases={'fentanyl': 0}, listings=IDS_OF_LISTINGS), 0)}"
+        for row in MATRIX
+    ],
 )
 def test_each_visitor_gets_what_the_policy_says(
     app: Flask, factory: sessionmaker[Session], seed: Seed, row: Row, kind: str

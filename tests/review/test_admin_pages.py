@@ -15,7 +15,7 @@ from storage.audit import Checkpoint, verify_chain
 from storage.db import transaction
 from storage.models import AuditEvent, CrawlRun, DigestMessage, Source, User
 from storage.sources import approval_state
-from tests.review.review_testkit import Seed, parse, post, signed_in
+from tests.review.review_testkit import PASSWORD, Seed, parse, post, signed_in
 
 
 def card(client: FlaskClient, source_id: str):
@@ -74,7 +74,7 @@ def test_a_legal_reviewer_approves_with_the_same_rules_as_the_cli(
     response = post(
         legal,
         f"/sources/{seed.source_id}/approve",
-        {"basis": "public B2B site", "fingerprint": shown},
+        {"basis": "public B2B site", "fingerprint": shown, "password": PASSWORD},
     )
 
     assert response.status_code == 302

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -63,11 +64,12 @@ def test_anonymous_users_are_sent_to_the_login_page(client: FlaskClient, path: s
     assert response.headers["Location"].startswith("/login?next=")
 
 
-def test_a_post_without_csrf_token_is_rejected(client: FlaskClient) -> None:
+def test_a_login_without_csrf_token_is_refused_and_asked_again(client: FlaskClient) -> None:
     response = client.post("/login", data={"username": "ana", "password": PASSWORD})
 
-    assert response.status_code == 400
-    assert "CSRF" in parse(response).xpath("string(//main)")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login"
+    assert "sign in again" in parse(client.get("/login")).xpath("string(//main)")
     assert client.get("/").status_code == 302
 
 
@@ -148,7 +150,7 @@ def test_a_missing_page_renders_a_friendly_404(analyst: FlaskClient) -> None:
     response = analyst.get("/cases/999")
 
     assert response.status_code == 404
-    assert parse(response).xpath("string(//h1)").split() == ["404", "Not", "Found"]
+    assert parse(response).xpath("string(//h1)").split() == ["404", "Not", "found"]
 
 
 def test_an_unexpected_error_renders_a_page_without_the_trace(
@@ -172,12 +174,13 @@ def test_an_unexpected_error_renders_a_page_without_the_trace(
     assert response.headers["Content-Security-Policy"]
 
 
-def test_settings_make_a_random_secret_key_when_none_is_set(
-    caplog: pytest.LogCaptureFixture,
+def test_settings_make_a_random_secret_key_when_none_is_set_and_there_is_no_home(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
+    environ = {"SYNTHWATCH_HOME": str(tmp_path / "missing")}
     with caplog.at_level(logging.WARNING):
-        first = ReviewSettings.from_env({})
-        second = ReviewSettings.from_env({})
+        first = ReviewSettings.from_env(environ)
+        second = ReviewSettings.from_env(environ)
 
     assert first.secret_key != second.secret_key
     assert len(first.secret_key) >= 32
@@ -216,6 +219,6 @@ def test_the_base_url_is_read_without_a_secret_key(caplog: pytest.LogCaptureFixt
         {"SYNTHWATCH_SESSION_HOURS": "0"},
     ],
 )
-def test_settings_refuse_unusable_values(environ: dict[str, str]) -> None:
+def test_settings_refuse_unusable_values(environ: dict[str, str], tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="SYNTHWATCH_"):
-        ReviewSettings.from_env(environ)
+        ReviewSettings.from_env({"SYNTHWATCH_HOME": str(tmp_path), **environ})

@@ -7,61 +7,19 @@ are saved in the test's output folder. Skipped where /usr/bin/chromium is missin
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
 from review.referral_check import verify_package
 from review.signing import load_signing_key
 from storage.models import Case
+from tests.review.browser_testkit import BROWSER_TEST
 from tests.review.evidence_testkit import EvidenceCase, add_evidence_case
 from tests.review.review_testkit import PASSWORD, SIGNING_KEY, Seed
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing"),
-]
-
-
-@pytest.fixture
-def server(app: Flask) -> Iterator[str]:
-    """Serve the app on 127.0.0.1, on a free port, in a thread."""
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    http.shutdown()
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser_context(tmp_path: Path) -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),  # a fresh user-data-dir
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            accept_downloads=True,
-        )
-        context.set_default_timeout(15_000)
-        yield context
-        context.close()
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture
@@ -122,7 +80,7 @@ def test_keyboard_triage_legal_approval_and_referral_export(
     page.keyboard.press("k")
     page.keyboard.press("k")
     press("c")  # confirm the first
-    assert f"Case {first} is confirmed." in page.inner_text("ul.flashes")
+    assert page.inner_text(".undo-bar .undo-label") == f"Case {first} confirmed"
     assert selected() == second
     page.keyboard.press("d")  # dismiss the second, with a reason from the list
     page.wait_for_selector("#dismiss-dialog[open]")

@@ -200,7 +200,9 @@ def test_the_queue_filters_by_class_source_date_and_assignee(
 
     assert rows(analyst, "class=nitazene") == [seed.cases["nitazene"]]
     assert rows(analyst, "source=demo-market") == rows(analyst, "")
-    assert rows(analyst, "source=elsewhere") == []
+    unknown = analyst.get("/?source=elsewhere")  # named, not an empty queue
+    assert unknown.status_code == 400
+    assert "There is no source 'elsewhere'" in parse(unknown).xpath("string(//ul[@role='alert'])")
     last_week = (NOW - timedelta(days=7)).date().isoformat()
     assert rows(analyst, f"until={last_week}") == [seed.cases["old"]]
     assert seed.cases["old"] not in rows(analyst, f"since={NOW.date().isoformat()}")
@@ -242,14 +244,14 @@ def test_the_queue_carries_what_keyboard_triage_needs(analyst: FlaskClient, seed
     assert row.get("data-assign-url") == f"/cases/{seed.cases['fentanyl']}/assign"
     assert page.xpath("//form[@id='triage-form']//input[@name='csrf_token']/@value")
     assert page.xpath("//dialog[@id='dismiss-dialog']//select[@name='reason']/option")
-    assert page.xpath("//section[@class='queue']/@data-keys") == ["cdeax"]
+    assert row.get("data-moves") == "confirmed dismissed assign"
 
 
 def test_legal_reviewers_get_only_the_assign_key(app: Flask, seed: Seed) -> None:
     page = parse(signed_in(app, "lee").get("/?state=new"))
 
-    assert page.xpath("//section[@class='queue']/@data-keys") == ["a"]
-    assert page.xpath("//form[@id='bulk-form']") == []
+    assert set(page.xpath("//tr[@class='case']/@data-moves")) == {"assign"}
+    assert page.xpath("//form[@id='bulk-form']//button/@value") == ["assign"]
 
 
 def test_inert_page_shows_text_and_non_html_plainly() -> None:

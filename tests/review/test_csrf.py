@@ -16,7 +16,17 @@ from tests.review.review_testkit import Seed, session_token, signed_in
 POSTS = [
     ("/cases/{case}/transition", {"to": "confirmed"}),
     ("/cases/{case}/assign", {}),
-    ("/cases/bulk-dismiss", {"case_ids": "{case}", "reason": "duplicate of another case"}),
+    (
+        "/cases/bulk",
+        {
+            "case_ids": "{case}",
+            "action": "dismiss",
+            "reason": "duplicate of another case",
+            "confirmed": "1",
+        },
+    ),
+    ("/cases/undo", {"event_ids": "1"}),
+    ("/listings/{listing}/case", {"reason": "an offer the scorer missed"}),
     ("/sources/{source}/approve", {"basis": "public site"}),
     ("/sources/{source}/suspend", {"reason": "complaint"}),
     ("/logout", {}),
@@ -37,7 +47,9 @@ def state(factory: sessionmaker[Session]) -> list[Any]:
 
 
 def fill(template: str, seed: Seed) -> str:
-    return template.format(case=seed.cases["fentanyl"], source=seed.source_id)
+    return template.format(
+        case=seed.cases["fentanyl"], source=seed.source_id, listing=seed.listings["news"]
+    )
 
 
 def test_every_post_route_is_in_this_list(app: Flask) -> None:
@@ -47,7 +59,9 @@ def test_every_post_route_is_in_this_list(app: Flask) -> None:
         if "POST" in (rule.methods or ()) and rule.endpoint != "login.login"
     }
     listed = {
-        path.replace("{case}", "<int:case_id>").replace("{source}", "<source_id>")
+        path.replace("{case}", "<int:case_id>")
+        .replace("{source}", "<source_id>")
+        .replace("{listing}", "<int:listing_id>")
         for path, _ in POSTS
     }
     assert posts == listed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from review.digest.build import (
     previous_week,
     week_bounds,
     weeks_before,
+    what_changed,
 )
 from review.digest.render import (
     format_age,
@@ -25,6 +27,7 @@ from review.digest.render import (
     write_preview,
 )
 from review.errors import WeekError
+from storage.cases import CaseSummary, DecisionTag
 from tests.review.digest_testkit import FORUM_NAME, XSS_TERM, DigestSeed, seed_digest
 from tests.review.review_testkit import NOW, WEEK, XSS_IMG, XSS_TITLE, Seed
 
@@ -58,17 +61,32 @@ def test_the_digest_counts_the_new_cases_of_its_week(
     assert digest.week_to_date
 
 
-def test_the_digest_counts_substances_by_listing(
+def test_the_digest_counts_substances_by_listing_on_offer(
     factory: sessionmaker[Session], seed: Seed
 ) -> None:
     with factory() as session:
         digest = build_digest(session, week=WEEK, now=NOW)
 
-    counts = {s.concept_id: (s.listings, s.mentions) for s in digest.substances}
+    counts = {s.concept_id: (s.offers, s.mentions) for s in digest.substances}
     # Two versions of the fentanyl listing this week: one listing, two mentions.
     assert counts["fentanyl"] == (1, 2)
     assert counts["protonitazene"] == (1, 1)
     assert "etizolam" not in counts  # seen the week before
+
+
+def test_news_and_harm_reduction_pages_naming_fentanyl_do_not_count(
+    factory: sessionmaker[Session], history: DigestSeed
+) -> None:
+    with factory() as session:
+        digest = build_digest(session, week=WEEK, now=NOW)
+
+    counts = {s.concept_id: s.offers for s in digest.substances}
+    # Four listings named fentanyl this week: the seeded offer, the W47 listing with a case that
+    # now names it, and a news report and a naloxone page, which are no offers.
+    assert counts["fentanyl"] == 2
+    # An analyst dismissed the mephedrone case: it was no offer after all.
+    assert "mephedrone" not in counts
+    assert "mephedrone" not in {s.concept_id for s in digest.first_seen}
 
 
 def test_the_digest_counts_decisions_by_kind(
@@ -100,9 +118,12 @@ def test_substances_trend_against_the_mean_of_the_four_weeks_before(
     assert (trend.concept_id, trend.this_week, trend.before_mean) == ("fentanyl", 2, 0.25)
     assert digest.chart_png.startswith(b"\x89PNG\r\n\x1a\n")
     assert digest.chart_data_uri.startswith("data:image/png;base64,iVBOR")
+    # One table: the substance that is up first, then the ones first seen (all the others).
+    assert [s.note for s in digest.substances] == ["up"] + ["first seen"] * 3
+    assert digest.substances[0].concept_id == "fentanyl"
     first = {s.concept_id for s in digest.first_seen}
-    assert {"protonitazene", "mephedrone"} <= first
-    assert "fentanyl" not in first  # seen in W44
+    assert "protonitazene" in first
+    assert "fentanyl" not in first  # on offer in W44
     assert "etizolam" not in first  # seen in W47, not this week
     assert [c.term for c in digest.candidates] == [XSS_TERM, "bromazolam-x"]
     assert digest.candidates_total == 2
@@ -118,8 +139,18 @@ def test_the_digest_reports_failed_blocked_robots_and_unscheduled_sources(
     assert (forum.robots, forum.robots_unreachable, forum.blocked) == (2, 1, 1)
     assert (forum.error_count, forum.refused, forum.interrupted_runs) == (3, 1, 1)
     assert forum.source_name == FORUM_NAME and forum.has_problems
+    assert forum.problem_notes == (
+        "1 interrupted run",
+        "robots.txt unreachable 1 time (the host stays disallowed until it answers)",
+        "1 block page (CAPTCHA or WAF, not evaded)",
+        "3 errors",
+    )
+    assert forum.information == (
+        "2 requests disallowed by robots.txt",
+        "1 request refused by the open-web guard (out of scope, .onion, login pages)",
+    )
     demo = next(s for s in digest.sources if s.source_id == history.base.source_id)
-    assert demo.runs == 3 and demo.failed_runs == 1 and demo.pages == 7
+    assert demo.runs == 5 and demo.failed_runs == 1 and demo.pages == 9
     assert demo.robots == 1  # Scrapy's robotstxt/forbidden
     assert demo.errors == (
         f"run {history.base.run_ids[1]}: robots.txt timed out: <b>host disallowed</b>",
@@ -128,7 +159,9 @@ def test_the_digest_reports_failed_blocked_robots_and_unscheduled_sources(
     assert set(missed) == {"quiet", "waiting"}  # the forum ran its once a week
     assert (missed["quiet"].expected, missed["quiet"].runs) == (3, 0)  # Mon-Wed noon at 06:00
     assert missed["waiting"].note == "not approved by a legal reviewer yet"
-    assert [(p.job_id, p.status) for p in digest.ledger_problems] == [("crawl:quiet", "failed")]
+    assert [(p.job, p.status) for p in digest.ledger_problems] == [
+        ("crawl of Quiet shop", "failed")
+    ]
     assert digest.source_problems == 2 + 2 + 1
     assert [(u.week, u.username) for u in digest.undelivered] == [("2026-W45", "ana")]
 
@@ -158,8 +191,11 @@ def test_legal_readers_get_the_cases_waiting_for_them_but_not_their_own(
         f"http://127.0.0.1:8000/cases/{cases['nitazene']}",
         f"http://127.0.0.1:8000/cases/{cases['old']}",
     ]
-    assert "escalated by" not in render_html(digest, reader=ana).lower()
-    assert lxml.html.fromstring(render_html(digest, reader=ana)).xpath("//*[@id='waiting']") == []
+    assert "waiting for your decision" not in render_html(digest, reader=ana).lower()
+    assert (
+        lxml.html.fromstring(render_html(digest, reader=ana)).xpath("//*[@id='waiting-section']")
+        == []
+    )
 
 
 def test_both_parts_of_a_seeded_week(factory: sessionmaker[Session], history: DigestSeed) -> None:
@@ -178,10 +214,15 @@ def test_both_parts_of_a_seeded_week(factory: sessionmaker[Session], history: Di
     assert page.xpath("string(//*[@data-kind='escalated'])") == "2"
     assert "was due Mon 23 Nov 2026 07:00 UTC" in page.xpath("string(//*[@id='late'])")
     assert page.xpath("//img[@id='trend-chart']/@src")[0].startswith("data:image/png;base64,")
-    assert page.xpath("//table[@id='trends']//td[1]/text()") == ["Fentanyl"]
+    assert page.xpath(
+        "//table[@id='substances']//tr[td[@class='note']='up']//*[@class='name']/text()"
+    ) == ["Fentanyl"]
+    cells = page.xpath("//table[@id='substances']//tr[@data-concept='fentanyl']/td")
+    assert [" ".join(c.itertext()) for c in cells] == ["Fentanyl opioid", "2", "0.25", "up"]
+    assert page.xpath("//*[@id='ledger-problems']/li/text()")[0].startswith("crawl of Quiet shop")
     assert XSS_TERM in page.xpath("string(//table[@id='candidates'])")
     assert "Quiet shop" in page.xpath("string(//*[@id='missed-schedules'])")
-    assert "crawl:quiet" in page.xpath("string(//*[@id='ledger-problems'])")
+    assert "crawl:quiet" not in html and "(quiet," not in html  # ids are for machines
     assert "550 5.1.1" in page.xpath("string(//*[@id='undelivered'])")
     assert FORUM_NAME in page.xpath("string(//table[@id='sources'])")
     assert page.xpath("//table[@id='top-cases']//a/@href")[0] == (
@@ -196,14 +237,19 @@ def test_both_parts_of_a_seeded_week(factory: sessionmaker[Session], history: Di
         f"{BASE_URL}/cases/{cases['nitazene']}",
         f"{BASE_URL}/cases/{cases['fentanyl']}",
         "indicators: purity (99%); shipping; contact (wickr); bulk (10 g)",
-        "   2 /  0.25  Fentanyl (opioid)",
+        " 9.10  Fentanyl powder 99% (50g)",
+        "new: new listing; not reviewed yet",
+        "escalated: new listing; confirmed and escalated by ana this week; waiting for a legal "
+        "decision",
+        "   2 /  0.25  Fentanyl (opioid): up",
+        "   1 /  0.00  Protonitazene (nitazene): first seen",
         f"   7  {XSS_TERM} (new)",
         "LATE: this digest was due Mon 23 Nov 2026 07:00 UTC",
-        "Quiet shop (quiet, cron:0 6 * * *): 0 of 3 scheduled runs",
-        "! crawl:quiet at Tue 24 Nov 06:00 UTC: failed (exit code 1)",
+        "Quiet shop (cron:0 6 * * *): 0 of 3 scheduled runs",
+        "! crawl of Quiet shop at Tue 24 Nov 06:00 UTC: failed (exit code 1)",
         "! 2026-W45 to ana after 1 attempt: 550 5.1.1",
-        f"! {FORUM_NAME}: 1 run (1 interrupted), last interrupted, 0 pages, "
-        "2 disallowed by robots.txt (1 unreachable), 1 blocked, 3 errors, 1 refused",
+        f"! {FORUM_NAME}: 1 run, last interrupted, 0 pages\n    to look at: 1 interrupted run;",
+        "    2 requests disallowed by robots.txt; 1 request refused by the open-web guard",
         "Generated 2026-11-25 12:00 UTC by SynthWatch for lou, subscribed",
     ):
         assert expected in text, expected
@@ -260,6 +306,35 @@ def test_the_default_week_is_the_week_of_now(factory: sessionmaker[Session], see
     assert digest.end == datetime(2026, 11, 30, tzinfo=UTC)
 
 
+def test_each_top_case_says_what_changed() -> None:
+    start, end = week_bounds(WEEK)
+    summary = CaseSummary(
+        case_id=7,
+        state="referred",
+        score=8.0,
+        title="t",
+        url="u",
+        source_id="s",
+        source_name="S",
+        first_seen=start - timedelta(days=20),
+        created_at=start + timedelta(days=1),
+        substances=(),
+    )
+    decisions = (
+        DecisionTag("confirmed", start + timedelta(days=2), "ana"),
+        DecisionTag("escalated", start + timedelta(days=2, hours=1), "ana"),
+        DecisionTag("approved", start + timedelta(days=3), "lee"),
+        DecisionTag("referred", end + timedelta(hours=2), "lee"),
+    )
+
+    assert what_changed(summary, decisions, start=start, end=end) == (
+        "listed since 03 Nov 2026; confirmed and escalated by ana, approved by lee this week; "
+        "referred by lee since; already referred"
+    )
+    fresh = replace(summary, state="new", first_seen=start + timedelta(hours=1))
+    assert what_changed(fresh, (), start=start, end=end) == "new listing; not reviewed yet"
+
+
 def test_weeks() -> None:
     assert iso_week(NOW) == "2026-W48"
     assert previous_week(NOW) == "2026-W47"
@@ -302,7 +377,7 @@ def test_the_preview_contains_the_seeded_cases_and_escapes_them(
     ]
     assert links[0].get("href") == f"{BASE_URL}/cases/{seed.cases['fentanyl']}"
     assert page.xpath("string(//*[@id='new-cases'])") == "4"
-    substances = page.xpath("//table[@id='substances']/tbody/tr/td[1]/text()")
+    substances = page.xpath("//table[@id='substances']/tbody/tr//*[@class='name']/text()")
     assert "Fentanyl" in substances and XSS_TITLE in substances
     assert "robots.txt timed out: <b>host disallowed</b>" in page.xpath(
         "string(//table[@id='sources'])"

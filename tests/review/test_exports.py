@@ -14,13 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from stix2validator import ValidationOptions, validate_instance
 
-from review.exports import (
-    CSV_COLUMNS,
-    STIX_SCO_NAMESPACE,
-    pattern_string,
-    spreadsheet_safe,
-    stix_bundle,
-)
+from review.exports import CSV_COLUMNS, spreadsheet_safe
+from review.stix import STIX_SCO_NAMESPACE, pattern_string, stix_bundle
 from storage.cases import cases_with_details
 from storage.db import transaction
 from storage.models import AuditEvent, Case, Indicator
@@ -98,11 +93,17 @@ def test_an_unknown_format_is_a_404(analyst: FlaskClient) -> None:
     assert analyst.get("/exports/cases.xlsx").status_code == 404
 
 
+# stix2-validator knows only the core observable types as observables, so it wants a UUIDv4 id
+# for an observable of an extension definition, where STIX 2.1 (section 2.9) says UUIDv5.
+EXTENSION_SCOS = ("cryptocurrency-wallet--", "phone-number--")
+
+
 def validate(bundle: dict) -> None:
     results = validate_instance(bundle, ValidationOptions(version="2.1", strict=True))
     errors = [str(e) for r in ([results] if not isinstance(results, list) else results)
               for e in getattr(r, "errors", [])]  # fmt: skip
-    assert results.is_valid, errors
+    errors = [e for e in errors if not (e.startswith(EXTENSION_SCOS) and "not a valid UUIDv4" in e)]
+    assert errors == []
 
 
 def test_the_stix_bundle_is_valid_stix_2_1(analyst: FlaskClient, seed: Seed) -> None:
@@ -219,3 +220,157 @@ def test_a_cell_a_spreadsheet_would_run_is_quoted(cell: str) -> None:
 @pytest.mark.parametrize("cell", ["Etizolam 1 mg", " plain text", "\u00a0100 pcs", "", "a=b"])
 def test_a_harmless_cell_is_left_alone(cell: str) -> None:
     assert spreadsheet_safe(cell) == cell
+
+
+# Invented identifiers: a 555-01xx number, a reserved .example domain, made-up wallets.
+WALLET = "btc:bc1qsynthwatchtestwallet0000000000000000"
+ETH_WALLET = "eth:0x" + "5e" * 20
+SELLER_CONTACTS = (
+    ("Wickr: ChemKing", "wickr:chemking"),
+    ("t.me/chem_king", "telegram:chem_king"),
+    ("call +1 202 555 0143", "phone:+12025550143"),
+    ("Mail Sales@Shop.example", "email:sales@shop.example"),
+    ("BTC bc1qsynthwatchtestwallet0000000000000000", WALLET),
+    ("ETH 0x5e5e...", ETH_WALLET),
+    ("wickr chemking", "wickr:chemking"),  # the same handle again: listed once
+)
+HIDDEN_TITLE = "4-M\u200bMC\u2060 crys\u202etals\ufe0f \u3164in\tstock"
+
+
+@pytest.fixture
+def seller_case(factory: sessionmaker[Session], seed: Seed) -> int:
+    """The cathinone case, with a seller's identifiers, prices and a title hiding characters."""
+    case_id = seed.cases["cathinone"]
+    add_contacts(factory, case_id, *SELLER_CONTACTS)
+    with transaction(factory) as session:
+        version = session.get(Case, case_id).listing.versions[-1]
+        version.title = HIDDEN_TITLE
+        version.fields = {"seller": "Chem\u200bKing", "price": "=1+1 EUR"}
+        for text, value in (
+            ("20 EUR/g", "EUR 20/g"),
+            ("€20 a gram", "EUR 20/g"),
+            ("$500", "USD 500"),
+        ):
+            version.indicators.append(
+                Indicator(kind="price", start=0, end=3, text=text, value=value)
+            )
+    return case_id
+
+
+def test_csv_carries_seller_identifiers_prices_and_labels(
+    analyst: FlaskClient, seller_case: int
+) -> None:
+    body = analyst.get("/exports/cases.csv?state=all").get_data(as_text=True)
+
+    (row,) = [r for r in csv.DictReader(io.StringIO(body)) if r["case_id"] == str(seller_case)]
+    assert row["title"] == "4-MMC crystals in stock"
+    assert row["substances"] == "Mephedrone"
+    assert row["classes"] == "cathinone"
+    assert row["seller"] == "ChemKing"
+    assert row["handles"] == "wickr:chemking; telegram:chem_king"
+    assert row["phones"] == "'+12025550143"  # text, not the number 12025550143 nor a formula
+    assert row["emails"] == "sales@shop.example"
+    assert row["wallets"] == f"{WALLET}; {ETH_WALLET}"
+    assert row["prices"] == "EUR 20/g; USD 500"
+    assert row["listed_price"] == "'=1+1 EUR"  # quoted: a spreadsheet would run it
+
+
+def test_a_hidden_formula_in_a_title_is_still_quoted(
+    analyst: FlaskClient, factory: sessionmaker[Session], seed: Seed
+) -> None:
+    with transaction(factory) as session:
+        version = session.get(Case, seed.cases["cathinone"]).listing.versions[-1]
+        version.title = '\u200b\u2060=HYPERLINK("http://evil.example")'
+
+    rows = csv.DictReader(io.StringIO(analyst.get("/exports/cases.csv").get_data(as_text=True)))
+
+    assert '\'=HYPERLINK("http://evil.example")' in {r["title"] for r in rows}
+
+
+def test_json_carries_seller_prices_labels_and_the_raw_title(
+    analyst: FlaskClient, seller_case: int
+) -> None:
+    document = analyst.get("/exports/cases.json?state=all").get_json()
+
+    (record,) = [c for c in document["cases"] if c["case_id"] == seller_case]
+    assert record["title"] == "4-MMC crystals in stock"
+    assert record["title_raw"] == HIDDEN_TITLE
+    assert record["seller"] == {
+        "name": "Chem\u200bKing",
+        "handles": [
+            {"channel": "wickr", "handle": "chemking", "key": "wickr:chemking"},
+            {"channel": "telegram", "handle": "chem_king", "key": "telegram:chem_king"},
+        ],
+        "phones": [{"number": "+12025550143", "key": "phone:+12025550143"}],
+        "emails": [{"address": "sales@shop.example", "key": "email:sales@shop.example"}],
+        "wallets": [
+            {"currency": "btc", "address": WALLET[4:], "key": WALLET},
+            {"currency": "eth", "address": ETH_WALLET[4:], "key": ETH_WALLET},
+        ],
+    }
+    assert record["prices"] == [
+        {"value": "EUR 20/g", "text": "20 EUR/g"},
+        {"value": "USD 500", "text": "$500"},
+    ]
+    (substance,) = record["substances"]
+    assert (substance["label"], substance["class_label"]) == ("Mephedrone", "cathinone")
+    assert {i["key"] for i in record["indicators"]} >= {WALLET, "wickr:chemking"}
+
+
+def test_stix_has_wallets_phones_handles_and_emails_as_observables(
+    factory: sessionmaker[Session], seller_case: int
+) -> None:
+    with factory() as session:
+        bundle = stix_bundle(cases_with_details(session, [seller_case]), now=NOW)
+
+    validate(bundle)
+    by_type: dict[str, list[dict]] = {}
+    for thing in bundle["objects"]:
+        by_type.setdefault(thing["type"], []).append(thing)
+    (extension,) = by_type["extension-definition"]
+    assert extension["extension_types"] == ["new-sco"]
+    assert {(w["value"], w["currency"]) for w in by_type["cryptocurrency-wallet"]} == {
+        (WALLET[4:], "btc"),
+        (ETH_WALLET[4:], "eth"),
+    }
+    assert [p["value"] for p in by_type["phone-number"]] == ["+12025550143"]
+    for observable in by_type["cryptocurrency-wallet"] + by_type["phone-number"]:
+        assert observable["extensions"] == {extension["id"]: {"extension_type": "new-sco"}}
+        assert uuid.UUID(observable["id"].partition("--")[2]).version == 5
+    assert {a["user_id"] for a in by_type["user-account"]} == {
+        "wickr:chemking",
+        "telegram:chem_king",
+    }
+    assert [e["value"] for e in by_type["email-addr"]] == ["sales@shop.example"]
+    (indicator,) = by_type["indicator"]
+    assert indicator["name"] == "4-MMC crystals in stock"
+    assert indicator["description"].endswith("offering Mephedrone at EUR 20/g, USD 500.")
+    identifiers = {
+        o["id"]
+        for kind in ("cryptocurrency-wallet", "phone-number", "user-account", "email-addr")
+        for o in by_type[kind]
+    }
+    related = {
+        r["target_ref"]
+        for r in by_type["relationship"]
+        if r["relationship_type"] == "related-to" and r["source_ref"] == indicator["id"]
+    }
+    assert related == identifiers
+    (report,) = by_type["report"]
+    assert identifiers | {indicator["id"]} | {r["id"] for r in by_type["relationship"]} <= set(
+        report["object_refs"]
+    )
+    (observed,) = by_type["observed-data"]
+    assert identifiers <= set(observed["object_refs"])
+
+
+def test_stix_relationship_ids_are_stable(factory: sessionmaker[Session], seller_case: int) -> None:
+    with factory() as session:
+        cases = cases_with_details(session, [seller_case])
+        first, second = stix_bundle(cases, now=NOW), stix_bundle(cases, now=NOW)
+
+    def relationships(bundle: dict) -> list[str]:
+        return [o["id"] for o in bundle["objects"] if o["type"] == "relationship"]
+
+    assert relationships(first) == relationships(second)
+    assert len(set(relationships(first))) == len(relationships(first)) == 1 + 6

@@ -89,7 +89,7 @@ def test_the_package_holds_case_evidence_audit_and_a_manifest(
     archive = zipfile.ZipFile(path)
     names = archive.namelist()
 
-    assert names[:3] == ["README.txt", "case.json", "audit.jsonl"]
+    assert names[:4] == ["README.txt", "report.html", "case.json", "audit.jsonl"]
     assert names[-2:] == [MANIFEST, SIGNATURE]
     evidence = [n for n in names if n.startswith("evidence/")]
     assert evidence == [f"evidence/capture-{i}.warc.gz" for i in found.capture_ids]
@@ -262,7 +262,9 @@ def test_a_bad_signing_key_is_refused_with_its_variable(text: str) -> None:
     with pytest.raises(KeyFormatError, match="SYNTHWATCH_SIGNING_KEY"):
         load_signing_key(text)
     with pytest.raises(KeyFormatError, match="SYNTHWATCH_SIGNING_KEY"):
-        ReviewSettings.from_env({"SYNTHWATCH_SIGNING_KEY": text or "?"})
+        ReviewSettings.from_env(
+            {"SYNTHWATCH_SECRET_KEY": "s" * 40, "SYNTHWATCH_SIGNING_KEY": text or "?"}
+        )
 
 
 def test_the_same_contents_make_the_same_zip() -> None:

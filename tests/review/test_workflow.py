@@ -411,16 +411,18 @@ def test_bulk_dismiss_from_the_queue(
     ids = [seed.cases["fentanyl"], seed.cases["cathinone"]]
     page = parse(analyst.get("/"))
     form = page.xpath("//form[@id='bulk-form']")[0]
-    assert form.get("action") == "/cases/bulk-dismiss"
+    assert form.get("action") == "/cases/bulk"
 
     response = analyst.post(
-        "/cases/bulk-dismiss",
+        "/cases/bulk",
         data={
             "csrf_token": form.xpath(".//input[@name='csrf_token']/@value")[0],
             "case_ids": [str(i) for i in ids],
+            "action": "dismiss",
             "reason": "not a controlled substance or precursor",
             "note": "lab supplies",
             "next": "/?state=new",
+            "confirmed": "1",
         },
     )
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
+import struct
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -94,9 +96,23 @@ def edit_member(path: Path, offset: int, length: int, old: bytes, new: bytes) ->
     data = path.read_bytes()
     content = gzip.decompress(data[offset : offset + length])
     assert old in content and len(old) == len(new)
-    member = gzip.compress(content.replace(old, new, 1))
+    member = same_size_member(content.replace(old, new, 1), length)
     path.write_bytes(data[:offset] + member + data[offset + length :])
     return len(member)
+
+
+def same_size_member(content: bytes, length: int) -> bytes:
+    """Compress `content` into a gzip member of exactly `length` bytes where it fits, padding
+    the header's file-name field, so that the offsets of every later record still hold."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = compressor.compress(content) + compressor.flush()
+    trailer = struct.pack("<II", zlib.crc32(content), len(content) & 0xFFFFFFFF)
+    bare = 10 + len(body) + len(trailer)
+    if bare + 2 > length:  # no room for a name and its terminator: sizes differ
+        return gzip.compress(content)
+    name = b"x" * (length - bare - 1) + b"\0"
+    header = b"\x1f\x8b\x08\x08" + b"\0\0\0\0" + b"\x02\xff"
+    return header + name + body + trailer
 
 
 def flip(path: Path, at: int) -> None:

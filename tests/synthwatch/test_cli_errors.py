@@ -10,6 +10,7 @@ import pytest
 from crawlers.runner import CrawlOutcome
 from synthwatch.cli import main
 from tests.conftest import migrated_copy
+from tests.factories import invented_source_toml
 
 HUGE = "99999999999999999999"
 
@@ -124,8 +125,9 @@ def test_crawl_passes_the_loopback_setting_on(
     home: Path, monkeypatch: pytest.MonkeyPatch, value: str, allowed: bool
 ) -> None:
     monkeypatch.setenv("SYNTHWATCH_ALLOW_LOOPBACK", value)
+    (home / "sources.toml").write_text(invented_source_toml())
     fake = FakeCrawl()
-    monkeypatch.setattr("synthwatch.commands.crawls.run_crawl", fake)
+    monkeypatch.setattr("synthwatch.progress.run_crawl", fake)
 
     assert main(["crawl", "shop", "--sources", str(home / "sources.toml")]) == 0
 
@@ -154,3 +156,42 @@ def test_the_scheduler_passes_the_loopback_setting_on(
     (kwargs,) = made
     assert kwargs["run_job"].allow_loopback is allowed
     assert kwargs["run_job"].sources == (home / "sources.toml",)
+
+
+def test_crawl_names_the_file_and_line_of_a_broken_source_file(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = invented_source_toml(seeds='"https://shop.example/"')  # seeds must be a list
+    path = home / "broken.toml"
+    path.write_text(broken)
+    fake = FakeCrawl()
+    monkeypatch.setattr("synthwatch.progress.run_crawl", fake)
+
+    assert main(["crawl", "shop", "--sources", str(path)]) == 2
+
+    line = 1 + next(n for n, text in enumerate(broken.splitlines()) if text.startswith("seeds"))
+    error = one_line_error(capsys)
+    assert f"{path}:{line}" in error and "'seeds'" in error
+    assert fake.calls == [], "no child process is started for a broken file"
+
+
+def test_crawl_of_a_source_no_file_defines_is_a_one_line_error(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (home / "sources.toml").write_text(invented_source_toml())
+    fake = FakeCrawl()
+    monkeypatch.setattr("synthwatch.progress.run_crawl", fake)
+
+    assert main(["crawl", "other", "--sources", str(home / "sources.toml")]) == 2
+
+    error = one_line_error(capsys)
+    assert "no source 'other'" in error and "they define shop" in error
+    assert fake.calls == []
+
+
+def test_evidence_verify_of_an_unknown_run_is_a_one_line_error(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["evidence", "verify", "--run", "999"]) == 2
+
+    assert "there is no crawl run 999" in one_line_error(capsys)

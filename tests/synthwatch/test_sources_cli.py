@@ -143,9 +143,11 @@ def test_approve_prints_the_scope_and_fingerprint_before_the_password(
     assert main(["sources", "approve", "shop", "--as", "lena", "--basis", "Public"]) == 0
 
     (before,) = printed
-    assert "allowed_domains: shop.example" in before
-    assert "seeds: https://shop.example/" in before
-    assert "sitemaps: -" in before and "search_templates: " in before
+    assert "Allowed domains (scope): shop.example" in before
+    assert "Start URLs (scope): https://shop.example/" in before
+    assert "Sitemaps (scope): -" in before and "Site-search URLs (scope): " in before
+    assert "Listing link selectors: a.item" in before
+    assert "Limits: at most" in before  # the same rows as the sources page (review.sources)
     assert f"fingerprint: {fingerprint_of(home)}" in before
 
 

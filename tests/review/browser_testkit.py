@@ -1,0 +1,48 @@
+"""What the browser tests share: Debian's Chromium, and the steps every one of them takes.
+
+The `server` and `browser_context` fixtures are in tests/review/conftest.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.review.review_testkit import PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Every browser test module: `pytestmark = BROWSER_TEST`.
+BROWSER_TEST = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing"),
+]
+
+
+def csp_violations(page: Any) -> list[str]:
+    """Collect the page's Content-Security-Policy violations (the test asserts none)."""
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return violations
+
+
+def sign_in(page: Any, server: str, username: str = "ana") -> None:
+    """Open the login page and sign in as `username` with the seeded password."""
+    page.goto(f"{server}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.click("section.login button[type=submit]")
