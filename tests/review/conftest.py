@@ -30,7 +30,7 @@ from review.settings import ReviewSettings
 from storage.config import sqlite_url
 from storage.db import make_engine, make_session_factory
 from tests.conftest import migrated_copy
-from tests.review.browser_testkit import CHROMIUM, CHROMIUM_FLAGS
+from tests.review.browser_testkit import CHROMIUM, CHROMIUM_FLAGS, keep_screenshots
 from tests.review.review_testkit import (
     NOW,
     PASSWORD,
@@ -163,8 +163,9 @@ def server(app: Flask) -> Iterator[str]:
 
 
 @pytest.fixture
-def browser_context(tmp_path: Path) -> Iterator[object]:
-    """A fresh headless Debian Chromium profile, driven by Playwright."""
+def browser_context(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A fresh headless Debian Chromium profile, driven by Playwright; the test's screenshots
+    are kept as CI artefacts afterwards."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
@@ -177,3 +178,4 @@ def browser_context(tmp_path: Path) -> Iterator[object]:
         context.set_default_timeout(15_000)
         yield context
         context.close()
+    keep_screenshots(tmp_path, request.node.name)
