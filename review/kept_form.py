@@ -43,12 +43,15 @@ log = logging.getLogger(__name__)
 COOKIE = "synthwatch_kept_form"
 SALT = "synthwatch.kept-form"
 PAGE_FIELD = "form_page"
+# The username the form's page was rendered for: who may have the input back when the ended
+# session can't be read any more (another key, a logout in another tab).
+USER_FIELD = "form_user"
 # Long enough to find a password; short, because a shared browser keeps the text meanwhile.
 KEPT_FOR = timedelta(minutes=15)
 # Browsers keep cookies of up to 4096 bytes, name and attributes included.
 MAX_COOKIE_VALUE = 3800
 MAX_FIELDS = 100
-NEVER_KEPT = frozenset({"csrf_token", PAGE_FIELD})
+NEVER_KEPT = frozenset({"csrf_token", PAGE_FIELD, USER_FIELD})
 SESSION_ENDED = "Your session ended; sign in to continue."
 
 
@@ -76,6 +79,7 @@ def session_ended() -> Response:
         "fields": fields,
         "at": now().timestamp(),
         "user": g.get("ended_user_id"),
+        "username": request.form.get(USER_FIELD) or None,
         "sid": None,
         "cut": False,
     }
@@ -91,14 +95,16 @@ def bind_to_login(response: Response, user: User) -> None:
     """Bind input kept before this login to the new session, or drop it if it isn't this user's.
 
     Input kept while the session still named a user comes back only to that user; input of a
-    session that could not be read (another key, a logout elsewhere) to whoever signs in next
-    in this browser, within ``KEPT_FOR``.
+    session that could not be read (another key, a logout elsewhere) only to the user its page
+    was rendered for (the form's ``form_user``), never to whoever signs in next.
     """
     payload = _read()
     if payload is None:
         return
     cookie = None
-    if payload["user"] in (None, user.id):
+    if payload["user"] == user.id or (
+        payload["user"] is None and payload.get("username") == user.username
+    ):
         payload["user"], payload["sid"] = user.id, session.get("sid")
         cookie = _encode(payload)
     if cookie:

@@ -130,6 +130,27 @@ def test_a_form_posted_after_a_restart_with_another_key_comes_back(
     assert failed.actor == "system" and failed.detail["signed_in"] is False
 
 
+def test_input_of_an_unreadable_session_goes_to_its_page_s_user_only(
+    analyst: FlaskClient, factory: sessionmaker[Session], clock: Clock, seed: Seed
+) -> None:
+    """A shared browser: after a restart with another key, a colleague signing in next gets
+    nothing of what the analyst had typed."""
+    case_id = seed.cases["fentanyl"]
+    form = case_form(analyst, case_id)
+    assert form["form_user"] == "ana"
+    restarted = create_app(factory, ReviewSettings(secret_key="n" * 48), clock=clock)
+    browser = restarted.test_client()
+    cookie = analyst.get_cookie("synthwatch_session")
+    assert cookie is not None
+    browser.set_cookie("synthwatch_session", cookie.value)
+
+    response = browser.post(f"/cases/{case_id}/transition", data=form)
+    sign_in_at(browser, response.location, "lee")
+
+    assert browser.get_cookie(COOKIE) is None
+    assert kept_fields(browser, f"/cases/{case_id}") is None
+
+
 def test_the_kept_form_expires(analyst: FlaskClient, clock: Clock, seed: Seed) -> None:
     case_id = seed.cases["fentanyl"]
     form = case_form(analyst, case_id)
