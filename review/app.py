@@ -20,6 +20,7 @@ from review.labels import class_label
 from review.security import add_security_headers
 from review.settings import ReviewSettings
 from review.views import register_blueprints
+from review.views.account import shown_time
 from review.views.login import home_url
 from storage.clock import Clock, utcnow
 
@@ -56,6 +57,7 @@ def create_app(
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
     app.jinja_env.filters["css_token"] = css_token
     app.jinja_env.filters["class_label"] = class_label
+    app.jinja_env.filters["local_time"] = shown_time
     app.extensions[EXTENSION] = ReviewContext(
         session_factory=session_factory, settings=settings, clock=clock
     )

@@ -2,7 +2,7 @@
 
 Built on the rules of `review.workflow` (every change still goes through its ``transition``
 and ``assign``). Whoever made a quick triage decision (confirm, dismiss, escalate, rework) or
-took a case can undo it within UNDO_WINDOW while nobody acted on the case since (``undo``,
+assigned a case can undo it within UNDO_WINDOW while nobody acted on the case since (``undo``,
 audited as ``case.undo``). Functions flush, never commit.
 """
 
@@ -135,7 +135,7 @@ def check_undo(
     """Return the audit rows of the changes ``actor`` may still undo, or raise why not.
 
     A change can be undone by whoever made it, within UNDO_WINDOW, while it is still the
-    latest change to its case: a transition in UNDOABLE, or taking a case.
+    latest change to its case: a transition in UNDOABLE, or assigning a case (to anyone).
     """
     if not event_ids:
         raise UndoRefused("there is nothing to undo")

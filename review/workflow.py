@@ -10,8 +10,9 @@ committed with the change or not at all. The rules::
     approved   -> referred                 analyst or legal, with the referral reference
     rejected   -> confirmed                analyst (rework)
 
-Anything else is refused. Triage from the queue (many cases at once, undo) is
-`review.triage`, built on these rules. Functions flush, never commit.
+Anything else is refused. An analyst or legal reviewer may give a case still being worked to
+any active analyst or legal reviewer, or to nobody (``assign``). Triage from the queue (many
+cases at once, undo) is `review.triage`, built on these rules. Functions flush, never commit.
 """
 
 from __future__ import annotations
@@ -73,6 +74,12 @@ class UnknownCase(WorkflowError):
     """There is no such case."""
 
     status = 404
+
+
+class Unassignable(WorkflowError):
+    """The user a case was to be given to does not work cases (inactive, or an admin)."""
+
+    status = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,16 +252,19 @@ def assign(
     now: datetime,
     request_id: str | None = None,
 ) -> Case:
-    """Take a case for oneself (or give it back: ``assignee=None``) and audit it; flush."""
+    """Give a case to ``assignee`` (oneself, a colleague, or nobody: None), audited; flush.
+
+    Anyone of ASSIGNING_ROLES may assign to any active user of those roles.
+    """
     case = session.get(Case, case_id)
     if case is None:
         raise UnknownCase(f"there is no case {case_id}")
     if not actor.active or actor.role not in ASSIGNING_ROLES:
         raise NotPermitted(f"{actor.username} ({actor.role}) may not assign cases")
     if assignee is not None and (not assignee.active or assignee.role not in ASSIGNING_ROLES):
-        raise NotPermitted(f"{assignee.username} can't be given cases")
-    if assignee is not None and assignee.id != actor.id:
-        raise NotPermitted(f"{actor.username} may take cases for themselves only")
+        raise Unassignable(
+            f"{assignee.username} can't be given cases: only active analysts and legal reviewers"
+        )
     if case.state not in ASSIGNABLE_STATES:
         raise IllegalTransition(f"case {case_id} is {case.state}; it needs no assignee")
     before = case.assignee.username if case.assignee else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from review.views import (
+    account,
     actions,
     audit,
     cases,
@@ -25,4 +26,5 @@ def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
     for module in (login, queue, listings, cases, actions, exports, sources, audit, outbox):
         app.register_blueprint(module.bp)
+    app.register_blueprint(account.bp)
     errors.register(app)

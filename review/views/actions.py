@@ -1,4 +1,5 @@
-"""Changes to cases, all through ``review.workflow``: transitions, bulk changes, taking, undo.
+"""Changes to cases, all through ``review.workflow``: transitions, bulk changes, assigning, undo,
+and comments (``review.comments``).
 
 Every view here answers a POST (with its CSRF token) and sends the browser back to the page it
 came from. A quick decision made from the queue is offered for undo there ("Case 12 confirmed
@@ -18,6 +19,7 @@ from flask import Blueprint, abort, flash, make_response, redirect, request, url
 from werkzeug.wrappers import Response
 
 from review.auth import allow, current_user, record_denial, safe_next
+from review.comments import BadComment, comment_on_case
 from review.context import db, now, request_id
 from review.triage import (
     ASSIGN_MOVE,
@@ -29,16 +31,19 @@ from review.triage import (
     undo,
 )
 from review.views import cases
+from review.views.cases import Typed
 from review.views.ids import bounded
 from review.views.queue import BulkRequest, clear_undo, offer_undo, queue_args, render_queue
 from review.workflow import (
     NoteRequired,
     NotPermitted,
+    Unassignable,
     WorkflowError,
     assign,
     transition,
 )
 from storage.models import CASE_STATES, User
+from storage.users import get_user
 
 bp = Blueprint("actions", __name__)
 
@@ -57,7 +62,8 @@ def _user() -> User:
 def _note() -> str:
     """Return the note of a form: a reason picked from the list, free text, or both."""
     picked = request.form.get("reason", "").strip()
-    written = request.form.get("note", "").strip()
+    # A textarea posts its line breaks as CRLF; counted and kept as one character each.
+    written = request.form.get("note", "").replace("\r\n", "\n").strip()
     return " — ".join(part for part in (picked, written) if part)
 
 
@@ -104,7 +110,8 @@ def change_state(case_id: int) -> Response:
         # A bad form value: the case page again, with the message, its forms ready to retry.
         session.rollback()
         flash(str(error), "error")
-        return make_response(cases.detail(case_id), 400)
+        typed = Typed(note_for=to_state, note=request.form.get("note", ""))
+        return make_response(cases.case_page(case_id, typed), 400)
     except WorkflowError as error:
         _refuse(error, user)
     undoable = (decision.from_state, decision.to_state) in UNDOABLE
@@ -175,27 +182,58 @@ def bulk() -> Response:
 @bp.post("/cases/<int:case_id>/assign")
 @allow("analyst", "legal")
 def take(case_id: int) -> Response:
-    """Assign a case to the signed-in user, or give it back (``release=1``)."""
+    """Assign a case: to the user the form names (``assignee``; empty: nobody), else to the
+    signed-in user, or give it back (``release=1``)."""
     user = _user()
-    release = request.form.get("release") == "1"
     session = db()
+    named = "assignee" in request.form
+    name = request.form.get("assignee", "").strip()
+    if named:
+        assignee = get_user(session, name) if name else None
+    else:
+        assignee = None if request.form.get("release") == "1" else user
     try:
-        assign(
-            session,
-            case_id,
-            assignee=None if release else user,
-            actor=user,
-            now=now(),
-            request_id=request_id(),
-        )
+        if named and name and assignee is None:
+            raise Unassignable(f"there is no user {name[:64]!r}")
+        assign(session, case_id, assignee=assignee, actor=user, now=now(), request_id=request_id())
+    except Unassignable as error:
+        # A bad form value (a name not in the list, a user disabled since): the page again.
+        session.rollback()
+        flash(f"Case {case_id} was not assigned: {error}.", "error")
+        return make_response(cases.case_page(case_id), 400)
     except WorkflowError as error:
         _refuse(error, user)
     events = last_changes(session, [case_id])
     session.commit()
     target = _target(url_for("cases.detail", case_id=case_id))
-    if release:
-        return _done(f"Case {case_id} released", events, target)
-    return _done(f"Case {case_id} assigned to you", events, target)
+    if assignee is None:
+        return _done(f"Case {case_id} {'unassigned' if named else 'released'}", events, target)
+    if assignee.id == user.id:
+        return _done(f"Case {case_id} assigned to you", events, target)
+    return _done(f"Case {case_id} assigned to {assignee.username}", events, target)
+
+
+@bp.post("/cases/<int:case_id>/comments")
+@allow("analyst", "legal")
+def comment(case_id: int) -> Response:
+    """Add the form's comment (``body``) to a case's thread."""
+    user = _user()
+    body = request.form.get("body", "")
+    session = db()
+    try:
+        added = comment_on_case(
+            session, case_id, body, actor=user, now=now(), request_id=request_id()
+        )
+    except BadComment as error:
+        # A bad form value: the case page again, with the message and the text typed.
+        session.rollback()
+        flash(f"The comment was not added: {error}.", "error")
+        return make_response(cases.case_page(case_id, Typed(comment=body)), 400)
+    except WorkflowError as error:
+        _refuse(error, user)
+    session.commit()
+    flash("Comment added.", "success")
+    return redirect(url_for("cases.detail", case_id=case_id, _anchor=f"comment-{added.id}"))
 
 
 @bp.post("/cases/undo")

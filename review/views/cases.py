@@ -1,5 +1,5 @@
 """One case: the marked-up text, the score, versions and their diff, listings sharing a contact,
-the decisions, the evidence and its check, and the sandboxed captured page."""
+the decisions, the comment thread, the evidence and its check, and the sandboxed captured page."""
 
 from __future__ import annotations
 
@@ -12,15 +12,24 @@ from werkzeug.wrappers import Response
 
 from review.auth import allow, current_user
 from review.capture_html import inert_page
+from review.comments import MAX_COMMENT_CHARS
 from review.context import db, now, request_id, review_context, writes
 from review.diff import TextDiff, text_diff
 from review.highlight import PAGE_CHARS, clip, highlight, indicator_span, mention_span, text_parts
 from review.links import safe_href
 from review.security import capture_headers
 from review.views.ids import id_arg
-from review.workflow import DISMISS_REASONS, TRANSITIONS, allowed_transitions, escalated_by
+from review.workflow import (
+    ASSIGNABLE_STATES,
+    DISMISS_REASONS,
+    MAX_NOTE_CHARS,
+    TRANSITIONS,
+    allowed_transitions,
+    escalated_by,
+)
 from storage.audit import append_event, case_audit
 from storage.cases import get_case
+from storage.comments import case_comments
 from storage.listings import (
     found_span_count,
     listing_capture,
@@ -28,12 +37,22 @@ from storage.listings import (
     shared_identifier_listings,
 )
 from storage.models import Case, Listing, ListingVersion
+from storage.users import reviewers
 from storage.warc import read_capture
 
 bp = Blueprint("cases", __name__)
 
 # Shown first, in this order; any other extracted field follows by name.
 KNOWN_FIELDS = ("price", "currency", "quantity", "seller", "posted", "location", "shipping")
+
+
+@dataclass(frozen=True, slots=True)
+class Typed:
+    """What a user typed into a form of the case page that was refused, to show it again."""
+
+    note_for: str = ""  # the state whose form the note was typed into
+    note: str = ""
+    comment: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +152,11 @@ def version_view(listing: Listing, name: str) -> dict[str, Any]:
 @allow("analyst", "legal")
 def detail(case_id: int) -> str:
     """Show a case with its listing's latest version, or the version asked for."""
+    return case_page(case_id)
+
+
+def case_page(case_id: int, typed: Typed = Typed()) -> str:
+    """Render the case page, its forms holding what ``typed`` says was typed into them."""
     session = db()
     user = current_user()
     assert user is not None
@@ -143,7 +167,13 @@ def detail(case_id: int) -> str:
         **version_view(case.listing, f"case {case_id}"),
         case=case,
         decisions=case.decisions,
+        comments=case_comments(session, case.id),
         history=case_audit(session, case.id),
+        typed=typed,
+        max_note=MAX_NOTE_CHARS,
+        max_comment=MAX_COMMENT_CHARS,
+        can_assign=case.state in ASSIGNABLE_STATES,
+        people=reviewers(session),
         transitions=allowed_transitions(session, case, user),
         notes={to: rule.note for (since, to), rule in TRANSITIONS.items() if since == case.state},
         escalator=escalator,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import Blueprint, abort, flash, make_response, render_template, request, url_for
 from flask import session as cookie
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
+from review.account import day_start, user_zone
 from review.auth import allow, current_user
 from review.context import db, now
 from review.triage import (
@@ -33,6 +34,8 @@ from review.workflow import (
 )
 from storage.cases import SORT_KEYS, CaseFilter, cases_by_id, count_queue, queue_page
 from storage.models import CASE_STATES, User
+from storage.notices import rejected_escalations
+from storage.saved_filters import saved_filters
 from storage.sources import source_names
 from storage.substances import substance_classes
 from storage.users import get_user, reviewers
@@ -134,12 +137,14 @@ def read_filters(args: MultiDict[str, str], user: User, session: Session) -> Que
             assignee_id = found.id
     sort = reader.choice("sort", SORT_KEYS, "column to sort by", "by score") or ""
     direction = reader.choice("dir", DIRECTIONS, "sort direction", "the usual one") or ""
+    zone = user_zone(user)
     filters = CaseFilter(
         state=None if state == ALL_STATES else state,
         substance_class=classes,
         source_id=source_id,
-        since=datetime.combine(since, time(), UTC) if since else None,
-        until=datetime.combine(until + timedelta(days=1), time(), UTC) if until else None,
+        # Days in the user's zone: "from" its 00:00, "to" until 24:00 of the last day.
+        since=day_start(since, zone) if since else None,
+        until=day_start(until + timedelta(days=1), zone) if until else None,
         assignee_id=assignee_id,
         unassigned=assignee == "none",
         sort=sort or "score",
@@ -158,6 +163,11 @@ def read_filters(args: MultiDict[str, str], user: User, session: Session) -> Que
     kept = {key: values[key] for key in FILTER_KEYS if values[key] and key != "state"}
     kept["state"] = state
     return QueueQuery(filters, kept, tuple(reader.problems))
+
+
+def query_string(query: QueueQuery) -> str:
+    """Return the query string of the filters and order the queue read (a saved filter's)."""
+    return urlencode(query.args)
 
 
 def parse_filters(args: MultiDict[str, str], user: User, session: Session) -> QueueQuery:
@@ -223,8 +233,12 @@ def render_queue(
     *,
     status: int = 200,
     bulk: BulkRequest | None = None,
+    filter_name: str = "",
 ) -> Response:
-    """Render the queue ``args`` select, with the bulk change to confirm or show again."""
+    """Render the queue ``args`` select, with the bulk change to confirm or show again.
+
+    ``filter_name``: the name typed into "Save this filter as…", when saving it was refused.
+    """
     session = db()
     user = current_user()
     assert user is not None  # the policy let a signed-in user in
@@ -266,8 +280,12 @@ def render_queue(
         selected=set(bulk.case_ids) if bulk else set(),
         titles={c.case_id: c.title for c in cases},
         undo=_undo_offer(session, user),
+        rejected=rejected_escalations(session, user.id),
         undo_seconds=int(UNDO_WINDOW.total_seconds()),
         here=here,
+        saved_filters=saved_filters(session, user.id),
+        saved_query=query_string(query),
+        filter_name=filter_name,
     )
     bad_value = bool(query.problems) or bool(problem)
     return make_response(page_html, 400 if bad_value and status == 200 else status)

@@ -73,6 +73,13 @@ MATRIX = [
     ),
     Row(
         "POST",
+        "actions.comment",
+        lambda s, c: f"/cases/{case(s)}/comments",
+        codes(R, R, R, FORBIDDEN, R),
+        {"body": "Same seller as last week's case."},
+    ),
+    Row(
+        "POST",
         "actions.bulk",
         lambda s, c: "/cases/bulk",
         codes(R, R, FORBIDDEN, FORBIDDEN, R),
@@ -146,6 +153,31 @@ MATRIX = [
         "audit.checkpoint_file",
         lambda s, c: "/audit/checkpoint.json",
         codes(R, FORBIDDEN, FORBIDDEN, OK, R),
+    ),
+    Row("GET", "account.settings", lambda s, c: "/settings", codes(R, OK, OK, OK, R)),
+    Row(
+        "POST",
+        "account.set_zone",
+        lambda s, c: "/settings/time-zone",
+        codes(R, R, R, R, R),
+        {"time_zone": "Europe/Berlin"},
+    ),
+    Row(
+        "POST",
+        "account.save",
+        lambda s, c: "/filters",
+        codes(R, R, R, FORBIDDEN, R),
+        {"name": "my new cases", "query": "state=new"},
+    ),
+    # Nobody has a saved filter 999: a 404 for the roles that may have one.
+    Row(
+        "GET", "account.open_filter", lambda s, c: "/filters/999", codes(R, 404, 404, FORBIDDEN, R)
+    ),
+    Row(
+        "POST",
+        "account.delete",
+        lambda s, c: "/filters/999/delete",
+        codes(R, 404, 404, FORBIDDEN, R),
     ),
     Row("GET", "login.login", lambda s, c: "/login", codes(OK, R, R, R, OK)),
     Row("POST", "login.logout", lambda s, c: "/logout", codes(R, R, R, R, R)),

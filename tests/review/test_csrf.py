@@ -10,12 +10,24 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.models import AuditEvent, Case, CaseDecision, Source, SourceApproval, User
-from tests.review.review_testkit import Seed, session_token, signed_in
+from storage.db import transaction
+from storage.models import (
+    AuditEvent,
+    Case,
+    CaseComment,
+    CaseDecision,
+    SavedFilter,
+    Source,
+    SourceApproval,
+    User,
+)
+from storage.saved_filters import add_saved_filter
+from tests.review.review_testkit import NOW, Seed, session_token, signed_in
 
 POSTS = [
     ("/cases/{case}/transition", {"to": "confirmed"}),
     ("/cases/{case}/assign", {}),
+    ("/cases/{case}/comments", {"body": "Same seller as last week's case."}),
     (
         "/cases/bulk",
         {
@@ -29,9 +41,23 @@ POSTS = [
     ("/listings/{listing}/case", {"reason": "an offer the scorer missed"}),
     ("/sources/{source}/approve", {"basis": "public site"}),
     ("/sources/{source}/suspend", {"reason": "complaint"}),
+    ("/settings/time-zone", {"time_zone": "Europe/Berlin"}),
+    ("/filters", {"name": "my new cases", "query": "state=new"}),
+    ("/filters/{filter}/delete", {}),
     ("/logout", {}),
 ]
 USERS = {"/sources/{source}/approve": "lee", "/sources/{source}/suspend": "lee"}
+# The saved filter of ana's that the autouse fixture adds (the first row of its table).
+FILTER_ID = 1
+
+
+@pytest.fixture(autouse=True)
+def saved_filter(factory: sessionmaker[Session], seed: Seed) -> None:
+    with transaction(factory) as session:
+        saved = add_saved_filter(
+            session, user_id=seed.users["ana"], name="new ones", query="state=new", now=NOW
+        )
+        assert saved.id == FILTER_ID
 
 
 def state(factory: sessionmaker[Session]) -> list[Any]:
@@ -40,15 +66,21 @@ def state(factory: sessionmaker[Session]) -> list[Any]:
         return [
             [(c.id, c.state, c.assignee_id, c.updated_at) for c in session.scalars(select(Case))],
             [d.id for d in session.scalars(select(CaseDecision))],
+            [c.id for c in session.scalars(select(CaseComment))],
             [(s.id, s.suspended_at) for s in session.scalars(select(Source))],
             [a.id for a in session.scalars(select(SourceApproval))],
             [(u.id, u.active, u.role, u.failed_logins) for u in session.scalars(select(User))],
+            [u.time_zone for u in session.scalars(select(User))],
+            [(f.id, f.name) for f in session.scalars(select(SavedFilter))],
         ]
 
 
 def fill(template: str, seed: Seed) -> str:
     return template.format(
-        case=seed.cases["fentanyl"], source=seed.source_id, listing=seed.listings["news"]
+        case=seed.cases["fentanyl"],
+        source=seed.source_id,
+        listing=seed.listings["news"],
+        filter=FILTER_ID,
     )
 
 
@@ -62,6 +94,7 @@ def test_every_post_route_is_in_this_list(app: Flask) -> None:
         path.replace("{case}", "<int:case_id>")
         .replace("{source}", "<source_id>")
         .replace("{listing}", "<int:listing_id>")
+        .replace("{filter}", "<int:filter_id>")
         for path, _ in POSTS
     }
     assert posts == listed
@@ -135,6 +168,8 @@ def test_no_get_changes_anything(
         "/exports/cases.json",
         "/exports/cases.stix",
         "/sources",
+        "/settings",
+        f"/filters/{FILTER_ID}",
         "/audit",
         "/audit?verify=1",
         "/audit/export.jsonl",
