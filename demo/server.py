@@ -51,6 +51,9 @@ MAX_DRAINED_BODY = 1 << 20
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # Scrapy opens a new connection for nearly every request; with the library's listen backlog
+    # of 5 some are refused and retried a second later (one 1 s stall every ~12 requests).
+    request_queue_size = 128
 
     def __init__(self, demo: DemoServer, address: tuple[str, int], family: socket.AddressFamily):
         self.address_family = family
