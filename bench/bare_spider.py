@@ -1,26 +1,29 @@
 """The baseline: bare Scrapy following a source's selectors, with none of SynthWatch's components.
 
-Run as a child process by ``bench.crawl``: ``python -m bench.bare_spider SOURCES_FILE SOURCE_ID``
-prints one JSON object with the pages fetched and Scrapy's elapsed seconds.
+Run as a child process by ``bench.throughput`` (`bench.crawl_runs`):
+``python -m bench.bare_spider SOURCES_FILE SOURCE_ID`` prints one JSON object with the pages
+fetched, Scrapy's elapsed seconds and the CPU seconds this process had spent when the spider
+opened (its start-up, which the caller subtracts from the child's whole CPU).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import resource
 import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.http import Response
 from scrapy.utils.sitemap import Sitemap
 
 from crawlers.sources import SourceConfig, load_sources
 
-# The same politeness the pipeline run gets in bench.crawl, and nothing else of ours.
+# The same politeness the pipeline run gets (bench.crawl_runs.FAST), and nothing else of ours.
 BARE_SETTINGS: dict[str, Any] = {
     "ROBOTSTXT_OBEY": True,
     "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
@@ -85,6 +88,13 @@ def main(argv: list[str]) -> int:
     (source,) = [s for s in load_sources(path) if s.id == source_id]
     process = CrawlerProcess({**BARE_SETTINGS, "LOG_INSTALL_ROOT_HANDLER": False})
     crawler = process.create_crawler(BareSpider)
+    opened: list[float] = []
+
+    def spider_opened() -> None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        opened.append(usage.ru_utime + usage.ru_stime)
+
+    crawler.signals.connect(spider_opened, signal=signals.spider_opened)
     process.crawl(crawler, source=source)
     process.start()
     stats = crawler.stats.get_stats() if crawler.stats else {}
@@ -94,6 +104,7 @@ def main(argv: list[str]) -> int:
                 "pages": stats.get("downloader/response_count", 0),
                 "listings": stats.get("bench/listings", 0),
                 "elapsed": stats.get("elapsed_time_seconds", 0.0),
+                "cpu_at_open": opened[0] if opened else 0.0,
             }
         )
     )
