@@ -50,3 +50,14 @@ def domain_problem(domain: str) -> str | None:
     if not parts.domain:
         return f"a public suffix ({parts.suffix}): it would take in every site under it"
     return None
+
+
+def registrable_domain(host: str) -> str:
+    """Return the registrable domain of a host (`shop.example.co.uk` → `example.co.uk`).
+
+    A loopback literal or `localhost` is its own; so is a name the list cannot split.
+    """
+    host = host.lower().rstrip(".")
+    if ip_literal(host) is not None or host in LOOPBACK_NAMES:
+        return host
+    return _extractor()(host).top_domain_under_public_suffix or host

@@ -14,13 +14,14 @@ given or inherited, or as a setting) no child is started: `ConfigError` names th
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,8 @@ from storage.config import StorageSettings
 SETTINGS_MODULE = "crawlers.settings"
 # How often the runner looks for the child's run file while it starts up.
 POLL_SECONDS = 0.05
+# prctl(2) option: the signal a child gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,7 @@ def run_crawl(
     settings: Mapping[str, str] | None = None,
     grace: float = 10.0,
     startup_timeout: float = 120.0,
+    die_with_parent: bool = False,
 ) -> CrawlOutcome:
     """Crawl one source in a child process and wait for it, at most `timeout` seconds.
 
@@ -88,6 +92,8 @@ def run_crawl(
     The child inherits this process's environment with `env` set on top (e.g. SYNTHWATCH_HOME,
     SYNTHWATCH_DATABASE_URL); `settings` are extra Scrapy settings, passed as `-s NAME=VALUE`.
     Raises ConfigError, before starting anything, when no valid contact URL is given.
+    `die_with_parent` (Linux) kills the child when this process dies, even by SIGKILL: a crawl
+    worker's job is retried elsewhere then, and an orphan would crawl its hosts beside the retry.
     """
     if not SOURCE_ID.match(source_id):
         raise ValueError(f"not a source id: {source_id!r}")
@@ -114,6 +120,7 @@ def run_crawl(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_parent_death_signal() if die_with_parent else None,
         )
         try:
             reported = _started(process, run_file, startup_timeout)
@@ -141,6 +148,20 @@ def run_crawl(
         timed_out=timed_out,
         startup=startup,
     )
+
+
+def _parent_death_signal() -> Callable[[], None]:
+    """Return a pre-exec hook asking Linux to SIGKILL the child when its parent dies."""
+    # Resolved before the fork: the hook in the child only calls into libc.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the hook ran
+            os._exit(1)
+
+    return hook
 
 
 def _started(process: subprocess.Popen[bytes], run_file: Path, timeout: float) -> bool:

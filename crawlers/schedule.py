@@ -20,6 +20,10 @@ memory job store:
   this process: a crawl queued behind others for hours still runs. A firing dropped because
   the source's previous crawl was still running (`max_instances=1`) runs when that crawl ends.
 
+In distributed mode (`dispatcher` given, `SYNTHWATCH_DISPATCH=procrastinate`) a claimed period
+is queued for a `synthwatch worker` in the claim's own transaction instead of crawled here; its
+ledger row stays `dispatched` until the worker records it (docs/scale.md).
+
 Interval schedules run on a fixed grid, the epoch plus a stable per-source offset plus
 multiples of the interval, so that all processes agree on the periods and a hundred daily
 sources don't all start at midnight. Cron schedules are crontab lines in UTC.
@@ -33,7 +37,7 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -61,6 +65,7 @@ from crawlers.sources import SourceConfig, files_signature, load_all_sources, sc
 from storage.clock import Clock, utcnow
 from storage.crawls import running_crawl
 from storage.db import transaction
+from storage.job_queue import DISPATCHED
 from storage.models import ScheduleLedger
 from storage.periods import period_start, trigger_for
 from storage.schedule import (
@@ -75,6 +80,16 @@ from storage.sources import approval_state
 logger = logging.getLogger(__name__)
 
 LEASE_NAME = "scheduler"
+
+
+class Dispatch(Protocol):
+    """Queue a claimed period for a worker (`crawlers.dispatch.Dispatcher`)."""
+
+    def defer(
+        self, session: Session, *, source_id: str, period_start: datetime, ledger_id: int
+    ) -> int | None:
+        """Queue it in the session's transaction; None when the source already has one waiting."""
+        ...
 
 
 class Scheduler:
@@ -94,6 +109,7 @@ class Scheduler:
         reload_every: float = 30.0,
         max_crawls: int = 2,
         commands: Sequence[PeriodicCommand] = (),
+        dispatcher: Dispatch | None = None,
     ) -> None:
         self.holder = holder or default_holder()
         self._factory = session_factory
@@ -111,6 +127,7 @@ class Scheduler:
         self._stopping = False
         self._jobs: dict[str, str] = {}  # source id -> schedule of its APScheduler job
         self._commands = tuple(commands)
+        self._dispatcher = dispatcher
         self._command_jobs = False
         self._overrun: set[str] = set()  # jobs whose firing found their last crawl running
         self._signature = files_signature(self._files)
@@ -191,7 +208,8 @@ class Scheduler:
     def run_period(self, source_id: str) -> str:
         """Run the source's current period unless it was claimed; return what happened.
 
-        Returns the ledger status (`finished`, `failed`, `skipped`), or `claimed` (ran or
+        Returns the ledger status (`finished`, `failed`, `skipped`, or `dispatched` when a
+        dispatcher queued it for a worker), or `claimed` (ran or
         running elsewhere), `not-holder` (the lease is another's) or `no-period` (unknown
         source, a cron line that never fired, or shutting down).
         """
@@ -229,6 +247,8 @@ class Scheduler:
                 finish_period(session, row, status="skipped", now=now, detail=detail)
                 logger.warning("crawl of %s skipped: %s", name, detail)
                 return "skipped"
+            if self._dispatcher is not None:
+                return self._dispatch(session, row, source_id, period, name)
             # A crawl outlives a scheduler killed with SIGKILL (it runs in its own session);
             # never run a second crawl of the source beside it (one request per host).
             since = now - timedelta(seconds=self._timeout)
@@ -261,6 +281,24 @@ class Scheduler:
             )
         logger.info("crawl of %s ended: %s, crawl run %s (%s)", name, status, run_id, detail)
         return status
+
+    def _dispatch(
+        self, session: Session, row: ScheduleLedger, source_id: str, period: datetime, name: str
+    ) -> str:
+        """Queue the claimed period for a worker, in the claim's transaction."""
+        assert self._dispatcher is not None
+        job = self._dispatcher.defer(
+            session, source_id=source_id, period_start=period, ledger_id=row.id
+        )
+        if job is None:
+            detail = f"the crawl job of an earlier period of {source_id!r} is still queued"
+            finish_period(session, row, status="skipped", now=self._clock(), detail=detail)
+            logger.warning("crawl of %s skipped: %s", name, detail)
+            return "skipped"
+        row.status, row.detail = DISPATCHED, f"crawl job {job} queued by {self.holder}"
+        session.flush()
+        logger.info("crawl of %s queued as job %d", name, job)
+        return DISPATCHED
 
     def _on_job_event(self, event: JobEvent) -> None:
         """Run at once a period whose firing found the crawl before it still running.

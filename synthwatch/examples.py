@@ -50,6 +50,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "digest unsubscribe": ("synthwatch digest unsubscribe ana",),
     "digest recipients": ("synthwatch digest recipients",),
     "db upgrade": ("synthwatch db upgrade",),
+    "worker": ("synthwatch worker --init", "synthwatch worker --sources sources.toml --crawls 4"),
+    "jobs": ("synthwatch jobs", "synthwatch jobs --json"),
     "serve": ("synthwatch serve --port 8080",),
 }
 

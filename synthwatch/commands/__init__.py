@@ -14,6 +14,7 @@ from synthwatch.commands import (
     schedule,
     sources,
     users,
+    worker,
 )
 
 MODULES = (
@@ -21,6 +22,7 @@ MODULES = (
     sources,
     crawls,
     schedule,
+    worker,
     analyse,
     evidence,
     referral,

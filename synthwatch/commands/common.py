@@ -123,7 +123,7 @@ port_or_any = whole_number(0, 65535)
 # A name for the audit log: what a review username may be, short enough for the "cli:" prefix.
 ACTOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,59}")
 # Commands that run unattended (servers, the scheduler, crawls): their rows stay "system".
-UNATTENDED = frozenset({"serve", "schedule", "demo", "crawl"})
+UNATTENDED = frozenset({"serve", "schedule", "demo", "crawl", "worker"})
 
 
 def actor_name(text: str) -> str:

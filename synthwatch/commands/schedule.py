@@ -17,6 +17,7 @@ from crawlers.schedule import PeriodicCommand, Scheduler
 from crawlers.sources import load_all_sources
 from storage.clock import utcnow
 from synthwatch.commands.common import Subparsers, allow_loopback, err, open_store, out, seconds
+from synthwatch.commands.worker import PROCRASTINATE, dispatch_mode
 
 # `digest send` decides itself which weeks are due (SYNTHWATCH_DIGEST_HOUR/TZ) and retries
 # failed deliveries, so it runs often rather than once a Monday.
@@ -54,6 +55,12 @@ def run_schedule(args: argparse.Namespace) -> int:
         every=DIGEST_EVERY,
         timeout=DIGEST_TIMEOUT_S,
     )
+    dispatcher = None
+    if dispatch_mode() == PROCRASTINATE:
+        from crawlers.dispatch import Dispatcher, make_app, require_queue
+
+        require_queue(store.engine)
+        dispatcher = Dispatcher(make_app(store.settings.database_url))
     scheduler = Scheduler(
         store.session_factory,
         args.sources,
@@ -61,6 +68,7 @@ def run_schedule(args: argparse.Namespace) -> int:
         crawl_timeout=args.timeout,
         commands=[digest],
         lease_ttl=LEASE_TTL,
+        dispatcher=dispatcher,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
