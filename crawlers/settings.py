@@ -150,6 +150,13 @@ SYNTHWATCH_DATABASE_URL = _storage.database_url
 # Written by the crawl-run extension for `crawlers.runner` (JSON: run id, status); off when empty.
 SYNTHWATCH_RUN_FILE = ""
 SYNTHWATCH_EVIDENCE_FSYNC = True
+# Group commit (`crawlers.store_batch`): listings are stored a transaction (and a WARC fsync)
+# per batch of this many items, or of what came within this many seconds of the oldest. A kill
+# loses at most the batch being written (the next crawl fetches it again). Measured on a
+# 2,001-page site: 100 items cut storing from ~12 statements and 8 ms of CPU a listing to ~1
+# statement and 0.7 ms (SQLite; PostgreSQL 0.1 statements, 1.2 ms).
+SYNTHWATCH_STORE_BATCH_SIZE = 100
+SYNTHWATCH_STORE_BATCH_SECONDS = 0.5
 # The analyser class, built as `cls(rebuild_every=SYNTHWATCH_ANALYSER_REBUILD_EVERY)`: spaCy's
 # StringStore grows with every novel token, so nlp rebuilds its pipeline every N documents.
 SYNTHWATCH_ANALYSER = "nlp.Analyser"

@@ -82,24 +82,58 @@ def append_event(
     request_id: str | None = None,
 ) -> AuditEvent:
     """Add an audit row chained to the last one; the caller's transaction commits it."""
+    (event,) = append_events(
+        session,
+        [NewEvent(now, action, object_type, object_id, detail)],
+        actor=actor,
+        request_id=request_id,
+    )
+    return event
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An audit row to append: when, what was done, to what."""
+
+    at: datetime
+    action: str
+    object_type: str
+    object_id: str | int
+    detail: dict[str, Any] | None = None
+
+
+def append_events(
+    session: Session,
+    events: Sequence[NewEvent],
+    *,
+    actor: User | None = None,
+    request_id: str | None = None,
+) -> list[AuditEvent]:
+    """Add audit rows in order, each chained to the one before; one lock and one read for all."""
     lock_chain(session)
     last = session.scalar(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
-    event = AuditEvent(
-        at=now,
-        actor_id=actor.id if actor else None,
-        actor=actor.username if actor else _unnamed_actor.get(),
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id)[:64],
-        detail=detail or {},
-        request_id=request_id,
-        prev_hash=last.hash if last else GENESIS_HASH,
-        hash_format=AUDIT_HASH_FORMAT,
-    )
-    event.hash = event_hash(event)
-    session.add(event)
+    prev_hash = last.hash if last else GENESIS_HASH
+    rows = []
+    for new in events:
+        event = AuditEvent(
+            at=new.at,
+            actor_id=actor.id if actor else None,
+            actor=actor.username if actor else _unnamed_actor.get(),
+            action=new.action,
+            object_type=new.object_type,
+            object_id=str(new.object_id)[:64],
+            detail=new.detail or {},
+            request_id=request_id,
+            prev_hash=prev_hash,
+            hash_format=AUDIT_HASH_FORMAT,
+        )
+        event.hash = prev_hash = event_hash(event)
+        rows.append(event)
+    # The unit of work inserts rows of one table in the order they were added: ids follow
+    # the chain.
+    session.add_all(rows)
     session.flush()
-    return event
+    return rows
 
 
 def lock_chain(session: Session) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from storage.bulk import insert_ids
 from storage.crawl_stats import CAPPED, PAGES_FETCHED, REFUSED_PREFIX
 from storage.models import Capture, CrawlRun, Listing
 
@@ -67,6 +68,28 @@ def record_capture(
     session.add(capture)
     session.flush()
     return capture
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRow:
+    """A fetched page to record as a capture (see `record_capture`)."""
+
+    crawl_run_id: int
+    url: str
+    http_status: int
+    content_type: str
+    fetched_at: datetime
+    warc_file: str
+    warc_offset: int
+    warc_length: int
+    payload_sha256: str
+
+
+def record_captures(session: Session, rows: Sequence[CaptureRow]) -> list[int]:
+    """Record many captures in one statement; return their ids in the order given."""
+    values = [{name: getattr(row, name) for name in row.__slots__} for row in rows]
+    # Each record of a WARC file is at its own offset: that tells a crawl's captures apart.
+    return insert_ids(session, Capture, values, ("warc_file", "warc_offset"))
 
 
 def interrupt_stale_runs(session: Session, *, source_id: str, now: datetime) -> list[int]:

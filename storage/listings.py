@@ -1,56 +1,30 @@
 """Listings: identity across crawls, versions with what extraction found, validators,
-misses, and the other listings that share an identifier."""
+misses, and the other listings that share an identifier.
+
+Writing what a crawl found is `storage.listing_store`'s (many pages a batch); its records and
+rules are re-exported here, with `store_listing`, the one-page form that returns model rows.
+"""
 
 from __future__ import annotations
 
-import hashlib
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ScalarSelect, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
-from storage.audit import append_event
-from storage.models import Capture, Case, Indicator, Listing, ListingVersion, Mention, Source
-from storage.substances import CandidateRecord, record_candidates
-
-
-@dataclass(frozen=True, slots=True)
-class MentionRecord:
-    concept_id: str
-    name: str
-    substance_class: str
-    control: str
-    start: int
-    end: int
-    text: str
-    confidence: float
-    method: str = "lexicon"
-
-
-@dataclass(frozen=True, slots=True)
-class IndicatorRecord:
-    kind: str
-    start: int
-    end: int
-    text: str
-    value: str
-    key: str | None = None  # the normalised identifier extraction read, if it names one
-
-
-@dataclass(frozen=True, slots=True)
-class AnalysisRecord:
-    """What extraction found in a text, as storage keeps it."""
-
-    score: float
-    offer: bool
-    mentions: list[MentionRecord] = field(default_factory=list)
-    indicators: list[IndicatorRecord] = field(default_factory=list)
-    reasons: list[dict[str, Any]] = field(default_factory=list)
-    context: list[str] = field(default_factory=list)
-    candidates: list[CandidateRecord] = field(default_factory=list)
+from storage.listing_store import MAX_STORED_SPANS as MAX_STORED_SPANS
+from storage.listing_store import AnalysisRecord as AnalysisRecord
+from storage.listing_store import IndicatorRecord as IndicatorRecord
+from storage.listing_store import ListingPage, mark_listings_seen, store_listings
+from storage.listing_store import MentionRecord as MentionRecord
+from storage.listing_store import capped_spans as capped_spans
+from storage.listing_store import latest_version_id as latest_version_id
+from storage.listing_store import span_counts as span_counts
+from storage.listing_store import text_fingerprint as text_fingerprint
+from storage.models import Capture, Case, Indicator, Listing, ListingVersion, Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,18 +33,6 @@ class StoredListing:
     version: ListingVersion
     new_version: bool
     case: Case | None
-
-
-# Mentions and indicators stored per version, together. A listing names tens; a hostile or
-# broken page can yield one every dozen characters (15,600 in 200,000 characters), and each is a
-# row that every case page, export and referral of the listing loads. 2,000 keep every substance,
-# kind and identifier of any real listing; ``span_counts`` keeps the whole counts.
-MAX_STORED_SPANS = 2_000
-
-
-def text_fingerprint(text: str) -> str:
-    """Return the SHA-256 of a text with its whitespace normalised."""
-    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
 
 
 def find_listing(session: Session, source_id: str, url: str) -> Listing | None:
@@ -95,52 +57,27 @@ def store_listing(
     """Record a listing seen now: a new version when its text changed, a case when flagged.
 
     ``etag`` and ``last_modified`` are the response's validators, kept for a conditional GET.
+    The rows come back loaded (versions with their spans, the case), fresh from the database.
     """
-    listing = find_listing(session, source_id, url)
-    if listing is None:
-        listing = Listing(source_id=source_id, url=url, first_seen=now, last_seen=now)
-        session.add(listing)
-    listing.last_seen, listing.gone_at, listing.missed_crawls = now, None, 0
-    listing.http_etag, listing.http_last_modified = etag, last_modified
-    capture.listing = listing
-    digest = text_fingerprint(text)
-    latest = listing.versions[-1] if listing.versions else None
-    if latest is not None and latest.text_sha256 == digest:
-        session.flush()
-        return StoredListing(listing, latest, new_version=False, case=listing.case)
-
-    version = ListingVersion(
-        listing=listing,
-        capture=capture,
-        created_at=now,
-        title=title,
-        text=text,
-        text_sha256=digest,
-        fields=fields,
-        score=analysis.score,
-        offer=analysis.offer,
-        reasons=analysis.reasons,
-        context=analysis.context,
-        span_counts=span_counts(analysis),
+    session.flush()  # the batch statements below see what the session holds
+    page = ListingPage(
+        source_id, url, capture.id, title, text, fields, analysis, now, etag, last_modified
     )
-    mentions, indicators = capped_spans(analysis)
-    version.mentions = [Mention(**vars_of(m)) for m in mentions]
-    version.indicators = [Indicator(**vars_of(i)) for i in indicators]
-    session.add(version)
-    session.flush()
-    record_candidates(session, analysis.candidates, version_id=version.id, now=now)
-    case = _update_case(session, listing, version, now)
-    return StoredListing(listing, version, new_version=True, case=case)
-
-
-def span_counts(analysis: AnalysisRecord) -> dict[str, Any]:
-    """Return how many mentions (by substance class) and indicators (by kind) were found."""
-    mentions = Counter(m.substance_class for m in analysis.mentions)
-    indicators = Counter(i.kind for i in analysis.indicators)
-    return {
-        "mentions": dict(sorted(mentions.items())),
-        "indicators": dict(sorted(indicators.items())),
-    }
+    (stored,) = store_listings(session, [page])
+    listing = session.scalars(
+        select(Listing)
+        .where(Listing.id == stored.listing_id)
+        .options(
+            selectinload(Listing.versions).selectinload(ListingVersion.mentions),
+            selectinload(Listing.versions).selectinload(ListingVersion.indicators),
+            joinedload(Listing.case),
+        )
+        .execution_options(populate_existing=True)
+    ).one()
+    set_committed_value(capture, "listing_id", listing.id)
+    set_committed_value(capture, "listing", listing)
+    (version,) = (v for v in listing.versions if v.id == stored.version_id)
+    return StoredListing(listing, version, stored.new_version, listing.case)
 
 
 def found_span_count(version: ListingVersion) -> int:
@@ -148,74 +85,6 @@ def found_span_count(version: ListingVersion) -> int:
     if version.span_counts is None:
         return len(version.mentions) + len(version.indicators)
     return sum(n for counts in version.span_counts.values() for n in counts.values())
-
-
-def capped_spans(
-    analysis: AnalysisRecord, limit: int = MAX_STORED_SPANS
-) -> tuple[list[MentionRecord], list[IndicatorRecord]]:
-    """Return at most ``limit`` of the mentions and indicators together, each list in its order.
-
-    The first mention of every concept and the first indicator of every kind and identifier key
-    are kept before any repeat, so the substances a version names, the kinds it shows and the
-    identifiers that link sellers survive the cap; the rest are kept in text order.
-    """
-    if len(analysis.mentions) + len(analysis.indicators) <= limit:
-        return analysis.mentions, analysis.indicators
-    spans: list[tuple[int, int, int, tuple[str | None, ...]]] = [
-        (m.start, 0, n, ("m", m.concept_id)) for n, m in enumerate(analysis.mentions)
-    ]
-    spans += [(i.start, 1, n, ("i", i.kind, i.key)) for n, i in enumerate(analysis.indicators)]
-    spans.sort(key=lambda span: span[:3])
-    seen: set[tuple[str | None, ...]] = set()
-    firsts: list[tuple[int, int]] = []
-    repeats: list[tuple[int, int]] = []
-    for _start, table, n, identity in spans:
-        (repeats if identity in seen else firsts).append((table, n))
-        seen.add(identity)
-    kept = set((firsts + repeats)[:limit])
-    return (
-        [m for n, m in enumerate(analysis.mentions) if (0, n) in kept],
-        [i for n, i in enumerate(analysis.indicators) if (1, n) in kept],
-    )
-
-
-def vars_of(record: MentionRecord | IndicatorRecord) -> dict[str, Any]:
-    """Return a slotted record's fields as keyword arguments."""
-    return {name: getattr(record, name) for name in record.__slots__}
-
-
-def _update_case(
-    session: Session, listing: Listing, version: ListingVersion, now: datetime
-) -> Case | None:
-    case = listing.case
-    if case is None and version.offer:
-        case = Case(
-            listing=listing, state="new", score=version.score, created_at=now, updated_at=now
-        )
-        session.add(case)
-        session.flush()
-        append_event(
-            session,
-            action="case.opened",
-            object_type="case",
-            object_id=case.id,
-            now=now,
-            detail={"listing_id": listing.id, "version_id": version.id, "score": version.score},
-        )
-    elif case is not None:
-        case.score, case.updated_at = version.score, now
-        session.flush()
-    return case
-
-
-def latest_version_id() -> ScalarSelect[int | None]:
-    """Return a subquery of the id of the latest version of the listing of the outer query."""
-    return (
-        select(func.max(ListingVersion.id))
-        .where(ListingVersion.listing_id == Listing.id)
-        .correlate(Listing)
-        .scalar_subquery()
-    )
 
 
 def listing_version(session: Session, listing_id: int, version_id: int) -> ListingVersion | None:
@@ -246,13 +115,14 @@ def listing_validators(
 
 def mark_listing_seen(session: Session, source_id: str, url: str, now: datetime) -> bool:
     """Record that an unchanged listing (a 304 answer) was seen now; False if it is unknown."""
-    result = session.execute(
-        update(Listing)
-        .where(Listing.source_id == source_id, Listing.url == url)
-        .values(last_seen=now, gone_at=None, missed_crawls=0)
-    )
-    session.flush()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    (known,) = mark_listings_seen(session, [(source_id, url, now)])
+    if known:  # a copy the session holds gets the new values too
+        session.scalar(
+            select(Listing)
+            .where(Listing.source_id == source_id, Listing.url == url)
+            .execution_options(populate_existing=True)
+        )
+    return known
 
 
 def mark_missing_listings(

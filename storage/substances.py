@@ -147,29 +147,44 @@ def record_candidates(
     session: Session, candidates: list[CandidateRecord], *, version_id: int, now: datetime
 ) -> None:
     """Count each candidate once per listing version and keep a few example contexts."""
-    seen: dict[str, CandidateRecord] = {}
-    for candidate in candidates:
-        key = candidate_key(candidate.term)
-        if key:
-            seen.setdefault(key, candidate)
-    if not seen:
+    record_candidates_of_versions(session, [(version_id, candidates, now)])
+
+
+def record_candidates_of_versions(
+    session: Session, found: Sequence[tuple[int, Sequence[CandidateRecord], datetime]]
+) -> None:
+    """Record the candidates of many versions at once: (version id, candidates, seen at) each,
+    counted as `record_candidates` would count them one version after the other."""
+    per_version: list[tuple[int, dict[str, CandidateRecord], datetime]] = []
+    for version_id, candidates, now in found:
+        seen: dict[str, CandidateRecord] = {}
+        for candidate in candidates:
+            key = candidate_key(candidate.term)
+            if key:
+                seen.setdefault(key, candidate)
+        if seen:
+            per_version.append((version_id, seen, now))
+    if not per_version:
         return
+    terms = sorted({key for _, seen, _ in per_version for key in seen})
     existing = {
         row.term: row
-        for row in session.scalars(
-            select(LexiconCandidate).where(LexiconCandidate.term.in_(list(seen)))
-        )
+        for row in session.scalars(select(LexiconCandidate).where(LexiconCandidate.term.in_(terms)))
     }
-    for key, candidate in seen.items():
-        row = existing.get(key)
-        if row is None:
-            row = LexiconCandidate(term=key, count=0, first_seen=now, last_seen=now, examples=[])
-            session.add(row)
-        row.count += 1
-        row.last_seen = now
-        if len(row.examples) < MAX_EXAMPLES:
-            example = {"version_id": version_id, "context": candidate.context}
-            row.examples = [*row.examples, example]
+    for version_id, seen, now in per_version:
+        for key, candidate in seen.items():
+            row = existing.get(key)
+            if row is None:
+                row = LexiconCandidate(
+                    term=key, count=0, first_seen=now, last_seen=now, examples=[]
+                )
+                session.add(row)
+                existing[key] = row
+            row.count += 1
+            row.last_seen = now
+            if len(row.examples) < MAX_EXAMPLES:
+                example = {"version_id": version_id, "context": candidate.context}
+                row.examples = [*row.examples, example]
     session.flush()
 
 

@@ -8,6 +8,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,9 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
+from twisted.internet.defer import Deferred, ensureDeferred, succeed
+from twisted.internet.task import Clock
+from twisted.python.failure import Failure
 
+from crawlers.pipelines import StorePipeline
 from crawlers.runner import CrawlOutcome, run_crawl
 from crawlers.sources import SourceConfig, load_sources, scope_fingerprint
+from crawlers.store_batch import BatchWriter, Outcome, StoreItem
 from review.sources import approve_source
 from storage.db import transaction
 from storage.models import Source
@@ -295,3 +301,28 @@ class Harness:
             settings=settings,
             **kw,
         )
+
+
+def at_once(write: Callable[[list[Any]], list[Any]], items: list[Any]) -> Deferred[list[Any]]:
+    """Run a batch writer's batch on this thread, now (tests have no reactor running)."""
+    return succeed(write(items))
+
+
+def synchronous(store: StorePipeline, size: int = 1) -> StorePipeline:
+    """Make a store pipeline write each batch of ``size`` at once, on this thread."""
+    writer: BatchWriter[StoreItem, Outcome] = BatchWriter(
+        store.write_batch, size=size, seconds=60, clock=Clock(), run=at_once
+    )
+    store.writer = writer
+    return store
+
+
+def resolved(awaitable: Coroutine[Any, Any, Any]) -> Any:
+    """Return what a coroutine that completes at once returns, or raise what it raises."""
+    results: list[Any] = []
+    ensureDeferred(awaitable).addBoth(results.append)
+    assert results, "the coroutine is still waiting"
+    (result,) = results
+    if isinstance(result, Failure):
+        result.raiseException()
+    return result

@@ -27,7 +27,7 @@ from storage.models import Capture, Listing
 from storage.warc import read_capture
 from tests.conftest import NOW
 from tests.crawlers.fakes import KeywordAnalyser
-from tests.crawlers.harness import FAKE_ANALYSER, Harness
+from tests.crawlers.harness import FAKE_ANALYSER, Harness, resolved, synchronous
 from tests.factories import add_listing, add_source, invented_source
 
 SOURCE = invented_source(name="Shop")
@@ -154,10 +154,11 @@ def open_run(harness: Harness) -> tuple[Any, CrawlRunExtension]:
 def test_evidence_extract_store(harness: Harness) -> None:
     crawler, _ = open_run(harness)
     evidence = EvidencePipeline.from_crawler(crawler)
-    extract, store = ExtractPipeline.from_crawler(crawler), StorePipeline.from_crawler(crawler)
+    extract = ExtractPipeline.from_crawler(crawler)
+    store = synchronous(StorePipeline.from_crawler(crawler))
 
     for item in (page(), page("Acetone 1 L", "https://shop.example/2"), page()):
-        store.process_item(extract.process_item(evidence.process_item(item)))
+        resolved(store.process_item(extract.process_item(evidence.process_item(item))))
     evidence.close_spider()
 
     stats = crawler.stats
@@ -176,10 +177,10 @@ def test_evidence_extract_store(harness: Harness) -> None:
 
 def test_nothing_is_stored_without_evidence_and_analysis(harness: Harness) -> None:
     crawler, _ = open_run(harness)
-    store = StorePipeline.from_crawler(crawler)
+    store = synchronous(StorePipeline.from_crawler(crawler))
 
     with pytest.raises(DropItem):
-        store.process_item(page())
+        resolved(store.process_item(page()))
 
     with harness.session_factory() as session:
         assert session.query(Listing).count() == 0
@@ -197,9 +198,10 @@ def test_no_evidence_is_written_without_an_approved_run(harness: Harness) -> Non
 
 def run_pipelines(crawler: Any, *items: Any) -> None:
     evidence = EvidencePipeline.from_crawler(crawler)
-    extract, store = ExtractPipeline.from_crawler(crawler), StorePipeline.from_crawler(crawler)
+    extract = ExtractPipeline.from_crawler(crawler)
+    store = synchronous(StorePipeline.from_crawler(crawler))
     for item in items:
-        store.process_item(extract.process_item(evidence.process_item(item)))
+        resolved(store.process_item(extract.process_item(evidence.process_item(item))))
     evidence.close_spider()
 
 
@@ -248,10 +250,11 @@ def test_a_304_marks_the_listing_seen_and_keeps_nothing_new(harness: Harness) ->
 
 def test_a_304_for_an_unknown_listing_is_an_error(harness: Harness) -> None:
     crawler, _ = open_run(harness)
-    store = StorePipeline.from_crawler(crawler)
+    store = synchronous(StorePipeline.from_crawler(crawler))
 
     with pytest.raises(DropItem):
-        store.process_item(UnchangedListing("shop", "https://shop.example/9", datetime.now(UTC)))
+        unknown = UnchangedListing("shop", "https://shop.example/9", datetime.now(UTC))
+        resolved(store.process_item(unknown))
 
     assert crawler.stats.get_value("synthwatch/errors/storage") == 1
 

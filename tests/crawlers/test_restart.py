@@ -1,8 +1,10 @@
 """A crawl killed with SIGKILL mid-way and started again ends with the listings of one
-undisturbed crawl of the same site: none lost, none doubled, the killed run interrupted."""
+undisturbed crawl of the same site: none lost, none doubled, the killed run interrupted; also
+when the kill comes mid-batch, with evidence written that no committed row points at yet."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from warcio.archiveiterator import ArchiveIterator
 
 from crawlers.runner import CrawlOutcome
 from storage.db import make_engine, make_session_factory
@@ -29,6 +32,9 @@ LISTINGS = 30
 PER_PAGE = 10
 SLOW = 0.05  # seconds per listing page: the crawl is mid-way when it is killed
 KILL_AFTER = 8  # listings stored
+# Batches of 4 that wait 5 s for their fourth: a kill finds items written to the WARC file whose
+# batch has not committed.
+SMALL_BATCHES = {"SYNTHWATCH_STORE_BATCH_SIZE": "4", "SYNTHWATCH_STORE_BATCH_SECONDS": "5"}
 
 
 def build_site(server: MockServer) -> None:
@@ -84,15 +90,37 @@ def stored_count(harness: Harness) -> int:
         return session.scalar(select(func.count(Listing.id))) or 0
 
 
-def kill_mid_crawl(harness: Harness, sources: Path) -> CrawlOutcome:
-    """Start a crawl and SIGKILL its process group once some listings are stored."""
+def response_records(harness: Harness) -> int:
+    """Count the response records in the evidence files so far (the last may be half written)."""
+    count = 0
+    for path in (harness.home / "evidence").glob("*/*.warc.gz"):
+        with path.open("rb") as stream, contextlib.suppress(Exception):
+            # A record still being appended ends the count.
+            for record in ArchiveIterator(stream):
+                count += record.rec_type == "response"
+    return count
+
+
+def captured(harness: Harness) -> int:
+    with harness.session_factory() as session:
+        return session.scalar(select(func.count(Capture.id))) or 0
+
+
+def kill_mid_crawl(
+    harness: Harness, sources: Path, settings: dict[str, str], *, mid_batch: bool
+) -> CrawlOutcome:
+    """Start a crawl and SIGKILL its process group once some listings are stored (and, with
+    ``mid_batch``, while evidence is written that no committed capture points at)."""
     result: list[CrawlOutcome] = []
     thread = threading.Thread(
-        target=lambda: result.append(harness.crawl("site", sources, timeout=120))
+        target=lambda: result.append(harness.crawl("site", sources, timeout=120, settings=settings))
     )
     thread.start()
     deadline = time.monotonic() + 60
-    while stored_count(harness) < KILL_AFTER:
+    # One or two items waiting for a batch of four: the next to come cannot commit it.
+    while stored_count(harness) < KILL_AFTER or (
+        mid_batch and not 0 < response_records(harness) - captured(harness) < 3
+    ):
         assert thread.is_alive() and time.monotonic() < deadline, "the crawl ended too soon"
         time.sleep(0.02)
     (run_file,) = (harness.home / "logs").glob("site-*.json")
@@ -103,8 +131,9 @@ def kill_mid_crawl(harness: Harness, sources: Path) -> CrawlOutcome:
     return result[0]
 
 
+@pytest.mark.parametrize("batches", [{}, SMALL_BATCHES], ids=["default", "mid-batch"])
 def test_a_crawl_killed_and_restarted_ends_like_an_undisturbed_one(
-    undisturbed: Harness, restarted: Harness, server: MockServer
+    undisturbed: Harness, restarted: Harness, server: MockServer, batches: dict[str, str]
 ) -> None:
     build_site(server)
     text = source_toml("site", server.base_url, index_links="[]")
@@ -116,11 +145,13 @@ def test_a_crawl_killed_and_restarted_ends_like_an_undisturbed_one(
 
     sources = restarted.write_sources(text)
     restarted.register_file(sources)
-    killed = kill_mid_crawl(restarted, sources)
+    killed = kill_mid_crawl(restarted, sources, batches, mid_batch=bool(batches))
     assert killed.exit_code == -signal.SIGKILL and killed.run_id is not None
     partial = stored_count(restarted)
+    if batches:  # evidence on disk that no committed row points at: a batch died unwritten
+        assert response_records(restarted) > captured(restarted)
     assert KILL_AFTER <= partial < LISTINGS
-    again = restarted.crawl("site", sources)
+    again = restarted.crawl("site", sources, settings=batches)
 
     assert again.ok, again.log_path.read_text()
     assert len(expected) == LISTINGS
