@@ -8,7 +8,9 @@
 How it works (one module per step):
 - `normalise`: undo obfuscation (NFKC, zero-width and other invisible characters, accents,
   homoglyphs, spaced letters, leetspeak) keeping a map back to the original offsets;
-  `tokenizer` runs it, and frees names glued to punctuation, before spaCy tokenises.
+  `tokenizer` runs it, and frees names glued to punctuation, before spaCy tokenises the
+  windows where a lexicon term could match (`windows`: an Aho-Corasick automaton over the
+  patterns' keys; novel words elsewhere never reach spaCy's StringStore).
 - `components`: spaCy components after a `span_ruler` over `lexicon` terms (`patterns`):
   CAS numbers, analogue naming, one-edit misspellings (`fuzzy`), mention resolution
   (`mentions`; ambiguous street names need drug-market evidence, `market`), `indicators`

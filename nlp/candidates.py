@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from nlp.analysis import Candidate, Indicator, Mention
 from nlp.cues import grouped_alternation
+from nlp.literals import Literals
 from nlp.normalise import Normalised
 
 CANDIDATE_CONTEXT = 60
@@ -32,6 +33,8 @@ _PARTS = (
 # Find a naming part, then widen to the whole hyphenated name around it: one pass of a plain
 # alternation, where a single regex with the name's shape around it backtracks at every letter.
 CHEMICAL_PART = re.compile(grouped_alternation(_PARTS.split("|")))
+# The same alternation as one automaton: five times faster on 2 KB (nlp.literals).
+_CHEMICAL_PARTS = Literals(_PARTS.split("|"))
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-,()")
 # Code names ("U-48800", "ADB-5Br-INACA"): a capital or digit first lets the engine skip
 # lowercase text; the rest of the shape (a digit, two capitals, a free start) is checked in
@@ -91,10 +94,10 @@ def find_candidates(
     text = normalised.text
     lower = text.lower()
     end = -1
-    for match in CHEMICAL_PART.finditer(lower):
-        if match.start() < end:
+    for part_start, part_end, _ in _CHEMICAL_PARTS.finditer(lower):
+        if part_start < end:
             continue  # inside the name found last
-        start, end = _widen(lower, match.start(), match.end())
+        start, end = _widen(lower, part_start, part_end)
         if end - start >= _MIN_CHEMICAL:
             spans[normalised.to_original(start, end)] = None
     for match in CODE.finditer(text):

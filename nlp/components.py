@@ -14,31 +14,54 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc
 
 from nlp.analysis import Indicator
 from nlp.candidates import find_candidates
 from nlp.context import find_context, line_starts, vendor_voice
 from nlp.cues import load_cues, lowercase
-from nlp.extensions import register_extensions
+from nlp.extensions import get, put, register_extensions
 from nlp.fuzzy import FuzzyMatcher, load_guard
 from nlp.identifiers import IDENTIFIER_KINDS, identifier_key
 from nlp.indicators import find_indicators
 from nlp.lexicon import cas_is_valid, load_lexicon
+from nlp.literals import Literals
 from nlp.mentions import (
     ANALOGUE_SPANS,
     CAS_SPANS,
     FUZZY_SPANS,
     LEXICON_SPANS,
+    Match,
     cas_numbers,
+    matches_of,
     normalised_of,
     resolve_mentions,
+    set_matches,
 )
 from nlp.normalise import Normalised
 from nlp.patterns import MIN_ANALOGUE_PREFIX, load_analogues
 from nlp.scoring import load_weights, score_analysis
 
 DocComponent = Callable[[Doc], Doc]
+Aligner = Callable[[Doc, int, int], tuple[int, int] | None]
+
+
+def _aligner(nlp: Language, *, expand: bool) -> Aligner:
+    """Return what `Doc.char_span` would give as a span of the normalised text.
+
+    The NormalisingTokenizer knows tokens beyond the windows its Doc holds (`nlp.windows`).
+    """
+    tokenizer = nlp.tokenizer
+    align = getattr(tokenizer, "align", None)
+    if align is not None:
+        return lambda doc, start, end: align(doc, start, end, expand=expand)
+    mode = "expand" if expand else "strict"
+
+    def char_span(doc: Doc, start: int, end: int) -> tuple[int, int] | None:
+        span = doc.char_span(start, end, alignment_mode=mode)
+        return None if span is None else (span.start_char, span.end_char)
+
+    return char_span
 
 
 @Language.factory("synthwatch_cas_v1", default_config={"lexicon": ""})
@@ -46,9 +69,10 @@ def make_cas(nlp: Language, name: str, lexicon: str) -> DocComponent:
     """Resolve CAS numbers with a valid check digit to their lexicon concept."""
     register_extensions()
     by_cas = load_lexicon(lexicon or None).by_cas
+    align = _aligner(nlp, expand=True)
 
     def cas(doc: Doc) -> Doc:
-        spans: list[Span] = []
+        spans: list[Match] = []
         unknown: list[tuple[int, int]] = []
         text = normalised_of(doc).text
         for start, end in cas_numbers(text):
@@ -59,11 +83,11 @@ def make_cas(nlp: Language, name: str, lexicon: str) -> DocComponent:
             if concept is None:
                 unknown.append((start, end))
                 continue
-            span = doc.char_span(start, end, label="cas", alignment_mode="expand")
+            span = align(doc, start, end)
             if span is not None:
-                spans.append(Span(doc, span.start, span.end, label="cas", span_id=concept.id))
-        doc.spans[CAS_SPANS] = spans
-        doc._.sw_unknown_cas = unknown
+                spans.append(Match(*span, "cas", concept.id))
+        set_matches(doc, CAS_SPANS, spans)
+        put(doc, "sw_unknown_cas", unknown)
         return doc
 
     return cas
@@ -92,10 +116,11 @@ def make_analogues(nlp: Language, name: str, lexicon: str, analogues: str) -> Do
         if entry.concept_id in known
         for suffix in entry.suffixes
     }
-    alternation = "|".join(sorted(map(re.escape, by_suffix), key=len, reverse=True)) or "(?!)"
     # Find the suffix, then look back for the prefix: a lazy word-then-suffix regex retries
-    # at every letter of every word.
-    suffixes = re.compile(rf"(?:{alternation})\b")
+    # at every letter of every word. The suffixes as "(?:longest|...|shortest)\b", read with
+    # one automaton (nlp.literals).
+    ordered = sorted(by_suffix, key=len, reverse=True)
+    suffixes = Literals(ordered) if ordered else None
     # Whole words only, checked in Python: a leading look-behind would make the engine try
     # the pattern at every position instead of jumping to its literal start ("alpha-p...").
     named = [
@@ -108,17 +133,20 @@ def make_analogues(nlp: Language, name: str, lexicon: str, analogues: str) -> Do
         if entry.concept_id in known
         for pattern in entry.patterns
     ]
+    align = _aligner(nlp, expand=True)
 
     def find(doc: Doc) -> Doc:
         lower = lowercase(normalised_of(doc).text)
-        listed = [(s.start_char, s.end_char) for s in doc.spans.get(LEXICON_SPANS, [])]
+        listed = [(m.start, m.end) for m in matches_of(doc, LEXICON_SPANS)]
         found: list[tuple[int, int, str]] = []
-        for m in suffixes.finditer(lower):
-            start = m.start()
+        for suffix_start, suffix_end, index in (
+            suffixes.finditer(lower, word_end=True) if suffixes else ()
+        ):
+            start = suffix_start
             while start > 0 and (lower[start - 1].isascii() and lower[start - 1].isalnum()):
                 start -= 1
-            if m.start() - start >= MIN_ANALOGUE_PREFIX:
-                found.append((start, m.end(), by_suffix[m.group()]))
+            if suffix_start - start >= MIN_ANALOGUE_PREFIX:
+                found.append((start, suffix_end, by_suffix[ordered[index]]))
         for pattern, anchor, concept_id in named:
             if anchor is None:
                 found.extend(
@@ -133,7 +161,7 @@ def make_analogues(nlp: Language, name: str, lexicon: str, analogues: str) -> Do
                 start, end = _hyphenated_word(lower, hit.start(), hit.end())
                 if pattern.fullmatch(lower, start, end):
                     found.append((start, end, concept_id))
-        spans: list[Span] = []
+        spans: list[Match] = []
         listed.sort()
         starts = [s for s, _ in listed]
         for start, end, concept_id in found:
@@ -142,10 +170,10 @@ def make_analogues(nlp: Language, name: str, lexicon: str, analogues: str) -> Do
             i = bisect_left(starts, end) - 1
             if i >= 0 and listed[i][1] > start:
                 continue
-            span = doc.char_span(start, end, alignment_mode="expand")
+            span = align(doc, start, end)
             if span is not None:
-                spans.append(Span(doc, span.start, span.end, "analogue", span_id=concept_id))
-        doc.spans[ANALOGUE_SPANS] = spans
+                spans.append(Match(*span, "analogue", concept_id))
+        set_matches(doc, ANALOGUE_SPANS, spans)
         return doc
 
     return find
@@ -156,15 +184,16 @@ def make_fuzzy(nlp: Language, name: str, lexicon: str, guard: str) -> DocCompone
     """Mark one-edit misspellings of long names ("isotonitazine") that no term matched."""
     register_extensions()
     matcher = FuzzyMatcher(load_lexicon(lexicon or None), load_guard(guard))
+    align = _aligner(nlp, expand=False)
 
     def fuzzy(doc: Doc) -> Doc:
         lower = lowercase(normalised_of(doc).text)
-        spans: list[Span] = []
+        spans: list[Match] = []
         for hit in matcher.find(lower):
-            span = doc.char_span(hit.start, hit.end)
+            span = align(doc, hit.start, hit.end)
             if span is not None:
-                spans.append(Span(doc, span.start, span.end, "fuzzy", span_id=hit.concept_id))
-        doc.spans[FUZZY_SPANS] = spans
+                spans.append(Match(*span, "fuzzy", hit.concept_id))
+        set_matches(doc, FUZZY_SPANS, spans)
         return doc
 
     return fuzzy
@@ -177,7 +206,7 @@ def make_mentions(nlp: Language, name: str, lexicon: str) -> DocComponent:
     concepts = load_lexicon(lexicon or None)
 
     def mentions(doc: Doc) -> Doc:
-        doc._.sw_mentions = resolve_mentions(doc, concepts)
+        put(doc, "sw_mentions", resolve_mentions(doc, concepts))
         return doc
 
     return mentions
@@ -199,11 +228,11 @@ def make_indicators(nlp: Language, name: str, cues: str) -> DocComponent:
                 identifier_key(hit.kind, text, hit.value) if hit.kind in IDENTIFIER_KINDS else None
             )
             found.append(Indicator(hit.kind, start, end, text, hit.value, key))
-        for start, end in doc._.sw_unknown_cas or ():
+        for start, end in get(doc, "sw_unknown_cas") or ():
             start, end = normalised.to_original(start, end)
             text = normalised.original[start:end]
             found.append(Indicator("cas", start, end, text, text))
-        for mention_hit in doc._.sw_mentions or ():
+        for mention_hit in get(doc, "sw_mentions") or ():
             if mention_hit.via == "cas":
                 mention = mention_hit.mention
                 found.append(
@@ -221,7 +250,7 @@ def make_indicators(nlp: Language, name: str, cues: str) -> DocComponent:
                 text = normalised.original[start:end]
                 found.append(Indicator("sale", start, end, text, "vendor"))
         found.sort(key=lambda i: (i.start, i.end))
-        doc._.sw_indicators = found
+        put(doc, "sw_indicators", found)
         return doc
 
     return indicators
@@ -233,13 +262,14 @@ def make_candidates(nlp: Language, name: str) -> DocComponent:
     register_extensions()
 
     def candidates(doc: Doc) -> Doc:
-        hits = doc._.sw_mentions or []
-        doc._.sw_candidates = find_candidates(
+        hits = get(doc, "sw_mentions") or []
+        found = find_candidates(
             normalised_of(doc),
             [h.mention for h in hits],
-            doc._.sw_indicators or [],
-            doc._.sw_unknown_cas or (),
+            get(doc, "sw_indicators") or [],
+            get(doc, "sw_unknown_cas") or (),
         )
+        put(doc, "sw_candidates", found)
         return doc
 
     return candidates
@@ -277,10 +307,18 @@ def make_context(nlp: Language, name: str, cues: str) -> DocComponent:
 
     def context(doc: Doc) -> Doc:
         normalised = normalised_of(doc)
-        sale = [(i.start, i.end) for i in doc._.sw_indicators or () if i.kind in _OFFER_BLOCK_KINDS]
-        doc._.sw_context = find_context(
-            normalised.text, doc._.sw_mentions or [], matcher, _to_normalised(normalised, sale)
+        sale = [
+            (i.start, i.end)
+            for i in get(doc, "sw_indicators") or ()
+            if i.kind in _OFFER_BLOCK_KINDS
+        ]
+        found = find_context(
+            normalised.text,
+            get(doc, "sw_mentions") or [],
+            matcher,
+            _to_normalised(normalised, sale),
         )
+        put(doc, "sw_context", found)
         return doc
 
     return context
@@ -293,14 +331,15 @@ def make_scoring(nlp: Language, name: str, weights: str) -> DocComponent:
     loaded = load_weights(weights)
 
     def scoring(doc: Doc) -> Doc:
-        doc._.sw_analysis = score_analysis(
-            doc._.sw_mentions or [],
-            doc._.sw_indicators or [],
-            doc._.sw_context,
+        analysis = score_analysis(
+            get(doc, "sw_mentions") or [],
+            get(doc, "sw_indicators") or [],
+            get(doc, "sw_context"),
             loaded,
-            candidates=doc._.sw_candidates or (),
-            signals=doc._.sw_signals,
+            candidates=get(doc, "sw_candidates") or (),
+            signals=get(doc, "sw_signals"),
         )
+        put(doc, "sw_analysis", analysis)
         return doc
 
     return scoring

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from spacy.tokens import Doc
 
 from nlp.analysis import Mention
+from nlp.extensions import get, put
 from nlp.lexicon import TERM_CONFIDENCE, Concept, Lexicon, term_key
 from nlp.market import PILL_EVIDENCE, market_evidence
 from nlp.normalise import Normalised
@@ -60,6 +62,44 @@ _OTHER_MEANING: dict[str, re.Pattern[str]] = {
 _NON_PREFIX = re.compile(r"(?<![\w-])non[ -]?$", re.I)
 
 
+class Match(NamedTuple):
+    """A lexicon, CAS, analogue or fuzzy match as a span of the normalised text."""
+
+    start: int
+    end: int
+    label: str  # term kind, "cas", "analogue" or "fuzzy"
+    concept_id: str
+
+
+def matches_of(doc: Doc, key: str) -> list[Match]:
+    """Return the matches of one of SPAN_KEYS, lexicon spans mapped from the Doc's windows."""
+    found: dict[str, list[Match]] | None = get(doc, "sw_matches")
+    if found is None:
+        found = {}
+        put(doc, "sw_matches", found)
+    if key in found:
+        return found[key]
+    matches: list[Match] = []
+    if key == LEXICON_SPANS and key in doc.spans:
+        windows = get(doc, "sw_windows")
+        for span in doc.spans[key]:
+            start, end = span.start_char, span.end_char
+            if windows is not None:
+                start, end = windows.to_text(start, end)
+            matches.append(Match(start, end, span.label_, span.id_))
+    found[key] = matches
+    return matches
+
+
+def set_matches(doc: Doc, key: str, matches: list[Match]) -> None:
+    """Keep the matches of one of SPAN_KEYS (cas, analogues and fuzzy set theirs)."""
+    found: dict[str, list[Match]] | None = get(doc, "sw_matches")
+    if found is None:
+        found = {}
+        put(doc, "sw_matches", found)
+    found[key] = matches
+
+
 @dataclass(frozen=True, slots=True)
 class MentionHit:
     """A mention plus what the later components need: where it sits in the normalised text."""
@@ -73,12 +113,12 @@ class MentionHit:
 
 def normalised_of(doc: Doc) -> Normalised:
     """Return the Doc's normalisation, or an identity one if it was made by a plain tokenizer."""
-    normalised: Normalised | None = doc._.sw_normalised
+    normalised: Normalised | None = get(doc, "sw_normalised")
     if normalised is None:
         # Doc.text is rebuilt from the tokens on every access: cache the identity once.
         text = doc.text
         normalised = Normalised(original=text, text=text, edits=(), maps=())
-        doc._.sw_normalised = normalised
+        put(doc, "sw_normalised", normalised)
     return normalised
 
 
@@ -169,20 +209,17 @@ def resolve_mentions(doc: Doc, lexicon: Lexicon) -> list[MentionHit]:
     text = normalised_of(doc).text  # Doc.text is rebuilt on every access
     candidates: list[tuple[int, int, float, str, Concept]] = []
     for key in SPAN_KEYS:
-        if key not in doc.spans:
-            continue
-        for span in doc.spans[key]:
-            concept = lexicon.by_id.get(span.id_)
+        for start, end, label, concept_id in matches_of(doc, key):
+            concept = lexicon.by_id.get(concept_id)
             if concept is None:
                 continue
-            start, end = span.start_char, span.end_char
-            if span.label_ == "cas":
+            if label == "cas":
                 # The span may have been widened to token boundaries ("CAS79099-07-3").
                 match = CAS_PATTERN.search(text, start, end)
                 if match is not None:
                     start, end = match.span()
-            confidence = MATCH_CONFIDENCE.get(span.label_, 0.5)
-            candidates.append((start, end, confidence, span.label_, concept))
+            confidence = MATCH_CONFIDENCE.get(label, 0.5)
+            candidates.append((start, end, confidence, label, concept))
     candidates.sort(key=lambda c: (c[0] - c[1], -c[2], c[0]))
     chosen: list[_Candidate] = []  # sorted by start, disjoint
     starts: list[int] = []

@@ -43,6 +43,9 @@ _HOMOGLYPHS = str.maketrans(
     "aeopcyxijsdqwABEKMHOPCTXIJSaeikvoptuxABEZHIKMNOPTYX",
 )
 _MAX_LEET_VARIANTS = 64
+# Leet characters and the letters they stand for, as one: a word can spell a vocabulary word
+# in leetspeak only if both have the same shape with these folded ("f3ntanyl", "fentanyl").
+_LEET_FOLD = str.maketrans(dict.fromkeys("".join(_LEET) + "".join(sum(_LEET.values(), ())), "*"))
 _UNLEET_CACHE_LIMIT = 100_000
 _MIN_LEET_WORD = 4
 
@@ -175,6 +178,7 @@ class Normaliser:
     def __init__(self, vocabulary: Collection[str]) -> None:
         self.vocabulary = frozenset(w.lower() for w in vocabulary)
         self._longest = max(map(len, self.vocabulary), default=0)
+        self._leet_shapes = frozenset(w.translate(_LEET_FOLD) for w in self.vocabulary)
         # Words with digits repeat from page to page ("1g", "5mg", "24h"): remember each one.
         self._unleet_cache: dict[str, str | None] = {}
 
@@ -314,6 +318,8 @@ class Normaliser:
             return None
         if word[0] in "@$":
             return None  # a handle ("@npp_lab") or an amount ("$300"), not a disguised name
+        if lower.translate(_LEET_FOLD) not in self._leet_shapes:
+            return None  # no variant below can be a vocabulary word
         options = [_LEET.get(ch, (ch,)) for ch in lower]
         for candidate in itertools.islice(itertools.product(*options), _MAX_LEET_VARIANTS):
             joined = "".join(candidate)

@@ -13,17 +13,24 @@ from spacy.tokens import Doc
 
 import nlp.components  # noqa: F401  (registers the synthwatch_* factories)
 from nlp.analysis import Analysis
+from nlp.extensions import get, put
 from nlp.lexicon import load_lexicon
 from nlp.mentions import LEXICON_SPANS
 from nlp.normalise import Normaliser
 from nlp.patterns import lexicon_patterns
 from nlp.signals import PageSignals
 from nlp.tokenizer import NormalisingTokenizer
+from nlp.windows import Prefilter
 
 # What analyse_many takes: texts, or (text, page signals) pairs.
 Item = str | tuple[str, PageSignals | None]
 
 MAX_TEXT_LENGTH = 5_000_000  # characters; longer texts raise ValueError (spaCy E088)
+# Strings a pipeline may add to its StringStore before the Analyser builds a fresh one:
+# some 10 MB of strings and lexemes, reached after about 200,000 novel-vocabulary pages.
+MAX_NEW_STRINGS = 100_000
+# Texts read ahead of the pipeline: the StringStore is looked at between two chunks.
+_CHUNK = 1000
 
 
 def build_pipeline(
@@ -34,7 +41,8 @@ def build_pipeline(
     nlp = spacy.blank("en")
     # spaCy's 1,000,000-character limit protects parsers' memory; this pipeline has none.
     nlp.max_length = MAX_TEXT_LENGTH
-    nlp.tokenizer = NormalisingTokenizer(nlp, Normaliser(loaded.vocabulary()))
+    tokenizer = NormalisingTokenizer(nlp, Normaliser(loaded.vocabulary()))
+    nlp.tokenizer = tokenizer
     ruler = nlp.add_pipe(
         "span_ruler",
         name="synthwatch_lexicon",
@@ -42,7 +50,9 @@ def build_pipeline(
     )
     if not isinstance(ruler, SpanRuler):
         raise TypeError(f"expected a SpanRuler, got {type(ruler).__name__}")
-    ruler.add_patterns(lexicon_patterns(loaded))
+    patterns = lexicon_patterns(loaded)
+    ruler.add_patterns(patterns)
+    tokenizer.prefilter = _prefilter(tokenizer, loaded.source, [p["pattern"] for p in patterns])
     nlp.add_pipe("synthwatch_cas_v1", config={"lexicon": lexicon})
     nlp.add_pipe("synthwatch_analogues_v1", config={"lexicon": lexicon, "analogues": analogues})
     nlp.add_pipe("synthwatch_fuzzy_v1", config={"lexicon": lexicon})
@@ -54,33 +64,60 @@ def build_pipeline(
     return nlp
 
 
-class Analyser:
-    """Analyse listing texts; rebuilds its pipeline every `rebuild_every` documents.
+# Lexicon source -> its Prefilter: tokenising 12,000 patterns again on every rebuild would cost
+# a second; the keys depend only on the patterns and the tokenizer's fixed rules.
+_prefilters: dict[str, Prefilter] = {}
 
-    spaCy's StringStore keeps every novel token it has seen, so a long crawl would grow it
-    without bound (1.5 GB after 20k pages); a fresh pipeline starts a fresh one. One Analyser
-    per thread: spaCy pipelines are not thread-safe.
+
+def _prefilter(tokenizer: NormalisingTokenizer, source: str, patterns: list[str]) -> Prefilter:
+    prefilter = _prefilters.get(source)
+    if prefilter is None or prefilter.patterns != patterns:
+        tokens = [[t.lower_ for t in tokenizer(pattern)] for pattern in patterns]
+        prefilter = _prefilters[source] = Prefilter(tokenizer.tokenizer, tokens, patterns)
+    return prefilter
+
+
+class Analyser:
+    """Analyse listing texts, rebuilding the pipeline when its StringStore has grown too much.
+
+    spaCy's StringStore keeps every string it interns. The tokenizer interns only the windows
+    where a lexicon term could match (`nlp.windows`): about one string in two novel-vocabulary
+    pages, where tokenising all of them interned some 400 a page (1.5 GB after 20k pages).
+    A fresh pipeline (two seconds to build) starts a fresh store once `max_new_strings` have
+    been added, or every `rebuild_every` documents if that is given. One Analyser per
+    thread: spaCy pipelines are not thread-safe.
     """
 
-    def __init__(self, *, rebuild_every: int = 5000) -> None:
-        if rebuild_every < 1:
+    def __init__(
+        self, *, rebuild_every: int | None = None, max_new_strings: int = MAX_NEW_STRINGS
+    ) -> None:
+        if rebuild_every is not None and rebuild_every < 1:
             raise ValueError("rebuild_every must be at least 1")
+        if max_new_strings < 1:
+            raise ValueError("max_new_strings must be at least 1")
         self.rebuild_every = rebuild_every
-        self.nlp = build_pipeline()
-        self._since_rebuild = 0
+        self.max_new_strings = max_new_strings
         self.rebuilds = 0
+        self._build()
+
+    def _build(self) -> None:
+        self.nlp = build_pipeline()
+        self._strings = len(self.nlp.vocab.strings)
+        self._since_rebuild = 0
 
     def _count(self, documents: int) -> None:
         self._since_rebuild += documents
-        if self._since_rebuild >= self.rebuild_every:
-            self.nlp = build_pipeline()
-            self._since_rebuild = 0
+        grown = len(self.nlp.vocab.strings) - self._strings
+        if grown > self.max_new_strings or (
+            self.rebuild_every is not None and self._since_rebuild >= self.rebuild_every
+        ):
+            self._build()
             self.rebuilds += 1
 
     def _doc(self, item: Item) -> Doc:
         text, signals = (item, None) if isinstance(item, str) else item
         doc = self.nlp.make_doc(text)
-        doc._.sw_signals = signals
+        put(doc, "sw_signals", signals)
         return doc
 
     def analyse(self, text: str, signals: PageSignals | None = None) -> Analysis:
@@ -88,7 +125,7 @@ class Analyser:
         doc = self._doc((text, signals))
         for _, component in self.nlp.pipeline:
             doc = component(doc)
-        analysis: Analysis = doc._.sw_analysis
+        analysis: Analysis = get(doc, "sw_analysis")
         self._count(1)
         return analysis
 
@@ -99,12 +136,15 @@ class Analyser:
         """
         stream = iter(items)
         while True:
-            chunk = list(itertools.islice(stream, self.rebuild_every - self._since_rebuild))
+            room = _CHUNK
+            if self.rebuild_every is not None:
+                room = min(room, self.rebuild_every - self._since_rebuild)
+            chunk = list(itertools.islice(stream, room))
             if not chunk:
                 return
             nlp = self.nlp
             for doc in nlp.pipe((self._doc(item) for item in chunk), batch_size=batch_size):
-                yield doc._.sw_analysis
+                yield get(doc, "sw_analysis")
             self._count(len(chunk))
 
 

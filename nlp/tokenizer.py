@@ -10,8 +10,9 @@ from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
 from spacy.util import compile_infix_regex, compile_suffix_regex
 
-from nlp.extensions import register_extensions
+from nlp.extensions import get, put, register_extensions
 from nlp.normalise import Normaliser
+from nlp.windows import Prefilter, WindowTokenizer, window_spans
 
 # Split on every hyphen or slash between letters or digits, so "1-Boc-4-piperidone", "U-47700"
 # and "MDMB-4en-PINACA" always tokenise part by part (spaCy keeps "boc-4" and "2c/2c" whole),
@@ -20,7 +21,7 @@ _EXTRA_INFIXES = (r"(?<=[0-9A-Za-z])[-/](?=[0-9A-Za-z])", r"(?<=[A-Za-z]):(?=[0-
 
 
 _INITIAL = re.compile(r"[A-Za-z]\.")
-_LINE_BREAKS = str.maketrans("\n\r\t\v\f", "     ")
+_LINE_BREAKS = "\n\r\t\v\f"
 # Punctuation that listings glue to names ("Meth|", "50*Xanax", "Cocaine****Off", "MDMA.A++",
 # "cocaine-", "Bromazolam|1mg") is replaced for the tokenizer only, one character for one so
 # that every offset holds; the lexicon's patterns pass the same tokenizer. Kept: what lexicon
@@ -41,6 +42,14 @@ _GLUE = re.compile(
 )
 _BRACKETS = frozenset("[]+*")
 _LINKS = ("@", "://", "www.")
+
+
+def _blank_line_breaks(text: str) -> str:
+    """Return text with each line break or tab as one space (str.translate is ten times slower)."""
+    for char in _LINE_BREAKS:
+        if char in text:
+            text = text.replace(char, " ")
+    return text
 
 
 def _replace_glue(match: re.Match[str]) -> str:
@@ -89,7 +98,11 @@ def _blank_glue(text: str) -> str:
 
 
 class NormalisingTokenizer:
-    """Normalise text, then tokenise the normalised text with spaCy's tokenizer."""
+    """Normalise text, then tokenise the normalised text with spaCy's tokenizer.
+
+    With a `prefilter` (set once the lexicon patterns are tokenised), only the windows where a
+    pattern could match are tokenised (`nlp.windows`); `align` gives token boundaries anywhere.
+    """
 
     def __init__(self, nlp: Language, normaliser: Normaliser) -> None:
         register_extensions()
@@ -107,17 +120,61 @@ class NormalisingTokenizer:
             if not _INITIAL.fullmatch(key)
         }
         self.tokenizer = tokenizer
+        self.vocab = nlp.vocab
         self.normaliser = normaliser
+        self._prefilter: Prefilter | None = None
+        self._windows: WindowTokenizer | None = None
 
     def __call__(self, text: str) -> Doc:
         normalised = self.normaliser(text)
         # spaCy splits on spaces only and caches what lies between; "Ships\nReview:" would be
         # a new string to split by hand on every page. One space for one character keeps
         # every offset, and the components read line breaks from `normalised.text`.
-        blanked = _blank_glue(normalised.text.translate(_LINE_BREAKS))
-        doc: Doc = self.tokenizer(blanked)
-        doc._.sw_normalised = normalised
+        spaced = _blank_line_breaks(normalised.text)
+        windows = self.prefilter.windows(spaced) if self.prefilter is not None else None
+        if windows is None or self._windows is None:
+            doc: Doc = self.tokenizer(_blank_glue(spaced))
+            spans = window_spans(spaced, [(0, len(spaced))])
+        else:
+            doc = self._windows(self.vocab, spaced, windows)
+            spans = window_spans(spaced, windows)
+        put(doc, "sw_normalised", normalised)
+        put(doc, "sw_windows", spans)
         return doc
+
+    @property
+    def prefilter(self) -> Prefilter | None:
+        """The windows to tokenise, or None to tokenise whole texts (the lexicon patterns)."""
+        return self._prefilter
+
+    @prefilter.setter
+    def prefilter(self, prefilter: Prefilter | None) -> None:
+        self._prefilter = prefilter
+        self._windows = (
+            WindowTokenizer(self.tokenizer, _blank_glue, prefilter) if prefilter else None
+        )
+
+    def align(self, doc: Doc, start: int, end: int, *, expand: bool) -> tuple[int, int] | None:
+        """Return the span of the normalised text's tokens that `Doc.char_span` would give.
+
+        `expand` widens [start, end) to the tokens it touches; otherwise it must fit tokens
+        exactly (None if not). The tokens are those of the whole text, window or not.
+        """
+        mode = "expand" if expand else "strict"
+        windows = get(doc, "sw_windows")
+        if windows is None:
+            span = doc.char_span(start, end, alignment_mode=mode)
+            return None if span is None else (span.start_char, span.end_char)
+        inside = windows.to_doc(start, end)
+        if inside is not None:
+            span = doc.char_span(inside[0], inside[1], alignment_mode=mode)
+            return None if span is None else windows.to_text(span.start_char, span.end_char)
+        text = windows.text
+        region = self.prefilter.region(text, start, end) if self.prefilter is not None else None
+        low, high = region if region is not None else (0, len(text))
+        part: Doc = self.tokenizer(_blank_glue(text[low:high]))
+        span = part.char_span(start - low, end - low, alignment_mode=mode)
+        return None if span is None else (span.start_char + low, span.end_char + low)
 
     def pipe(self, texts: Iterable[str], batch_size: int = 1000) -> Iterator[Doc]:
         """Tokenise a stream of texts."""

@@ -111,9 +111,22 @@ def test_analyser_rebuilds_its_pipeline_every_n_documents() -> None:
     assert analyser.rebuilds == 3
 
 
+def test_analyser_rebuilds_its_pipeline_when_its_string_store_has_grown() -> None:
+    analyser = Analyser(max_new_strings=20)
+    first = analyser.nlp
+    # Words glued to a substance name are tokenised with it, so they are interned.
+    for n in range(10):
+        analyser.analyse(f"fentanyl/QZ{n}X and QZ{n}Y")
+    assert analyser.rebuilds >= 1
+    assert analyser.nlp is not first
+    assert "QZ0X" not in analyser.nlp.vocab.strings
+
+
 def test_rebuild_every_must_be_positive() -> None:
     with pytest.raises(ValueError, match="rebuild_every"):
         Analyser(rebuild_every=0)
+    with pytest.raises(ValueError, match="max_new_strings"):
+        Analyser(max_new_strings=0)
 
 
 def test_pipeline_is_blank_english_with_registered_components() -> None:
