@@ -23,7 +23,9 @@ stable table. Counters:
 - `synthwatch/refused/<reason>`: requests refused, per reason: the guard's (`scheme`,
   `credentials`, `onion`, `ip_literal`, `out_of_scope`, `login`, `private_address`), `robots`
   (robots.txt disallows the URL, or the host's robots.txt is unreachable) and `crawl_delay` (the
-  host asks a Crawl-delay above `SYNTHWATCH_ROBOTS_MAX_CRAWL_DELAY`).
+  host asks a Crawl-delay above `SYNTHWATCH_ROBOTS_MAX_CRAWL_DELAY`) and `invalid_url` (a link
+  no request can be built for; a host ending in a number that is no IPv4 address, such as
+  `shop.example.0x5d`, counts as `ip_literal`).
 - `synthwatch/blocked`: pages that were CAPTCHA or WAF challenges (never stored).
 - `synthwatch/errors`: URLs that failed, and failures in callbacks and pipelines.
 - `synthwatch/errors/<reason>`: the same per reason: `timeout` (DOWNLOAD_TIMEOUT),
@@ -137,6 +139,7 @@ REFUSAL_REASONS = (
     "private_address",
     "robots",
     "crawl_delay",
+    "invalid_url",
 )
 ERROR_REASONS = (
     "timeout",

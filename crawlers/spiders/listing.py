@@ -32,6 +32,7 @@ from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
+from crawlers.addresses import numeric_host
 from crawlers.bounds import CrawlBounds, url_pattern
 from crawlers.canonical import canonical_url
 from crawlers.crawlrun import GATE_REASON, CrawlRunExtension
@@ -41,7 +42,7 @@ from crawlers.items import Headers, PageItem, UnchangedListing
 from crawlers.page_signals import stored_signals
 from crawlers.search import search_urls
 from crawlers.sources import SourceConfig
-from crawlers.stats import record_error, record_url
+from crawlers.stats import record_error, record_refusal, record_url
 from storage import crawl_stats
 from storage.clock import Clock, utcnow
 from storage.listings import text_fingerprint
@@ -160,7 +161,13 @@ class ListingSpider(Spider):
         if reason is not None:
             self.record_capped(reason, url)
             return None
-        request = Request(url, callback=callback, errback=self.on_error)
+        try:
+            request = Request(url, callback=callback, errback=self.on_error)
+        except ValueError:
+            # w3lib refuses a host that ends in a number but is no IPv4 address
+            # (`shop.example.0x5d`): the guard would refuse it as an IP literal anyway.
+            self.record_unrequestable(url)
+            return None
         etag, modified = self.validators.get(url, (None, None))
         if callback == self.parse_listing and (etag or modified):
             if etag:
@@ -287,6 +294,14 @@ class ListingSpider(Spider):
             logger.warning("redirect loop: %s", " -> ".join([*redirects, request.url]))
         else:
             self.crawler.stats.inc_value(crawl_stats.REDIRECTS_TO_SEEN)
+
+    def record_unrequestable(self, url: str) -> None:
+        """Record a link that no request can be built for, as the guard records a refusal."""
+        host = (urlsplit(url).hostname or "").rstrip(".")
+        reason = "ip_literal" if host and numeric_host(host) else "invalid_url"
+        limit = self.crawler.settings.getint("SYNTHWATCH_REFUSED_URLS_MAX", 50)
+        record_refusal(self.crawler.stats, reason, url, limit)
+        logger.info("no request can be built (%s): %s", reason, url)
 
     def record_capped(self, reason: str, url: str) -> None:
         """Count a URL a bound kept from being requested, and each trap pattern found.

@@ -82,3 +82,19 @@ def test_a_listing_keeps_its_reader_notes_in_its_fields(tmp_path: Path) -> None:
     assert isinstance(item, PageItem) and item.title == "Fentanyl"
     assert item.fields["extraction"] == {"encoding": "declared encoding 'utf-8': read as utf-16-le"}
     assert spider.crawler.stats.get_value("synthwatch/extraction_notes/encoding") == 1
+
+
+def test_a_link_no_request_can_be_built_for_is_recorded_and_the_rest_followed(
+    tmp_path: Path,
+) -> None:
+    spider = make_spider(tmp_path)
+    response = index("http://shop.example.0x5d/item/9", "/item/1")
+
+    requests = list(spider.parse_index(response))
+
+    assert [r.url for r in requests] == [f"{BASE}/item/1"]
+    stats = spider.crawler.stats
+    assert stats.get_value("synthwatch/refused/ip_literal") == 1
+    assert stats.get_value("synthwatch/refused_urls/ip_literal") == [
+        "http://shop.example.0x5d/item/9"
+    ]

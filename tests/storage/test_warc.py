@@ -104,8 +104,7 @@ def edit_member(path: Path, offset: int, length: int, old: bytes, new: bytes) ->
 def same_size_member(content: bytes, length: int) -> bytes:
     """Compress `content` into a gzip member of exactly `length` bytes where it fits, padding
     the header's file-name field, so that the offsets of every later record still hold."""
-    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
-    body = compressor.compress(content) + compressor.flush()
+    body = min((deflate(content, level) for level in range(1, 10)), key=len)
     trailer = struct.pack("<II", zlib.crc32(content), len(content) & 0xFFFFFFFF)
     bare = 10 + len(body) + len(trailer)
     if bare + 2 > length:  # no room for a name and its terminator: sizes differ
@@ -113,6 +112,13 @@ def same_size_member(content: bytes, length: int) -> bytes:
     name = b"x" * (length - bare - 1) + b"\0"
     header = b"\x1f\x8b\x08\x08" + b"\0\0\0\0" + b"\x02\xff"
     return header + name + body + trailer
+
+
+def deflate(content: bytes, level: int) -> bytes:
+    # The smallest of every level: one level alone can come out a byte longer than the
+    # writer's, whatever zlib and warcio versions wrote it.
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return compressor.compress(content) + compressor.flush()
 
 
 def flip(path: Path, at: int) -> None:
