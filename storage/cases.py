@@ -23,6 +23,7 @@ from storage.models import (
     User,
 )
 from storage.substances import SubstanceTag, substances_of_versions
+from storage.text_search import SearchQuery, text_matches
 
 Ts = TypeVarTuple("Ts")
 
@@ -137,6 +138,8 @@ class CaseFilter:
     until: datetime | None = None
     assignee_id: int | None = None
     unassigned: bool = False
+    # Full text over the latest version of the case's listing (storage.text_search).
+    search: SearchQuery | None = None
     # The column the queue is sorted by (a key of SORT_KEYS) and its direction.
     sort: str = "score"
     descending: bool = True
@@ -191,6 +194,8 @@ def _filtered(query: Select[*Ts], filters: CaseFilter) -> Select[*Ts]:
             )
             .exists()
         )
+    if filters.search is not None:
+        query = query.where(text_matches(latest_version_id(), filters.search))
     return query
 
 

@@ -1,6 +1,7 @@
 """The listings page's queries: every listing, flagged or not, filtered and a page at a time.
 
-The text filter is a plain substring match (``LIKE``) on the latest title and the URL.
+The text filter is a plain substring match (``LIKE``) on the latest title and the URL; the
+search is full text over the latest version (``storage.text_search``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from storage.listings import latest_version_id
 from storage.models import Case, Listing, ListingVersion, Source
 from storage.substances import SubstanceTag, substances_of_versions
+from storage.text_search import SearchQuery, text_matches
 
 Ts = TypeVarTuple("Ts")
 
@@ -27,6 +29,7 @@ class ListingFilter:
     flagged: bool | None = None  # the latest version's offer flag, as extraction set it
     has_case: bool | None = None
     text: str | None = None  # a substring of the latest title or of the URL, any case
+    search: SearchQuery | None = None  # full text over the latest version
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,8 @@ def _listings_where(query: Select[*Ts], filters: ListingFilter) -> Select[*Ts]:
             ListingVersion.title.ilike(pattern, escape="\\")
             | Listing.url.ilike(pattern, escape="\\")
         )
+    if filters.search is not None:
+        query = query.where(text_matches(ListingVersion.id, filters.search))
     return query
 
 
