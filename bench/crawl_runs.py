@@ -11,7 +11,7 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -147,8 +147,12 @@ def pipeline_crawl(
     interval: float = 0.5,
     requests: Callable[[], int] = lambda: 0,
     on_sample: Callable[[Sample], None] | None = None,
+    settings: Mapping[str, str] | None = None,
 ) -> tuple[Crawl, list[Sample]]:
-    """Crawl the source with SynthWatch in a child process; return its cost and RSS samples."""
+    """Crawl the source with SynthWatch in a child process; return its cost and RSS samples.
+
+    `settings` are Scrapy settings of the crawl on top of `FAST`.
+    """
     logs = StorageSettings.from_env(env).home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     before = set(logs.glob("*.json"))
@@ -159,7 +163,7 @@ def pipeline_crawl(
             env=env,
             timeout=timeout,
             allow_loopback=True,
-            settings=FAST,
+            settings={**FAST, **(settings or {})},
         ),
         lambda: run_file_pid(logs, before),
         interval=interval,

@@ -110,12 +110,13 @@ def report_crawls(spec: SiteSpec, results: dict[str, list[Crawl]], rounds: int) 
         )
 
 
-def soak(items: int, interval: float) -> None:
+def soak(items: int, interval: float, settings: dict[str, str] | None = None) -> None:
     """Crawl `items` novel-vocabulary item pages once; print the child's RSS curve and peak."""
     spec = SiteSpec(items=items, novel=True)
+    extra = "".join(f", {name}={value}" for name, value in (settings or {}).items())
     print(
         f"soak: {spec.pages:,} pages ({items:,} novel-vocabulary items), SQLite, "
-        f"RSS every {interval:g} s"
+        f"RSS every {interval:g} s{extra}"
     )
     print(f"{'seconds':>8} {'requests':>9} {'RSS MB':>8}")
 
@@ -135,6 +136,7 @@ def soak(items: int, interval: float) -> None:
             interval=interval,
             requests=server.served,
             on_sample=show,
+            settings=settings,
         )
     late = [s.rss for s in samples if s.seconds >= samples[-1].seconds / 2] if samples else []
     print(
@@ -150,6 +152,14 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text}")
     return value
+
+
+def setting(text: str) -> tuple[str, str]:
+    """Parse NAME=VALUE (argparse type)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text}")
+    return name, value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,11 +178,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--soak-interval", type=float, default=5.0, help="seconds between RSS samples"
     )
+    parser.add_argument(
+        "-s",
+        dest="settings",
+        action="append",
+        default=[],
+        type=setting,
+        metavar="NAME=VALUE",
+        help="a Scrapy setting of the soak's crawl (repeatable)",
+    )
     args = parser.parse_args(argv)
     # The crawl children get their database from each round's environment, never this one's.
     os.environ.pop("SYNTHWATCH_DATABASE_URL", None)
     if args.soak:
-        soak(args.soak, args.soak_interval)
+        soak(args.soak, args.soak_interval, dict(args.settings))
         return 0
     steps: list[Callable[[], None]] = []
     if not args.no_crawl:

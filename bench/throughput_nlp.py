@@ -14,8 +14,10 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import spacy
+from spacy.tokenizer import Tokenizer
 
 from bench import listing_text
 from nlp import Analyser
@@ -56,7 +58,7 @@ def _rate(run: Callable[[list[str]], object], texts: list[str]) -> float:
 
 def measure(texts: int, rounds: int, seed: int = 13) -> list[NlpRate]:
     """Measure nlp and the baseline on normal and novel text, interleaved, `rounds` each."""
-    tokenizer = spacy.blank("en").tokenizer
+    tokenizer = cast(Tokenizer, spacy.blank("en").tokenizer)  # typed as a callable
     # One Analyser per kind, as one crawl has: novel text must not slow the normal rounds.
     normal_analyser, novel_analyser = Analyser(), Analyser()
     warm = normal_texts(200, seed + 1)

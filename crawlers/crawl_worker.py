@@ -12,6 +12,11 @@ with SIGKILL runs again within `stalled_after + recover_every` seconds plus a fe
 crawl that ends badly is retried after `retry_wait` seconds; attempts (stalls included) are
 capped at `max_attempts`, after which the ledger row records the period as failed, which the
 digest's source problems list.
+
+Evidence: with object storage, a crawl uploads its WARC bytes batch by batch and the whole file
+when its run closes (`storage.evidence_store`). A file a crawl left in this machine's spool
+(killed, or the final upload failed) is uploaded by `settle_spool`, which the worker runs when
+it starts and before each job, once the file's run is no longer running.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from pathlib import Path
 
 from procrastinate import App, JobContext, RetryStrategy
 from procrastinate.jobs import Status
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -40,8 +45,10 @@ from crawlers.runner import CrawlOutcome, run_crawl
 from crawlers.sources import load_all_sources, scope_fingerprint
 from storage.clock import utcnow
 from storage.db import make_engine, make_session_factory, transaction
+from storage.errors import StorageError
+from storage.evidence_store import EvidenceStore
 from storage.job_queue import DISPATCHED, note_worker, try_lock_domains, unlock_domains
-from storage.models import ScheduleLedger
+from storage.models import CrawlRun, ScheduleLedger
 from storage.schedule import finish_period
 from storage.sources import approval_state
 
@@ -76,6 +83,8 @@ class WorkerConfig:
     env: Mapping[str, str] | None = None
     allow_loopback: bool = False
     settings: Mapping[str, str] | None = None
+    # The evidence store, for the files crawls leave in this machine's spool.
+    evidence: EvidenceStore | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +148,7 @@ class CrawlWorker:
         self, source_id: str, period: datetime, ledger_id: int, attempt: int
     ) -> CrawlOutcome | None:
         """Run the crawl and record it finished; None when there was nothing to do."""
+        self.settle_spool()
         sources = {s.id: s for s in load_all_sources(self.config.sources)}
         with transaction(self._factory) as session:
             row = note_worker(
@@ -211,6 +221,30 @@ class CrawlWorker:
                     session, row, status=status, now=utcnow(), crawl_run_id=run_id, detail=detail
                 )
 
+    def settle_spool(self) -> list[str]:
+        """Upload the WARC files left in this machine's spool whose runs no longer run."""
+        store = self.config.evidence
+        waiting = store.spooled() if store is not None else []
+        if store is None or not waiting:
+            return []
+        with self._factory() as session:
+            runs = session.execute(
+                select(CrawlRun.warc_file, CrawlRun.status).where(CrawlRun.warc_file.in_(waiting))
+            ).all()
+        settled = []
+        for warc_file, status in runs:
+            if status == "running" or warc_file is None:
+                continue  # a crawl of this machine writing it, or one killed, not yet interrupted
+            try:
+                store.finish(warc_file)
+            except (OSError, StorageError) as exc:
+                logger.warning("evidence %s stays in the spool: %s", warc_file, exc)
+                continue
+            settled.append(warc_file)
+        if settled:
+            logger.info("uploaded %d WARC files left in the spool", len(settled))
+        return settled
+
     # ------------------------------------------------------------------ stalled jobs
 
     async def recover_stalled(self) -> list[int]:
@@ -271,6 +305,10 @@ class CrawlWorker:
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(self.config.crawls + 2, thread_name_prefix="crawl")
         )
+        try:
+            await asyncio.to_thread(self.settle_spool)
+        except Exception:  # the evidence store may be down; each job tries again
+            logger.exception("cannot settle the evidence spool; trying again before each job")
         async with self.app.open_async():
             recovery = asyncio.create_task(self._recovery_loop(), name="stalled-recovery")
             try:

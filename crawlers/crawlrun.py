@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from twisted.python.failure import Failure
 
+from crawlers.errors import ConfigError
 from crawlers.evidence import warc_relpath
 from crawlers.registry import register_source
 from crawlers.sources import SourceConfig
@@ -41,11 +42,11 @@ from storage.clock import Clock, utcnow
 from storage.crawls import finish_crawl_run, interrupt_stale_runs, start_crawl_run
 from storage.db import make_engine, make_session_factory, transaction
 from storage.errors import StorageError
+from storage.evidence_store import EvidenceStore, LocalEvidenceStore, open_evidence_store
 from storage.listings import listing_validators, mark_missing_listings
 from storage.migrate import require_current
 from storage.models import CrawlRun
 from storage.sources import approval_state
-from storage.warc import file_seal
 
 if TYPE_CHECKING:
     from typing import Self
@@ -82,10 +83,13 @@ class CrawlRunExtension:
         run_file: Path | None = None,
         gone_after: int = 3,
         clock: Clock = utcnow,
+        evidence: EvidenceStore | None = None,
     ) -> None:
         self.crawler = crawler
         self.database_url = database_url
         self.home = home
+        # The WARC file is written under `home`; the store is where it is kept (and read).
+        self.evidence: EvidenceStore = evidence or LocalEvidenceStore(home)
         self.run_file = run_file
         self.gone_after = gone_after
         self.clock = clock
@@ -102,12 +106,22 @@ class CrawlRunExtension:
     def from_crawler(cls, crawler: Crawler) -> Self:
         settings = crawler.settings
         run_file = settings.get("SYNTHWATCH_RUN_FILE") or None
+        home = Path(settings["SYNTHWATCH_HOME"])
+        try:
+            evidence = open_evidence_store(
+                home,
+                settings.get("SYNTHWATCH_EVIDENCE_URL") or "",
+                endpoint_url=settings.get("SYNTHWATCH_S3_ENDPOINT_URL") or "",
+            )
+        except StorageError as exc:
+            raise ConfigError(str(exc)) from exc
         extension = cls(
             crawler,
             database_url=settings["SYNTHWATCH_DATABASE_URL"],
-            home=Path(settings["SYNTHWATCH_HOME"]),
+            home=home,
             run_file=Path(run_file) if run_file else None,
             gone_after=max(1, settings.getint("SYNTHWATCH_GONE_AFTER", 3)),
+            evidence=evidence,
         )
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
@@ -194,6 +208,7 @@ class CrawlRunExtension:
                 finish_crawl_run(session, run, now=now, status=status, stats=stats, error=error)
         except (SQLAlchemyError, StorageError):
             logger.exception("cannot close crawl run %s", self.run_id)
+        self._settle_evidence()
         logger.info("crawl run %s %s (%s)", self.run_id, status, reason)
         self._write_run_file(status, reason=reason)
         self._dispose()
@@ -201,10 +216,23 @@ class CrawlRunExtension:
     def _seal(self, warc_file: str) -> tuple[int | None, str | None]:
         """Return the evidence file's length and SHA-256, or nothing when it cannot be read."""
         try:
-            return file_seal(self.home / warc_file)
+            return LocalEvidenceStore(self.home).seal(warc_file)
         except OSError as exc:
             logger.error("cannot seal %s (verified record by record only): %s", warc_file, exc)
             return None, None
+
+    def _settle_evidence(self) -> None:
+        """Hand the closed run's WARC file to the store (an upload, for object storage).
+
+        Every committed capture's bytes are in the store already (`publish`, batch by batch),
+        so a failure here costs only the tidying: a worker settles the file later.
+        """
+        if self.warc_file is None:
+            return
+        try:
+            self.evidence.finish(self.warc_file)
+        except (OSError, StorageError) as exc:
+            logger.error("evidence %s left in the spool for later: %s", self.warc_file, exc)
 
     def _count_misses(self, session: Session, run: CrawlRun, now: datetime) -> None:
         """Give a miss to the listings a complete crawl did not see; mark gone the long missed."""

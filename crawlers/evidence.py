@@ -12,10 +12,13 @@ content coding too when Scrapy decoded it (it then drops `Content-Encoding`). So
 `Content-Length` headers are kept as `X-Archive-Orig-*` (the convention of web archives).
 Reading the records back and verifying them is `storage.warc`'s, for every reader alike.
 
-Records reach the operating system as they are written, and the disk when `sync_evidence`
-runs: the store pipeline calls it once per batch, before that batch's listing rows commit (the
-evidence invariant), instead of an fsync per record. Each record is its own gzip member,
-compressed at zlib's default level 6: warcio's level 9 costs a third more time for 0.5% less.
+Records reach the operating system as they are written, and the evidence store when
+`publish_evidence` runs: the store pipeline calls it once per batch, before that batch's listing
+rows commit (the evidence invariant), instead of an fsync per record. For the local (or shared)
+folder that is an fsync; for object storage, an upload of the bytes written since the last
+batch (`storage.evidence_store`), and the file written here is only a spool. Each record is
+its own gzip member, compressed at zlib's default level 6: warcio's level 9 costs a third more
+time for 0.5% less.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from warcio.warcwriter import WARCWriter
 
 from crawlers.errors import EvidenceError
 from crawlers.items import EvidenceRef, Headers, PageItem
+from storage.errors import StorageError
+from storage.evidence_store import EvidenceStore, LocalEvidenceStore
 from storage.warc import payload_digest
 
 # zlib's default: within 1% of level 9's size in a quarter less time on listing pages.
@@ -183,16 +188,15 @@ def sync_evidence(home: Path, relpaths: Iterable[str]) -> None:
     Any descriptor will do: fsync flushes the file, not the descriptor, so the store pipeline
     syncs the files its batch refers to without holding the evidence writer.
     """
-    for relpath in sorted(set(relpaths)):
-        path = home / relpath
-        try:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise EvidenceError(f"{path}: cannot sync WARC file: {exc}") from exc
+    publish_evidence(LocalEvidenceStore(home), relpaths, fsync=True)
+
+
+def publish_evidence(store: EvidenceStore, relpaths: Iterable[str], *, fsync: bool) -> None:
+    """Make these WARC files durable in the evidence store (synced, or uploaded) or raise."""
+    try:
+        store.publish(relpaths, fsync=fsync)
+    except (OSError, StorageError) as exc:
+        raise EvidenceError(str(exc)) from exc
 
 
 def _fsync_dir(path: Path) -> None:

@@ -156,8 +156,9 @@ def analysis_record(analysis: Analysis) -> AnalysisRecord:
 class ExtractPipeline:
     """Analyse each listing's text with `nlp` (the class named by `SYNTHWATCH_ANALYSER`).
 
-    The analyser is built with `rebuild_every=SYNTHWATCH_ANALYSER_REBUILD_EVERY`: it rebuilds
-    its spaCy pipeline that often, which bounds the StringStore over a long crawl.
+    The analyser bounds its spaCy StringStore itself, rebuilding its pipeline once enough new
+    strings were interned. `SYNTHWATCH_ANALYSER_REBUILD_EVERY` (unset by default) adds a
+    rebuild every N documents; 0 or empty leaves it unset.
     """
 
     def __init__(self, analyser: Analyser, stats: StatsCollector, errors_max: int = 200) -> None:
@@ -169,7 +170,7 @@ class ExtractPipeline:
     def from_crawler(cls, crawler: Crawler) -> Self:
         settings = crawler.settings
         factory = load_object(settings.get("SYNTHWATCH_ANALYSER", "nlp.Analyser"))
-        rebuild_every = settings.getint("SYNTHWATCH_ANALYSER_REBUILD_EVERY", 5000)
+        rebuild_every = settings.getint("SYNTHWATCH_ANALYSER_REBUILD_EVERY", 0) or None
         errors_max = settings.getint("SYNTHWATCH_ERROR_URLS_MAX", 200)
         return cls(factory(rebuild_every=rebuild_every), crawler.stats, errors_max)
 
@@ -257,7 +258,9 @@ class StorePipeline:
         """Store a batch (on the writer thread): see `crawlers.store_batch.write_batch`."""
         factory, run_id = self.run.session_factory, self.run.run_id
         assert factory is not None and run_id is not None  # checked before items wait
-        return write_batch(factory, run_id, items, home=self.run.home, fsync=self.fsync)
+        return write_batch(
+            factory, run_id, items, home=self.run.home, fsync=self.fsync, evidence=self.run.evidence
+        )
 
     def settle(self, item: StoreItem, outcome: Outcome) -> StoreItem:
         """Count what storing an item did (on the reactor thread), or drop it with why."""

@@ -29,10 +29,11 @@ from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.python.failure import Failure
 
 from crawlers.errors import EvidenceError
-from crawlers.evidence import sync_evidence
+from crawlers.evidence import publish_evidence
 from crawlers.items import PageItem, UnchangedListing
 from storage.crawls import CaptureRow, record_captures
 from storage.errors import StorageError
+from storage.evidence_store import EvidenceStore, LocalEvidenceStore
 from storage.listing_store import ListingPage, ListingStored, mark_listings_seen, store_listings
 
 if TYPE_CHECKING:
@@ -75,12 +76,17 @@ def write_batch(
     *,
     home: Path,
     fsync: bool,
+    evidence: EvidenceStore | None = None,
 ) -> list[Outcome]:
-    """Store a batch in one transaction, its evidence synced first; one outcome per item."""
-    if fsync:
+    """Store a batch in one transaction, its evidence synced first; one outcome per item.
+
+    ``evidence`` is the store the batch's WARC files are published to (synced, or uploaded to
+    object storage) before the commit; without it they are synced under ``home``.
+    """
+    if fsync or evidence is not None:
         warc_files = {i.evidence.warc_file for i in items if isinstance(i, PageItem) and i.evidence}
         try:
-            sync_evidence(home, warc_files)
+            publish_evidence(evidence or LocalEvidenceStore(home), warc_files, fsync=fsync)
         except EvidenceError as exc:
             # Nothing may commit that points at evidence not on disk; 304s point at none.
             failed = Failed(f"evidence not synced: {exc}")

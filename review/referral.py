@@ -42,6 +42,7 @@ from review.referral_report import REPORT, PackageFile, render_report
 from review.signing import fingerprint, public_key_pem
 from storage.audit import append_event, audit_excerpt, event_data
 from storage.cases import cases_with_details
+from storage.evidence_store import EvidenceStore
 from storage.listings import listing_captures
 from storage.models import Capture, Case, User
 from storage.warc import read_capture, request_member, response_member
@@ -103,7 +104,7 @@ def build_package(
     session: Session,
     case_id: int,
     *,
-    home: Path | None,
+    home: EvidenceStore | Path | None,
     signing_key: Ed25519PrivateKey,
     actor: User,
     now: datetime,
@@ -205,7 +206,7 @@ def capture_file(capture: Capture) -> str:
     return f"evidence/capture-{capture.id}.warc.gz"
 
 
-def _warc_of(home: Path, capture: Capture) -> bytes:
+def _warc_of(home: EvidenceStore | Path, capture: Capture) -> bytes:
     check = read_capture(home, capture)
     if not check.verified:
         raise ReferralError(f"capture {capture.id} can't be referred: {check.message}")

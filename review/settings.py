@@ -14,6 +14,8 @@ from pathlib import Path
 from review.errors import SettingsError
 from review.signing import load_signing_key
 from storage.config import StorageSettings
+from storage.errors import StorageError
+from storage.evidence_store import EvidenceStore, LocalEvidenceStore
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +39,17 @@ class ReviewSettings:
     session_idle: timedelta = timedelta(minutes=DEFAULT_IDLE_MINUTES)
     # $SYNTHWATCH_HOME, where the WARC files of captures are; None: evidence can't be read.
     evidence_home: Path | None = None
+    # Where captures are read from when it is not the folder above (SYNTHWATCH_EVIDENCE_URL).
+    evidence_store: EvidenceStore | None = None
     # The Ed25519 key that signs referral packages (see review.referral); None: no referrals.
     signing_key: str | None = field(default=None, repr=False)
+
+    @property
+    def evidence(self) -> EvidenceStore | None:
+        """Return the evidence store captures are read from, or None when there is none."""
+        if self.evidence_store is not None:
+            return self.evidence_store
+        return LocalEvidenceStore(self.evidence_home) if self.evidence_home else None
 
     @property
     def secure_cookies(self) -> bool:
@@ -57,7 +68,12 @@ class ReviewSettings:
         when that folder does not exist is a random key made for this process (with a warning).
         """
         env = os.environ if environ is None else environ
-        home = StorageSettings.from_env(env).home
+        storage = StorageSettings.from_env(env)
+        home = storage.home
+        try:
+            store = storage.evidence_store() if storage.evidence_url else None
+        except StorageError as error:
+            raise SettingsError(str(error)) from error
         key = env.get("SYNTHWATCH_SECRET_KEY", "")
         if not key:
             key = secret_key_in(home)
@@ -77,6 +93,7 @@ class ReviewSettings:
             session_lifetime=timedelta(hours=hours),
             session_idle=timedelta(minutes=idle),
             evidence_home=home,
+            evidence_store=store,
             signing_key=signing_key_from_env(env),
         )
 

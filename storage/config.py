@@ -7,24 +7,43 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from storage.evidence_store import EvidenceStore, open_evidence_store
+
 DEFAULT_HOME = Path("var")
 DATABASE_FILE = "synthwatch.db"
 
 
 @dataclass(frozen=True, slots=True)
 class StorageSettings:
-    """The state folder and the database URL, read once from the environment."""
+    """The state folder, the database URL and the evidence store, read once from the environment.
+
+    ``evidence_url`` empty: WARC files stay in ``home/evidence`` (on several machines, a shared
+    mount); ``s3://bucket/prefix``: S3-compatible object storage (`storage.evidence_store`), at
+    ``s3_endpoint_url`` when it is not AWS.
+    """
 
     home: Path
     database_url: str
+    evidence_url: str = ""
+    s3_endpoint_url: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StorageSettings:
-        """Read ``SYNTHWATCH_HOME`` (default ``./var``) and ``SYNTHWATCH_DATABASE_URL``."""
+        """Read ``SYNTHWATCH_HOME`` (default ``./var``), ``SYNTHWATCH_DATABASE_URL``,
+        ``SYNTHWATCH_EVIDENCE_URL`` and ``SYNTHWATCH_S3_ENDPOINT_URL``."""
         env = os.environ if environ is None else environ
         home = Path(env.get("SYNTHWATCH_HOME") or DEFAULT_HOME).resolve()
         url = env.get("SYNTHWATCH_DATABASE_URL") or sqlite_url(home / DATABASE_FILE)
-        return cls(home=home, database_url=url)
+        return cls(
+            home=home,
+            database_url=url,
+            evidence_url=env.get("SYNTHWATCH_EVIDENCE_URL", "").strip(),
+            s3_endpoint_url=env.get("SYNTHWATCH_S3_ENDPOINT_URL", "").strip(),
+        )
+
+    def evidence_store(self) -> EvidenceStore:
+        """Open the evidence store every reader and the crawlers go through."""
+        return open_evidence_store(self.home, self.evidence_url, endpoint_url=self.s3_endpoint_url)
 
     @property
     def evidence_dir(self) -> Path:

@@ -11,6 +11,8 @@ keeps the file's length and SHA-256 when the run closed (its seal).
 
 `read_capture` checks a capture's two records (the case page and referral packages use it);
 `verify_captures` adds the checks of each file, once per file (`synthwatch evidence verify`).
+Every read goes through an `EvidenceStore` (`storage.evidence_store`: the local or shared
+folder, or S3-compatible object storage); a `Path` given instead means the folder.
 docs/security.md ("Evidence") says what this promises and what it cannot.
 """
 
@@ -28,13 +30,14 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 from warcio.timeutils import datetime_to_iso_date
 
+from storage.evidence_store import EvidenceStore, LocalEvidenceStore, local_path
+from storage.evidence_store import file_seal as file_seal
 from storage.models import Capture, CrawlRun
 
 VERIFIED, MISMATCH, MISSING = "verified", "mismatch", "missing"
 # A request record or a warcinfo record is a few hundred bytes; this is plenty.
 MAX_REQUEST_MEMBER = 64 * 1024
 MAX_WARCINFO_MEMBER = 64 * 1024
-HASH_CHUNK = 1024 * 1024
 # The Capture row keeps the first 200 characters of the Content-Type (its column's size).
 CONTENT_TYPE_KEPT = 200
 
@@ -96,33 +99,24 @@ def payload_digest(sha256_hex: str) -> str:
 
 def warc_path(home: Path, warc_file: str) -> Path | None:
     """Return the WARC file's path, or None when it would lie outside `home`."""
-    root = home.resolve()
-    path = (root / warc_file).resolve()
-    return path if path.is_relative_to(root) else None
+    return local_path(home, warc_file)
 
 
-def file_seal(path: Path) -> tuple[int, str]:
-    """Return a file's length and SHA-256 (hex), read in chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(HASH_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
+def evidence_store(evidence: EvidenceStore | Path) -> EvidenceStore:
+    """Return the store to read from: `evidence` itself, or the folder it names."""
+    return LocalEvidenceStore(evidence) if isinstance(evidence, Path) else evidence
 
 
-def read_capture(home: Path | None, capture: Capture) -> CaptureRecord:
+def read_capture(evidence: EvidenceStore | Path | None, capture: Capture) -> CaptureRecord:
     """Re-read a capture's response and request records and check them and their digests."""
     where = f"{capture.warc_file}@{capture.warc_offset}"
-    if home is None:
+    if evidence is None:
         return CaptureRecord(MISSING, f"{where}: the evidence folder is not configured")
-    path = warc_path(home, capture.warc_file)
-    if path is None:
-        return CaptureRecord(MISSING, f"{where}: path lies outside SYNTHWATCH_HOME")
+    store = evidence_store(evidence)
+    path = capture.warc_file
     length = capture.warc_length
     try:
-        member = _read(path, capture.warc_offset, length)
+        member = store.read(path, capture.warc_offset, length)
     except OSError as exc:
         return CaptureRecord(MISSING, f"{where}: cannot read: {exc}")
     if len(member) != length:
@@ -152,7 +146,7 @@ def read_capture(home: Path | None, capture: Capture) -> CaptureRecord:
         return bad("response record: " + "; ".join(problems))
     start = capture.warc_offset + length
     try:
-        chunk = _read(path, start, MAX_REQUEST_MEMBER)
+        chunk = store.read(path, start, MAX_REQUEST_MEMBER)
     except OSError as exc:
         return CaptureRecord(MISSING, f"{where}: cannot read the request record: {exc}")
     if not chunk:
@@ -182,16 +176,19 @@ def read_capture(home: Path | None, capture: Capture) -> CaptureRecord:
     )
 
 
-def verify_captures(home: Path, captures: Iterable[Capture]) -> Iterator[Finding]:
+def verify_captures(
+    evidence: EvidenceStore | Path, captures: Iterable[Capture]
+) -> Iterator[Finding]:
     """Check each capture's records, then each of their files once (warcinfo, length, seal).
 
     A file is checked against the seal of the crawl run it belongs to; a run closed before
     seals were kept, or one that never closed, has none (a `VERIFIED` finding says so).
     """
+    store = evidence_store(evidence)
     ends: dict[str, int] = {}
     runs: dict[str, CrawlRun | None] = {}
     for capture in captures:
-        check = read_capture(home, capture)
+        check = read_capture(store, capture)
         name = capture.warc_file
         ends[name] = max(ends.get(name, 0), check.end)
         run: CrawlRun | None = capture.crawl_run
@@ -200,16 +197,16 @@ def verify_captures(home: Path, captures: Iterable[Capture]) -> Iterator[Finding
             runs[name] = run if run is not None and run.warc_file == name else None
         yield Finding(check.status, check.message, name, capture)
     for name, run in runs.items():
-        yield check_file(home, name, run, records_end=ends[name])
+        yield check_file(store, name, run, records_end=ends[name])
 
 
-def check_file(home: Path, warc_file: str, run: CrawlRun | None, *, records_end: int) -> Finding:
+def check_file(
+    evidence: EvidenceStore | Path, warc_file: str, run: CrawlRun | None, *, records_end: int
+) -> Finding:
     """Check a WARC file's warcinfo record and its length and SHA-256 against the run's seal."""
-    path = warc_path(home, warc_file)
-    if path is None:
-        return Finding(MISSING, f"{warc_file}: path lies outside SYNTHWATCH_HOME", warc_file)
+    store = evidence_store(evidence)
     try:
-        head = _read(path, 0, MAX_WARCINFO_MEMBER)
+        head = store.read(warc_file, 0, MAX_WARCINFO_MEMBER)
         info = _first_record(head)
     except OSError as exc:
         return Finding(MISSING, f"{warc_file}: cannot read: {exc}", warc_file)
@@ -220,7 +217,7 @@ def check_file(home: Path, warc_file: str, run: CrawlRun | None, *, records_end:
     problems = list(info.problems)
     if info.rec_type != "warcinfo":
         problems.insert(0, f"starts with a {info.rec_type} record, not warcinfo")
-    if info.warc.get_header("WARC-Filename") != path.name:
+    if info.warc.get_header("WARC-Filename") != warc_file.rsplit("/", 1)[-1]:
         problems.append(f"warcinfo names {info.warc.get_header('WARC-Filename')!r}")
     if problems:
         return Finding(MISMATCH, f"{warc_file}: warcinfo record: " + "; ".join(problems), warc_file)
@@ -233,7 +230,7 @@ def check_file(home: Path, warc_file: str, run: CrawlRun | None, *, records_end:
             warc_file,
         )
     try:
-        size, sha256 = file_seal(path)
+        size, sha256 = store.seal(warc_file)
     except OSError as exc:
         return Finding(MISSING, f"{warc_file}: cannot read: {exc}", warc_file)
     if size != run.warc_bytes:
@@ -261,24 +258,24 @@ def record_payload(member: bytes) -> bytes:
     return bytes(next(iter(ArchiveIterator(io.BytesIO(member)))).raw_stream.read())
 
 
-def response_member(home: Path, capture: Capture) -> bytes:
+def response_member(evidence: EvidenceStore | Path, capture: Capture) -> bytes:
     """Return the bytes of the capture's response record as stored (one gzip member)."""
-    path = warc_path(home, capture.warc_file)
-    if path is None:
-        raise OSError(f"{capture.warc_file} lies outside SYNTHWATCH_HOME")
-    return _read(path, capture.warc_offset, capture.warc_length)
+    store = evidence_store(evidence)
+    return store.read(capture.warc_file, capture.warc_offset, capture.warc_length)
 
 
-def request_member(home: Path, capture: Capture, response: bytes) -> bytes | None:
+def request_member(
+    evidence: EvidenceStore | Path, capture: Capture, response: bytes
+) -> bytes | None:
     """Return the bytes of the request record written right after the response, if it is there."""
-    path = warc_path(home, capture.warc_file)
-    if path is None:
-        return None
+    store = evidence_store(evidence)
     try:
         response_id = next(iter(ArchiveIterator(io.BytesIO(response)))).rec_headers.get_header(
             "WARC-Record-ID"
         )
-        chunk = _read(path, capture.warc_offset + capture.warc_length, MAX_REQUEST_MEMBER)
+        chunk = store.read(
+            capture.warc_file, capture.warc_offset + capture.warc_length, MAX_REQUEST_MEMBER
+        )
         if not chunk:
             return None
         record = _first_record(chunk)
@@ -332,9 +329,3 @@ def _disagreements(response: _Record, capture: Capture) -> list[str]:
     if content_type[:CONTENT_TYPE_KEPT] != capture.content_type:
         found.append(f"Content-Type {content_type!r}, recorded {capture.content_type!r}")
     return found
-
-
-def _read(path: Path, offset: int, length: int) -> bytes:
-    with path.open("rb") as fh:
-        fh.seek(offset)
-        return fh.read(length)

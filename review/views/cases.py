@@ -17,6 +17,7 @@ from review.context import db, now, request_id, review_context, writes
 from review.diff import TextDiff, text_diff
 from review.highlight import PAGE_CHARS, clip, highlight, indicator_span, mention_span, text_parts
 from review.links import safe_href
+from review.misp import SHAREABLE_STATES
 from review.security import capture_headers
 from review.views.ids import id_arg
 from review.workflow import (
@@ -143,7 +144,7 @@ def version_view(listing: Listing, name: str) -> dict[str, Any]:
         "fields": field_rows(version.fields),
         "listing_href": safe_href(listing.url),
         "capture": capture,
-        "check": read_capture(review_context().settings.evidence_home, capture),
+        "check": read_capture(review_context().settings.evidence, capture),
         "shared": shared_identifier_listings(session, listing.id),
     }
 
@@ -179,6 +180,7 @@ def case_page(case_id: int, typed: Typed = Typed()) -> str:
         escalator=escalator,
         dismiss_reasons=DISMISS_REASONS,
         can_refer=case.state in ("approved", "referred"),
+        shareable_states=SHAREABLE_STATES,
         signing_configured=review_context().settings.signing_key is not None,
     )
 
@@ -198,7 +200,7 @@ def capture_page(listing_id: int, capture_id: int, name: str, detail: dict[str, 
     found = listing_capture(session, listing_id, capture_id)
     if found is None:
         abort(404, description=f"{name} has no capture {capture_id}")
-    record = read_capture(review_context().settings.evidence_home, found)
+    record = read_capture(review_context().settings.evidence, found)
     user = current_user()
     append_event(
         session,

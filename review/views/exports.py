@@ -1,4 +1,5 @@
-"""Downloads: the queue's cases as CSV, JSON or STIX 2.1, and a case's referral package.
+"""Downloads: the queue's cases as CSV, JSON or STIX 2.1, a confirmed case as a MISP event,
+and a case's referral package.
 
 Each download writes an audit row (who exported what, with which filters) before it is sent.
 """
@@ -13,6 +14,7 @@ from werkzeug.wrappers import Response
 from review.auth import allow, current_user
 from review.context import db, now, request_id, review_context, writes
 from review.exports import cases_csv, cases_json
+from review.misp import NotShareable, misp_event
 from review.referral import ReferralError, build_package
 from review.signing import load_signing_key
 from review.stix import stix_bundle
@@ -73,6 +75,36 @@ def cases(fmt: str) -> Response:
     return _download(body.encode(), mimetype, f"synthwatch-cases-{moment:%Y%m%dT%H%M%SZ}.{suffix}")
 
 
+@bp.get("/cases/<int:case_id>/misp.json")
+@allow("analyst", "legal")
+@writes
+def misp(case_id: int) -> Response:
+    """Export a confirmed case as a MISP event (JSON), with an audit row."""
+    user = _user()
+    session = db()
+    found = cases_with_details(session, [case_id])
+    if not found:
+        abort(404, description=f"no case {case_id}")
+    try:
+        event = misp_event(found[0])
+    except NotShareable as error:
+        abort(409, description=str(error))
+    moment = now()
+    append_event(
+        session,
+        action="export.misp",
+        object_type="case",
+        object_id=str(case_id),
+        actor=user,
+        now=moment,
+        request_id=request_id(),
+        detail={"format": "misp", "event_uuid": event["Event"]["uuid"]},
+    )
+    session.commit()
+    body = json.dumps(event, ensure_ascii=False, indent=2).encode()
+    return _download(body, "application/json", f"synthwatch-case-{case_id}.misp.json")
+
+
 @bp.get("/cases/<int:case_id>/referral.zip")
 @allow("analyst", "legal")
 @writes
@@ -87,7 +119,7 @@ def referral(case_id: int) -> Response:
         package = build_package(
             session,
             case_id,
-            home=settings.evidence_home,
+            home=settings.evidence,
             signing_key=load_signing_key(settings.signing_key),
             actor=user,
             now=now(),

@@ -42,7 +42,7 @@ def verify_evidence(args: argparse.Namespace) -> int:
                 f"there is no crawl run {args.run}; `synthwatch crawl-runs` lists them"
             )
         captures = captures_to_verify(session, run_id=args.run, everything=args.all)
-        for finding in verify_captures(store.settings.home, captures):
+        for finding in verify_captures(store.settings.evidence_store(), captures):
             capture = finding.capture
             if capture is None:
                 files += 1

@@ -106,6 +106,7 @@ def run_worker(args: argparse.Namespace) -> int:
         recover_every=args.recover_every,
         poll=args.poll,
         allow_loopback=allow_loopback(),
+        evidence=store.settings.evidence_store(),
     )
     store.engine.dispose()
     worker = CrawlWorker(config)

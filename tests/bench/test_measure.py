@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
 
+import pytest
+
 from bench.measure import process_cpu, process_memory, watch
+from bench.throughput import setting
 
 # Allocates ~60 MB, then burns a little CPU, so both are visible from outside.
 CHILD = "b = bytearray(60 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); sum(range(3_000_000))"
@@ -31,3 +35,13 @@ def test_watch_reports_the_child_peak_and_its_result() -> None:
     assert watched.result == 0
     assert watched.peak_rss > 60 * 1024 * 1024
     assert watched.samples and watched.cpu > 0
+
+
+def test_a_soak_setting_is_name_equals_value() -> None:
+    assert setting("SYNTHWATCH_ANALYSER_REBUILD_EVERY=5000") == (
+        "SYNTHWATCH_ANALYSER_REBUILD_EVERY",
+        "5000",
+    )
+    assert setting("A=b=c") == ("A", "b=c")
+    with pytest.raises(argparse.ArgumentTypeError):
+        setting("no-value")

@@ -10,7 +10,7 @@ from nlp import Analysis, Indicator, Mention, PageSignals, Reason
 class KeywordAnalyser:
     """Flag a text as an offer when it names fentanyl and a price in dollars."""
 
-    def __init__(self, *, rebuild_every: int = 5000) -> None:
+    def __init__(self, *, rebuild_every: int | None = None) -> None:
         self.rebuild_every = rebuild_every
 
     def analyse(self, text: str, signals: PageSignals | None = None) -> Analysis:
@@ -49,7 +49,7 @@ class SlowStartAnalyser(KeywordAnalyser):
 
     SECONDS = 4.0
 
-    def __init__(self, *, rebuild_every: int = 5000) -> None:
+    def __init__(self, *, rebuild_every: int | None = None) -> None:
         time.sleep(self.SECONDS)
         super().__init__(rebuild_every=rebuild_every)
 

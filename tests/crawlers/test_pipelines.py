@@ -10,6 +10,7 @@ from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 from sqlalchemy.orm import Session
 
+from crawlers import settings as project_settings
 from crawlers.crawlrun import CrawlRunExtension
 from crawlers.errors import ConfigError
 from crawlers.items import PageItem, UnchangedListing
@@ -97,6 +98,20 @@ def test_the_extract_pipeline_builds_the_configured_analyser() -> None:
     assert isinstance(pipeline.analyser, KeywordAnalyser)
     assert pipeline.analyser.rebuild_every == 2
     assert item.analysis is not None and item.analysis.offer
+
+
+def test_the_analyser_bounds_itself_unless_a_rebuild_interval_is_set() -> None:
+    crawler = get_crawler(
+        settings_dict={
+            "SYNTHWATCH_ANALYSER": FAKE_ANALYSER,
+            "SYNTHWATCH_ANALYSER_REBUILD_EVERY": project_settings.SYNTHWATCH_ANALYSER_REBUILD_EVERY,
+        }
+    )
+
+    pipeline = ExtractPipeline.from_crawler(crawler)
+
+    assert isinstance(pipeline.analyser, KeywordAnalyser)
+    assert pipeline.analyser.rebuild_every is None
 
 
 def test_the_real_analyser_fits_the_pipeline() -> None:

@@ -147,14 +147,14 @@ def test_a_batch_s_evidence_is_synced_before_its_commit(
         page(url="https://shop.example/3"),
     )
     happened: list[str] = []
-    real_sync = crawlers.store_batch.sync_evidence
+    real_publish = crawlers.store_batch.publish_evidence
 
-    def sync(home: Any, relpaths: Any) -> None:
+    def sync(evidence: Any, relpaths: Any, *, fsync: bool) -> None:
         relpaths = set(relpaths)
         happened.append(f"sync {sorted(relpaths)}")
-        real_sync(home, relpaths)
+        real_publish(evidence, relpaths, fsync=fsync)
 
-    monkeypatch.setattr(crawlers.store_batch, "sync_evidence", sync)
+    monkeypatch.setattr(crawlers.store_batch, "publish_evidence", sync)
     assert store.run.engine is not None
     event.listen(store.run.engine, "commit", lambda _conn: happened.append("commit"))
 

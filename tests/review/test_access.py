@@ -58,6 +58,13 @@ MATRIX = [
         lambda s, c: f"/cases/{case(s)}/referral.zip",
         codes(R, 409, 409, FORBIDDEN, R),
     ),
+    # Nobody confirmed the new case: it is not shared as a MISP event (409).
+    Row(
+        "GET",
+        "exports.misp",
+        lambda s, c: f"/cases/{case(s)}/misp.json",
+        codes(R, 409, 409, FORBIDDEN, R),
+    ),
     Row(
         "POST",
         "actions.change_state",

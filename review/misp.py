@@ -1,0 +1,186 @@
+"""A case as a MISP event (JSON), for sharing with MISP instances beside the STIX 2.1 bundle.
+
+One event per case, in the MISP core format (`{"Event": {...}}`) that MISP imports from a file
+("Add event" → "Populate from" → MISP JSON) or a feed:
+
+- attributes: the listing's URL (`url`), the SHA-256 of each captured page version
+  (`sha256`, the WARC payload digest that `evidence verify` checks), the seller's e-mail
+  addresses (`email`), phone numbers (`phone-number`), Bitcoin and Monero wallets (`btc`,
+  `xmr`) and the substances named (`text`, with their class and control status);
+- objects: each contact handle as a `user-account` (`username`, with the channel as
+  `account-type`), and each wallet MISP has no attribute type for (Ethereum) as a
+  `coin-address` (`address`, `symbol`);
+- tags: `tlp:amber`, and `synthwatch:substance-class="<class>"` per class offered.
+
+Ids are derived from the case and the value (UUIDv5), so an event imported twice updates one
+event. Distribution is "your organisation only" (0): sharing further is the analyst's choice in
+MISP. Titles and values are shown without invisible characters (`review.invisible`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC
+from typing import Any
+
+from nlp import key_kind
+from review.exports import case_record
+from review.invisible import visible_text
+from storage.models import Case
+
+# The case states an analyst has confirmed: the only cases that may be shared as events.
+SHAREABLE_STATES = frozenset({"confirmed", "escalated", "approved", "referred"})
+MISP_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://synthwatch.invalid/misp")
+# MISP's object templates (misp-objects), by name: uuid, version, meta-category.
+TEMPLATES = {
+    "user-account": ("49606b06-22f0-4ac8-8eee-2f12ad46f3d3", "6", "misc"),
+    "coin-address": ("d0e6997e-78da-4815-a6a1-cfc1c1cb8a46", "7", "financial"),
+}
+# Wallet currencies with a MISP attribute type of their own.
+_WALLET_TYPES = {"btc": "btc", "xmr": "xmr"}
+# Distribution: 0 your organisation only; 5 an attribute inherits its event's.
+_ORG_ONLY, _INHERIT = "0", "5"
+# Analysis: 1 ongoing, 2 complete (a legal reviewer approved or it was referred).
+_COMPLETE_STATES = frozenset({"approved", "referred"})
+
+
+class NotShareable(ValueError):
+    """The case has not been confirmed by an analyst, so it is not shared."""
+
+
+def _uuid(case_id: int, *parts: object) -> str:
+    return str(uuid.uuid5(MISP_NAMESPACE, "/".join(map(str, (case_id, *parts)))))
+
+
+def _attribute(
+    case_id: int, kind: str, category: str, value: str, *, to_ids: bool, comment: str = ""
+) -> dict[str, Any]:
+    return {
+        "uuid": _uuid(case_id, "attribute", kind, value),
+        "type": kind,
+        "category": category,
+        "value": value,
+        "to_ids": to_ids,
+        "distribution": _INHERIT,
+        "comment": comment,
+    }
+
+
+def _object(case_id: int, name: str, relations: list[tuple[str, str]]) -> dict[str, Any]:
+    template_uuid, version, meta_category = TEMPLATES[name]
+    identity = "/".join(f"{r}={v}" for r, v in relations)
+    return {
+        "name": name,
+        "meta-category": meta_category,
+        "template_uuid": template_uuid,
+        "template_version": version,
+        "uuid": _uuid(case_id, "object", name, identity),
+        "distribution": _INHERIT,
+        "Attribute": [
+            {
+                "uuid": _uuid(case_id, "object", name, identity, relation),
+                "object_relation": relation,
+                "type": "text",
+                "category": "Other",
+                "value": value,
+                "to_ids": False,
+                "distribution": _INHERIT,
+            }
+            for relation, value in relations
+        ],
+    }
+
+
+def _identifiers(case_id: int, key: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return the attributes and objects of one stored identifier key."""
+    kind, (prefix, _, identifier) = key_kind(key), key.partition(":")
+    if kind == "email":
+        return [_attribute(case_id, "email", "Social network", identifier, to_ids=False)], []
+    if kind == "phone":
+        return [_attribute(case_id, "phone-number", "Person", identifier, to_ids=False)], []
+    if kind == "wallet":
+        if prefix in _WALLET_TYPES:
+            wallet = _attribute(
+                case_id, _WALLET_TYPES[prefix], "Financial fraud", identifier, to_ids=True
+            )
+            return [wallet], []
+        relations = [("address", identifier), ("symbol", prefix.upper())]
+        return [], [_object(case_id, "coin-address", relations)]
+    relations = [("username", identifier), ("account-type", prefix)]
+    return [], [_object(case_id, "user-account", relations)]
+
+
+def misp_event(case: Case) -> dict[str, Any]:
+    """Return a confirmed case as a MISP event; raise NotShareable for any other state."""
+    if case.state not in SHAREABLE_STATES:
+        raise NotShareable(
+            f"case {case.id} is {case.state}: only a confirmed case is shared as a MISP event"
+        )
+    record = case_record(case)
+    listing = case.listing
+    title = record["title"] or f"listing {listing.id}"
+    attributes = [
+        _attribute(
+            case.id,
+            "url",
+            "Network activity",
+            listing.url,
+            to_ids=False,
+            comment=f"the listing on {visible_text(listing.source.name)}",
+        )
+    ]
+    for version in listing.versions:
+        capture = version.capture
+        attributes.append(
+            _attribute(
+                case.id,
+                "sha256",
+                "Artifacts dropped",
+                capture.payload_sha256,
+                to_ids=False,
+                comment=(
+                    f"SHA-256 of the page as captured at {capture.fetched_at.isoformat()} "
+                    f"(WARC payload digest, capture {capture.id})"
+                ),
+            )
+        )
+    for substance in record["substances"]:
+        control = f", {substance['control']}" if substance["control"] else ""
+        attributes.append(
+            _attribute(
+                case.id,
+                "text",
+                "Other",
+                visible_text(substance["label"]),
+                to_ids=False,
+                comment=f"substance named: {substance['class_label']}{control}",
+            )
+        )
+    objects: list[dict[str, Any]] = []
+    keys = (i["key"] for i in record["indicators"] if i["key"])
+    for key in dict.fromkeys(keys):
+        found, made = _identifiers(case.id, key)
+        attributes += found
+        objects += made
+    classes = sorted({s["class"] for s in record["substances"]})
+    tags = [{"name": "tlp:amber"}] + [
+        {"name": f'synthwatch:substance-class="{c}"'} for c in classes
+    ]
+    event = {
+        "uuid": _uuid(case.id, "event"),
+        "info": f"SynthWatch case {case.id}: {title}"[:255],
+        "date": case.created_at.astimezone(UTC).date().isoformat(),
+        "timestamp": str(int(case.updated_at.timestamp())),
+        "threat_level_id": "2",
+        "analysis": "2" if case.state in _COMPLETE_STATES else "1",
+        "distribution": _ORG_ONLY,
+        "published": False,
+        "Tag": tags,
+        "Attribute": _unique(attributes),
+        "Object": _unique(objects),
+    }
+    return {"Event": event}
+
+
+def _unique(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return list({item["uuid"]: item for item in items}.values())
