@@ -116,3 +116,15 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A migrated database of this test's own, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("engine")
+        return
+    engine = make_engine(request.getfixturevalue("postgres_url"))
+    upgrade(engine)
+    yield engine
+    engine.dispose()

@@ -36,16 +36,22 @@ def loaded(event: dict) -> MISPEvent:
     return misp
 
 
+def event_of(factory: sessionmaker[Session], case_id: int, state: str = "confirmed") -> dict:
+    """Put a case in a state and return its MISP event."""
+    set_state(factory, case_id, state)
+    with factory() as session:
+        (case,) = cases_with_details(session, [case_id])
+        return misp_event(case)
+
+
 def test_a_confirmed_case_is_an_event_misp_loads(
     factory: sessionmaker[Session],
     seller_case: int,  # noqa: F811
 ) -> None:
-    set_state(factory, seller_case, "confirmed")
+    event = loaded(event_of(factory, seller_case))
     with factory() as session:
-        (case,) = cases_with_details(session, [seller_case])
-        event = loaded(misp_event(case))
-        url = case.listing.url
-        digests = {v.capture.payload_sha256 for v in case.listing.versions}
+        listing = session.get(Case, seller_case).listing
+        url, digests = listing.url, {v.capture.payload_sha256 for v in listing.versions}
 
     values = {(a.type, a.value) for a in event.attributes}
     assert ("url", url) in values
@@ -90,10 +96,7 @@ def test_objects_hold_what_their_templates_require(
     factory: sessionmaker[Session],
     seller_case: int,  # noqa: F811
 ) -> None:
-    set_state(factory, seller_case, "confirmed")
-    with factory() as session:
-        (case,) = cases_with_details(session, [seller_case])
-        event = loaded(misp_event(case))
+    event = loaded(event_of(factory, seller_case))
 
     assert event.objects
     for misp_object in event.objects:
@@ -104,10 +107,8 @@ def test_the_same_case_gives_the_same_ids(
     factory: sessionmaker[Session],
     seller_case: int,  # noqa: F811
 ) -> None:
-    set_state(factory, seller_case, "approved")
-    with factory() as session:
-        (case,) = cases_with_details(session, [seller_case])
-        first, second = misp_event(case), misp_event(case)
+    first = event_of(factory, seller_case, "approved")
+    second = event_of(factory, seller_case, "approved")
 
     assert first == second
     assert first["Event"]["analysis"] == "2"

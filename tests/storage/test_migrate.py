@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -43,18 +42,6 @@ def test_migrations_run_on_postgresql(postgres_url: str) -> None:
         command.check(alembic_config(postgres_url))
     finally:
         engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """A migrated database of this test's own, on SQLite and on PostgreSQL."""
-    if request.param == "sqlite":
-        yield request.getfixturevalue("engine")
-        return
-    engine = make_engine(request.getfixturevalue("postgres_url"))
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def fake_identifier_key(kind: str, text: str, value: str) -> str | None:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from storage.audit import verify_chain
 from storage.cases import CaseFilter, count_queue, queue_page
-from storage.db import make_engine, make_session_factory, transaction
+from storage.db import make_session_factory, transaction
 from storage.listing_search import ListingFilter, count_listings, listings_page
 from storage.listings import AnalysisRecord
 from storage.migrate import upgrade
@@ -53,18 +53,6 @@ LISTINGS = [
         {"origin": "Ünïted Pharma Lab"},
     ),
 ]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """A migrated database of this test's own, on SQLite and on PostgreSQL."""
-    if request.param == "sqlite":
-        yield request.getfixturevalue("engine")
-        return
-    engine = make_engine(request.getfixturevalue("postgres_url"))
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def store_all(session: Session, now: datetime) -> dict[str, int]:
