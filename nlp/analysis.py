@@ -58,6 +58,10 @@ CONTEXT_KINDS: tuple[str, ...] = (
     "medical",
     "question",
     "negation",
+    "research",
+    "wanted",
+    "complaint",
+    "merchandise",
 )
 
 

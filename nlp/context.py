@@ -1,12 +1,16 @@
 """Find context that lowers or cancels a flag: genre cues, and cues scoped to one mention.
 
-Genre cues (news, law enforcement, harm reduction, medical) come from `cues.toml`. They are
-scoped to the block (line) they stand in, as medspaCy's ConText scopes a modifier: a cue in a
-short block that names no substance (a menu or sidebar item: "Testing kits") is site
-boilerplate and counts for nothing, and harm-reduction and medical cues count for nothing
-when the text has an offer block free of them -- a block naming a substance beside its own
-sale evidence ("naloxone" on one product card does not cancel the other cards). A text of
-one block (a title, a paragraph) is judged as a whole, as before.
+Genre cues (news, law enforcement, research, harm reduction, medical, a buyer's "wanted", a
+complaint about a seller, merchandise) come from `cues.toml`. Those that describe one item
+(`BLOCK_SCOPED_KINDS`) are scoped to the block (line) they stand in, as medspaCy's ConText
+scopes a modifier; news, law enforcement and research describe the page. A cue in a short
+block that names no substance (a menu or sidebar item: "Testing kits") is site boilerplate
+and counts for nothing, unless the block stands right under one that names a substance: then
+it is that item's description and governs it ("Diazepam 5mg tablets" over "Prescription only
+medicine."). Block-scoped cues count for nothing when the text has an offer block free of
+them -- a block naming a substance beside its own sale evidence ("naloxone" on one product
+card does not cancel the other cards). A text of one block (a title, a paragraph) is judged
+as a whole.
 
 A mention is *neutralised* -- it names a substance without offering it --
 when it is negated ("no fentanyl", "fentanyl-free"), asked about ("What are nitazenes?") or
@@ -26,9 +30,9 @@ from nlp.analysis import CONTEXT_KINDS
 from nlp.cues import KindFilter
 from nlp.mentions import MentionHit
 
-# Cue kinds that govern only the blocks they stand in; news and law-enforcement cues describe
-# the page as a whole (a story's paragraphs do not each repeat "police said").
-BLOCK_SCOPED_KINDS = frozenset({"harm_reduction", "medical"})
+# Cue kinds that govern only the blocks they stand in; news, law-enforcement and research cues
+# describe the page as a whole (a story's paragraphs do not each repeat "police said").
+BLOCK_SCOPED_KINDS = frozenset({"harm_reduction", "medical", "wanted", "complaint", "merchandise"})
 # A block of at most this many words that names no substance is a menu or sidebar item.
 BOILERPLATE_WORDS = 5
 _WORDS = re.compile(r"\w+")
@@ -56,7 +60,7 @@ _PRODUCT_AFTER = re.compile(
 )
 _PRODUCT_BEFORE = re.compile(
     r"(?<!\w)(?:detects?|detecting|detection of|tests? for|testing for|screens? for|screening for"
-    r"|presence of)(?!\w)[^.!?\n]{0,80}$",
+    r"|presence of|identif(?:y|ies|ying)|distinguish(?:es)?|reacts? with)(?!\w)[^.!?\n]{0,80}$",
     re.I,
 )
 # The substance as the topic of a statement, not the thing on offer: "fentanyl precursors",
@@ -194,8 +198,8 @@ def find_context(
         return bisect_right(starts, position) - 1
 
     def boilerplate(block: int) -> bool:
-        if block in named_blocks or len(starts) == 1:
-            return False
+        if block in named_blocks or block - 1 in named_blocks or len(starts) == 1:
+            return False  # named, or the description under a named heading
         end = starts[block + 1] if block + 1 < len(starts) else len(text)
         return len(_WORDS.findall(text, starts[block], end)) <= BOILERPLATE_WORDS
 
@@ -210,6 +214,10 @@ def find_context(
         elif found.kind in BLOCK_SCOPED_KINDS:
             scoped_cues.append((found.kind, found.value))
             scoped_blocks.add(block)
+            if block not in named_blocks and block - 1 in named_blocks:
+                # A description governs the heading right above it ("Diazepam 5mg tablets"
+                # over "Prescription only medicine. ..."): one item, two lines.
+                scoped_blocks.add(block - 1)
         else:
             cues.setdefault(found.kind, {})[found.value] = None
     neutralised: dict[int, str] = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -46,17 +46,36 @@ _NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?"
 
 QUANTITY = re.compile(rf"(?<![\w.,$€£])(?P<n>{_NUMBER})[ ]?(?P<u>{_UNIT_ALTERNATION})(?!\w)")
 
+# Currency words and symbols -> ISO 4217 code (coins by ticker). Codes that are also words
+# ("try", "ron", "rub", "lei") are read only after an amount ("100 RON", "50 kr").
 _CURRENCIES: dict[str, str] = {
     "$": "USD", "us$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD",
     "€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR",
     "£": "GBP", "gbp": "GBP", "btc": "BTC", "xmr": "XMR", "usdt": "USDT",
+    "cad": "CAD", "c$": "CAD", "aud": "AUD", "a$": "AUD", "au$": "AUD", "nzd": "NZD",
+    "chf": "CHF", "pln": "PLN", "zł": "PLN", "zl": "PLN", "czk": "CZK", "kč": "CZK",
+    "sek": "SEK", "nok": "NOK", "dkk": "DKK", "huf": "HUF", "ron": "RON", "lei": "RON",
+    "rub": "RUB", "₽": "RUB", "uah": "UAH", "₴": "UAH", "try": "TRY", "₺": "TRY",
+    "inr": "INR", "₹": "INR", "jpy": "JPY", "¥": "JPY", "cny": "CNY", "rmb": "CNY",
+    "hkd": "HKD", "sgd": "SGD", "mxn": "MXN", "brl": "BRL", "r$": "BRL", "zar": "ZAR",
+    "eth": "ETH", "ltc": "LTC", "usdc": "USDC",
 }  # fmt: skip
+_AFTER_AMOUNT_ONLY = frozenset({"try", "ron", "rub", "lei", "zl", "eth"})
+
+
+def _alternation(words: Iterable[str]) -> str:
+    return "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
+
+
+_SYMBOLS = [c for c in _CURRENCIES if not c.isalpha()]
+_CODES_BEFORE = [c for c in _CURRENCIES if c.isalpha() and c not in _AFTER_AMOUNT_ONLY]
+_CODES_AFTER = [c for c in _CURRENCIES if c.isalpha()]
 _PER_UNITS = _UNIT_ALTERNATION + "|unit|box|pack"
 PRICE = re.compile(
-    r"(?:(?P<c1>us\$|[$€£]|(?<!\w)(?:usd|eur|gbp|btc|xmr|usdt)(?!\w))[ ]?"
+    rf"(?:(?P<c1>{_alternation(_SYMBOLS)}|(?<!\w)(?:{_alternation(_CODES_BEFORE)})(?!\w))[ ]?"
     rf"(?P<a1>{_NUMBER})(?:[ ]?-[ ]?(?P<r1>{_NUMBER}))?"
     rf"|(?<![\w.,])(?P<a2>{_NUMBER})(?:[ ]?-[ ]?(?P<r2>{_NUMBER}))?[ ]?"
-    r"(?P<c2>[$€£]|(?:usd|eur|euros?|gbp|dollars?|btc|xmr|usdt)(?!\w)))"
+    rf"(?P<c2>{_alternation(_SYMBOLS)}|(?:{_alternation(_CODES_AFTER)})(?!\w)))"
     rf"(?:[ ]?(?:/|per|a|each)[ ]?(?:1[ ]?)?(?P<per>{_PER_UNITS})(?!\w))?",
 )
 
@@ -129,7 +148,9 @@ _CLAUSE_END = re.compile(r"[.!?;:\n]")
 # "\$|€|£", not "[$€£]"): then the engine skips straight to where a match can start, twice as
 # fast as trying every position.
 _DIGIT_RUN = re.compile(r"\d\d*")
-_PRICE_CUE = re.compile(r"\$|€|£|us|eur|gbp|btc|xmr|dollar")
+# Where a price that starts with its currency can start ("$5", "usd 5"); the others start on
+# a digit run.
+_PRICE_CUE = re.compile(_alternation([*_SYMBOLS, *_CODES_BEFORE]))
 _PURITY_CUE = re.compile(r"pur|assay")
 _LAB_CUES = ("coa", "certificate of analysis", "hplc", "nmr", "gcms", "gc-ms", "lcms", "lc-ms")
 _CHANNEL_CUES = (
@@ -189,9 +210,9 @@ def _quantities(text: str, digits: list[int]) -> list[IndicatorHit]:
 
 
 def _prices(text: str, digits: list[int]) -> list[IndicatorHit]:
+    if not digits:
+        return []  # a price has an amount
     cues = [m.start() for m in _PRICE_CUE.finditer(text)]
-    if not cues:
-        return []  # a price names its currency
     hits: list[IndicatorHit] = []
     for m in _matches_at(PRICE, text, sorted(digits + cues)):
         currency = _CURRENCIES[(m["c1"] or m["c2"]).lower()]

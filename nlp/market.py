@@ -75,9 +75,14 @@ def _price_per_gram(hits: list[IndicatorHit]) -> bool:
 
 
 def market_evidence(text: str, start: int, end: int) -> str | None:
-    """Return the drug-market evidence near text[start:end] ("dose", "pills", ...) or None."""
+    """Return the drug-market evidence near text[start:end] ("dose", "pills", ...) or None.
+
+    The name itself is no evidence, here or repeated: "soap bars, 5 bars for $20" counts the
+    word, not pills.
+    """
     lo, hi = max(0, start - REACH), min(len(text), end + REACH)
-    window = text[lo:hi]
+    itself = re.compile(rf"(?<!\w){re.escape(text[start:end])}(?!\w)", re.I)
+    window = itself.sub(lambda m: " " * len(m.group()), text[lo:hi])
     for name, pattern in (
         ("dose", _DOSE),
         ("pills", _PILLS),

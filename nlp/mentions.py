@@ -168,6 +168,57 @@ def _describes_neighbour(
     return False
 
 
+_HYPHEN_WORD_AFTER = re.compile(r"-[A-Za-z]")
+_HYPHEN_WORD_BEFORE = re.compile(r"[A-Za-z]-$")
+
+
+def _in_compound(candidate: _Candidate, text: str, spans: set[tuple[int, int]]) -> bool:
+    """Return whether a street name is half of a hyphenated word ("blow-dry", "ice-cream").
+
+    A compound of two names ("crystal-meth") is not one: its other half is a candidate too.
+    """
+    start, end = candidate[0], candidate[1]
+    if _HYPHEN_WORD_AFTER.match(text, end):
+        other = re.match(r"[A-Za-z]+", text[end + 1 :])
+        return other is not None and (end + 1, end + 1 + other.end()) not in spans
+    if _HYPHEN_WORD_BEFORE.search(text, max(0, start - 2), start):
+        word = re.search(r"[A-Za-z]+-$", text[max(0, start - 40) : start])
+        return word is not None and (start - len(word.group()), start - 1) not in spans
+    return False
+
+
+# A misspelt name standing first in a proper name ("Fentonyl Road Bakery", "Nitazine Paints",
+# "Xanaz Studio"): a business playing on the word, unless the text is a drug market.
+_NAME_AFTER = re.compile(r"[ \t]+([A-Z][a-z]+)(?![\w-])")
+# Capitalised words a product title puts after a substance name: "Fentanly Powder 99%".
+_PRODUCT_WORDS = frozenset(
+    {
+        "powder", "crystal", "crystals", "pills", "pill", "tablets", "tabs", "capsules", "base",
+        "salt", "hcl", "citrate", "sulfate", "tartrate", "for", "buy", "online", "sale", "best",
+        "price", "pure", "high", "quality", "shipping", "bars", "blotters", "liquid", "spray",
+        "nasal", "patches", "patch", "injection", "solution", "from", "in", "with", "and", "or",
+        "of", "to", "now", "without", "no", "prescription", "order", "cheap", "original",
+    }
+)  # fmt: skip
+
+
+def _brand_name(candidate: _Candidate, text: str, starts: set[int]) -> bool:
+    """Return whether a misspelt name starts a proper name and nothing near it is a market.
+
+    `starts` are where the other matches start: a name followed by a substance name
+    ("Fentanly Citrate") is a product title.
+    """
+    start, end, _, via, _ = candidate
+    if via not in ("fuzzy", "misspelling") or not text[start].isupper():
+        return False
+    following = _NAME_AFTER.match(text, end)
+    if following is None or following.start(1) in starts:
+        return False
+    if following.group(1).lower() in _PRODUCT_WORDS:
+        return False
+    return market_evidence(text, start, end) is None
+
+
 def _corroborated(chosen: list[_Candidate], text: str) -> list[_Candidate]:
     """Drop ambiguous street names ("crack", "blues", "speed") that nothing backs.
 
@@ -180,6 +231,7 @@ def _corroborated(chosen: list[_Candidate], text: str) -> list[_Candidate]:
     keys = [_ambiguous_key(c, text) for c in chosen]
     if not any(keys):
         return chosen
+    spans = {(c[0], c[1]) for c in chosen}
     classes = {c[4].substance_class for c in chosen}
     kept: list[_Candidate] = []
     unambiguous = any(k is None for k in keys)
@@ -190,6 +242,8 @@ def _corroborated(chosen: list[_Candidate], text: str) -> list[_Candidate]:
             kept.append(candidate)
         elif _NOT_BESIDE.get(concept.substance_class) in classes:
             continue
+        elif _in_compound(candidate, text, spans):
+            continue  # "blow-dry", "ice-cream": a word of its own
         elif _describes_neighbour(chosen, keys, index, text):
             continue  # "N-Ethylpentylone crystal", "ketamine shards": a form, not meth
         elif any(k and k != key and c[4] is concept for c, k in zip(chosen, keys, strict=True)):
@@ -230,6 +284,7 @@ def resolve_mentions(doc: Doc, lexicon: Lexicon) -> list[MentionHit]:
             continue
         starts.insert(i, start)
         chosen.insert(i, candidate)
+    chosen = [c for c in chosen if not _brand_name(c, text, set(starts))]
     chosen = [
         c
         for c in _corroborated(chosen, text)

@@ -218,6 +218,11 @@ class Normaliser:
                 if pending is not None:
                     _emit(out, text, pending)
                     pending = None
+                if ch in "\t\n\r":
+                    # The ASCII character before a run: a line break stays one (context
+                    # scopes its cues to lines), though Unicode files it as a control.
+                    out.copy(text, i - 1, i)
+                    continue
                 if category in ("Cf", "Cc") or ch in _INVISIBLE:
                     run_start = i - 1
                     while i < len(text) and is_invisible(text[i]):

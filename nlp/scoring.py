@@ -71,6 +71,10 @@ _CONTEXT_TEXT: dict[str, str] = {
     "medical": "gives medical or pharmacy information",
     "question": "asks about the substance",
     "negation": "negates the substance",
+    "research": "reads as research",
+    "wanted": "asks to buy, not to sell",
+    "complaint": "warns about a seller",
+    "merchandise": "sells a book, print or other merchandise",
 }
 _NEUTRALISED_TEXT: dict[str, str] = {
     "harm_reduction": "as a test or detection product",

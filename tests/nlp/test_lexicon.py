@@ -109,9 +109,9 @@ def test_every_cas_number_passes_its_check_digit_and_is_unique() -> None:
 
 
 def test_ambiguous_street_names_are_street_names_of_their_concept() -> None:
-    fentanyl = load_lexicon()["fentanyl"]
-    assert "blues" in fentanyl.ambiguous
-    assert set(fentanyl.ambiguous) <= set(fentanyl.street_names)
+    oxycodone = load_lexicon()["oxycodone"]
+    assert "blues" in oxycodone.ambiguous
+    assert set(oxycodone.ambiguous) <= set(oxycodone.street_names)
     with pytest.raises(NlpDataError, match="ambiguous terms must be street names"):
         parse_lexicon(_row(ambiguous=["crack"]), "broken.jsonl")
 

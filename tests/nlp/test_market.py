@@ -12,7 +12,7 @@ from nlp.market import market_evidence
     ("text", "concept_id"),
     [
         ("XTC Blue Punisher 250mg", "mdma"),
-        ("M30s, 100 count, $450", "fentanyl"),
+        ("M30s, 100 count, $450", "oxycodone"),
         ("0.5-14gr x HONG KONG METH 98% A++", "methamphetamine"),
         ("Dutch speed, new batch #27", "amphetamine"),
         ("Special K 5g $160", "ketamine"),

@@ -98,7 +98,7 @@ def test_longest_match_wins() -> None:
 @pytest.mark.parametrize(
     ("text", "concept_id", "confidence"),
     [
-        ("pressed M30s", "fentanyl", 0.8),  # street name
+        ("pressed M30s", "oxycodone", 0.8),  # street name
         ("carfentanill", "carfentanil", 0.85),  # one edit from a long name
         ("ortho-methylfentanyl", "fentanyl-analogue", 0.8),  # analogue naming
         ("N-pyrrolidino-butonitazepyne", "nitazene-analogue", 0.8),
