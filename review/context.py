@@ -68,6 +68,20 @@ def writes(view: View) -> View:
     return view
 
 
+def writes_when(condition: Callable[[], bool]) -> Callable[[View], View]:
+    """Mark a GET view that writes only when ``condition()`` holds for the request.
+
+    The queue and the listings page write a search's audit row: only a request that searches
+    takes the write lock, so browsing without one never waits for a writer.
+    """
+
+    def mark(view: View) -> View:
+        setattr(view, WRITES_ATTRIBUTE, condition)
+        return view
+
+    return mark
+
+
 def lock_for_writing() -> None:
     """Take the write lock first thing in a request that will write (a ``before_request`` hook).
 
@@ -77,5 +91,6 @@ def lock_for_writing() -> None:
     if request.endpoint is None:
         return
     view = current_app.view_functions.get(request.endpoint)
-    if request.method not in READ_ONLY_METHODS or getattr(view, WRITES_ATTRIBUTE, False):
+    marked = getattr(view, WRITES_ATTRIBUTE, False)
+    if request.method not in READ_ONLY_METHODS or (marked() if callable(marked) else marked):
         lock_chain(db())

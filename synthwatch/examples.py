@@ -35,6 +35,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "referral verify": ("synthwatch referral verify case-7.zip --public-key signer.pub",),
     "referral keygen": ("synthwatch referral keygen",),
     "referral public-key": ("synthwatch referral public-key --pem",),
+    "search": ("synthwatch search '\"pressed pills\" OR fentanyl*' --flag flagged --limit 5",),
     "audit verify": ("synthwatch audit verify --checkpoint audit.checkpoint",),
     "audit export": ("synthwatch audit export --out audit.jsonl --checkpoint audit.checkpoint",),
     "audit checkpoint": ("synthwatch audit checkpoint --out audit.checkpoint",),

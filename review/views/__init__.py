@@ -16,6 +16,7 @@ from review.views import (
     outbox,
     queue,
     sources,
+    trends,
 )
 from review.views.ids import IdConverter
 
@@ -24,7 +25,7 @@ def register_blueprints(app: Flask) -> None:
     """Add every blueprint and the error pages to the app."""
     # Before any route is added: each <int:...> of a route is bound to its converter then.
     app.url_map.converters["int"] = IdConverter
-    for module in (login, queue, listings, cases, actions, exports, sources, audit, outbox):
+    for module in (login, queue, listings, cases, actions, exports, sources, trends, audit, outbox):
         app.register_blueprint(module.bp)
     app.register_blueprint(account.bp)
     errors.register(app)

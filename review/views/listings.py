@@ -1,5 +1,10 @@
 """Every listing, flagged or not: the listings page, one listing's page, and opening a case
-for a listing the scorer did not flag (``review.workflow.open_case_by_hand``)."""
+for a listing the scorer did not flag (``review.workflow.open_case_by_hand``).
+
+The listings page's search (``?search=``, ``storage.text_search``'s grammar) is full text over
+each listing's latest version; each row shows a snippet of its matches, and every search that
+runs writes its audit row (who, what, how many). ``?q=`` stays a substring of title or URL.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from review.auth import allow, current_user, record_denial
-from review.context import db, now, request_id, writes
+from review.context import db, now, request_id, writes, writes_when
 from review.views.cases import ReasonLine, capture_page, describe_reason, version_view
 from review.views.ids import number
 from review.workflow import (
@@ -35,13 +40,17 @@ from review.workflow import (
 from storage.listing_search import ListingFilter, count_listings, listings_page
 from storage.listings import get_listing
 from storage.models import Listing, User
+from storage.search_snippets import listing_hits
 from storage.sources import source_names
+from storage.text_search import SearchSyntaxError, parse_search, record_search
 
 bp = Blueprint("listings", __name__)
 
 PAGE_SIZE = 25
 TOP_REASONS = 3
 MAX_SEARCH_CHARS = 200
+# A full-text search that can't be read is shown again in its box: at most this much of it.
+MAX_SHOWN_SEARCH_CHARS = 1000
 # The scorer's constant first term (nlp.scoring): on every listing alike, so it explains none.
 BASELINE_REASON = "baseline"
 FLAG_CHOICES: dict[str, bool | None] = {"": None, "flagged": True, "unflagged": False}
@@ -55,6 +64,7 @@ class ListingsQuery:
     filters: ListingFilter
     args: dict[str, str]
     errors: list[str]
+    search_text: str = ""  # the full-text search as typed, kept even when it can't be read
 
 
 def parse_listing_filters(args: MultiDict[str, str], source_ids: set[str]) -> ListingsQuery:
@@ -76,7 +86,16 @@ def parse_listing_filters(args: MultiDict[str, str], source_ids: set[str]) -> Li
     if len(text) > MAX_SEARCH_CHARS:
         errors.append(f"Search for at most {MAX_SEARCH_CHARS} characters, not {len(text)}.")
         text = ""
-    for key, value in (("source", source), ("flag", flag), ("case", case), ("q", text)):
+    typed = " ".join(args.get("search", "").split())[:MAX_SHOWN_SEARCH_CHARS]
+    search = None
+    if typed:
+        try:
+            search = parse_search(typed)
+        except SearchSyntaxError as error:
+            errors.append(f"Search {typed[:80]!r}: {error} It was left out.")
+    searched = search.text if search else ""
+    kept_values = (("source", source), ("flag", flag), ("case", case), ("q", text))
+    for key, value in (*kept_values, ("search", searched)):
         if value:
             kept[key] = value
     filters = ListingFilter(
@@ -84,8 +103,9 @@ def parse_listing_filters(args: MultiDict[str, str], source_ids: set[str]) -> Li
         flagged=FLAG_CHOICES[flag],
         has_case=CASE_CHOICES[case],
         text=text or None,
+        search=search,
     )
-    return ListingsQuery(filters, kept, errors)
+    return ListingsQuery(filters, kept, errors, typed)
 
 
 def _weight(reason: Any) -> float:
@@ -105,8 +125,13 @@ def _user() -> User:
     return user
 
 
+def _searching() -> bool:
+    return bool(request.args.get("search", "").strip())
+
+
 @bp.get("/listings")
 @allow("analyst", "legal")
+@writes_when(_searching)
 def index() -> Response:
     """List every listing the filters select, flagged or not, highest score first."""
     session = db()
@@ -124,6 +149,22 @@ def index() -> Response:
         errors.append(f"There is no page {page}: the last is page {pages}.")
         page = pages
     rows = listings_page(session, query.filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    search = query.filters.search
+    hits = {}
+    if search is not None:
+        hits = listing_hits(session, [row.listing_id for row in rows], search)
+        others = {key: value for key, value in query.args.items() if key != "search"}
+        record_search(
+            session,
+            search,
+            where="listings",
+            results=total,
+            now=now(),
+            filters=others,
+            actor=_user(),
+            request_id=request_id(),
+        )
+        session.commit()
     for error in errors:
         flash(error, "error")
     page_html = render_template(
@@ -131,6 +172,8 @@ def index() -> Response:
         rows=rows,
         reasons={row.listing_id: top_reasons(row.reasons) for row in rows},
         args=query.args,
+        search_text=query.search_text,
+        hits=hits,
         sources=sources,
         page=page,
         pages=pages,

@@ -1,8 +1,12 @@
 """The review queue: flagged cases sorted by score (or any column), filtered, keyboard-driven.
 
 A query value the queue can't use (an unknown state, class or source, a bad date or page,
-"from" after "to") is left out and named in an error message above the queue, never silently
-accepted; the queue is shown without it, with a 400 status.
+"from" after "to", a search that can't be read) is left out and named in an error message
+above the queue, never silently accepted; the queue is shown without it, with a 400 status.
+
+A search (``?search=``, ``storage.text_search``'s grammar) narrows the cases to those whose
+listing's latest version matches, shows each row's matches in a snippet, and writes the
+audit row of the search (who, what, how many) every time it runs.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from werkzeug.wrappers import Response
 
 from review.account import day_start, user_zone
 from review.auth import allow, current_user
-from review.context import db, now
+from review.context import db, now, request_id, writes_when
 from review.triage import (
     UNDO_WINDOW,
     check_undo,
@@ -36,8 +40,10 @@ from storage.cases import SORT_KEYS, CaseFilter, cases_by_id, count_queue, queue
 from storage.models import CASE_STATES, User
 from storage.notices import rejected_escalations
 from storage.saved_filters import saved_filters
+from storage.search_snippets import SearchHit, listing_hits
 from storage.sources import source_names
 from storage.substances import substance_classes
+from storage.text_search import SearchSyntaxError, parse_search, record_search
 from storage.users import get_user, reviewers
 
 bp = Blueprint("queue", __name__)
@@ -46,12 +52,14 @@ PAGE_SIZE = 25
 ALL_STATES = "all"
 # Where each role starts: analysts triage new cases, legal reviewers decide escalated ones.
 DEFAULT_STATE = {"analyst": "new", "legal": "escalated"}
-FILTER_KEYS = ("state", "class", "source", "since", "until", "assignee", "sort", "dir")
+FILTER_KEYS = ("state", "class", "source", "since", "until", "assignee", "search", "sort", "dir")
 DIRECTIONS = {"asc": False, "desc": True}
 # The direction a column sorts in when its header is first clicked: biggest and newest first.
 FIRST_DIRECTION = {"score": "desc", "first_seen": "desc"}
 # Where the undo a change offers is kept until the queue shows it (the signed session cookie).
 UNDO_KEY = "undo"
+# A search that can't be read is shown again in its box: at most this much of it.
+MAX_SHOWN_SEARCH_CHARS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +69,7 @@ class QueueQuery:
     filters: CaseFilter
     args: dict[str, str]
     problems: tuple[str, ...] = ()
+    search_text: str = ""  # the search as typed, kept in its box even when it can't be read
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +144,13 @@ def read_filters(args: MultiDict[str, str], user: User, session: Session) -> Que
             assignee = ""
         else:
             assignee_id = found.id
+    typed = " ".join(args.get("search", "").split())[:MAX_SHOWN_SEARCH_CHARS]
+    search = None
+    if typed:
+        try:
+            search = parse_search(typed)
+        except SearchSyntaxError as error:
+            reader.problems.append(f"Search {typed[:80]!r}: {error} It was left out.")
     sort = reader.choice("sort", SORT_KEYS, "column to sort by", "by score") or ""
     direction = reader.choice("dir", DIRECTIONS, "sort direction", "the usual one") or ""
     zone = user_zone(user)
@@ -147,6 +163,7 @@ def read_filters(args: MultiDict[str, str], user: User, session: Session) -> Que
         until=day_start(until + timedelta(days=1), zone) if until else None,
         assignee_id=assignee_id,
         unassigned=assignee == "none",
+        search=search,
         sort=sort or "score",
         descending=DIRECTIONS[direction or FIRST_DIRECTION.get(sort or "score", "asc")],
     )
@@ -157,12 +174,13 @@ def read_filters(args: MultiDict[str, str], user: User, session: Session) -> Que
         "since": since.isoformat() if since else "",
         "until": until.isoformat() if until else "",
         "assignee": assignee,
+        "search": search.text if search else "",
         "sort": sort,
         "dir": direction,
     }
     kept = {key: values[key] for key in FILTER_KEYS if values[key] and key != "state"}
     kept["state"] = state
-    return QueueQuery(filters, kept, tuple(reader.problems))
+    return QueueQuery(filters, kept, tuple(reader.problems), typed)
 
 
 def query_string(query: QueueQuery) -> str:
@@ -256,9 +274,27 @@ def render_queue(
     for message in problems:
         flash(message, "error")
     cases = queue_page(session, query.filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    moves = queue_moves(
-        session, list(cases_by_id(session, [c.case_id for c in cases]).values()), user
-    )
+    by_id = cases_by_id(session, [c.case_id for c in cases])
+    moves = queue_moves(session, list(by_id.values()), user)
+    hits: dict[int, SearchHit] = {}
+    search = query.filters.search
+    if search is not None:
+        found = listing_hits(session, [case.listing_id for case in by_id.values()], search)
+        hits = {i: found[case.listing_id] for i, case in by_id.items() if case.listing_id in found}
+        others = {key: value for key, value in query.args.items() if key != "search"}
+        record_search(
+            session,
+            search,
+            where="queue",
+            results=total,
+            now=now(),
+            filters=others,
+            actor=user,
+            request_id=request_id(),
+        )
+        # Only the search's audit row is pending: the callers that re-show the queue after a
+        # refused change rolled it back or had changed nothing.
+        session.commit()
     page_html = render_template(
         "queue.html",
         cases=cases,
@@ -279,6 +315,7 @@ def render_queue(
         bulk=bulk,
         selected=set(bulk.case_ids) if bulk else set(),
         titles={c.case_id: c.title for c in cases},
+        hits=hits,
         undo=_undo_offer(session, user),
         rejected=rejected_escalations(session, user.id),
         undo_seconds=int(UNDO_WINDOW.total_seconds()),
@@ -296,8 +333,13 @@ def queue_args(target: str) -> MultiDict[str, str]:
     return MultiDict(parse_qsl(urlsplit(target).query, keep_blank_values=True))
 
 
+def _searching() -> bool:
+    return bool(request.args.get("search", "").strip())
+
+
 @bp.get("/")
 @allow("analyst", "legal")
+@writes_when(_searching)
 def index() -> Response:
     """List the cases the filters select, highest score first, a page at a time."""
     return render_queue(request.args, request.full_path.rstrip("?"))

@@ -128,6 +128,8 @@ MATRIX = [
         codes(R, R, FORBIDDEN, FORBIDDEN, R),
         {"reason": "an offer the scorer missed"},
     ),
+    Row("GET", "trends.index", lambda s, c: "/trends", codes(R, OK, OK, FORBIDDEN, R)),
+    Row("GET", "trends.chart", lambda s, c: "/trends/chart.png", codes(R, OK, OK, FORBIDDEN, R)),
     Row("GET", "sources.index", lambda s, c: "/sources", codes(R, OK, OK, OK, R)),
     Row(
         "POST",
