@@ -101,6 +101,13 @@ class Builder:
         self.skipped: list[str] = []
         for entry in overrides.get("concept", []):  # type: ignore[attr-defined]
             self._add_curated(entry)
+        medicines = overrides.get("medicines", {})
+        assert isinstance(medicines, dict)
+        for name, brands in medicines.items():
+            if term_key(name) not in self.owner:
+                self._add_curated(
+                    {"id": slug(name), "name": name, "class": "other_drug", "synonyms": brands}
+                )
 
     def _add_curated(self, entry: dict[str, object]) -> None:
         def strings(key: str) -> list[str]:

@@ -54,6 +54,14 @@ _NEGATION_BEFORE = re.compile(
     r"(?:[ \t]+[\w'/-]+){0,2}[ \t]*$",
     re.I,
 )
+# A seller saying what it does not sell: "We do not supply controlled substances or precursors
+# such as 4-ANPP", "we never sell fentanyl analogues" (the rest of the sentence is governed).
+_SUPPLY_NEGATED = re.compile(
+    r"(?<!\w)(?:(?:do|does|did|will|would|can|could|shall)(?:[ \t]+not|n't)|never|cannot|won't)"
+    r"[ \t]+(?:supply|sell|stock|ship|offer|provide|carry|deal[ \t]+in|list|export|trade)(?!\w)"
+    r"[^.!?\n]{0,100}$",
+    re.I,
+)
 _NEGATION_AFTER = re.compile(r"[ \t]*-?[ \t]*free(?!\w)", re.I)
 _PRODUCT_AFTER = re.compile(
     r"[ \t]*-?[ \t]*(?:test(?:ing)?[ \t]*(?:strips?|kits?|cards?)|detection|reagents?)(?!\w)", re.I
@@ -144,6 +152,9 @@ def _scope(text: str, hit: MentionHit, sentences: _Sentences) -> tuple[str, str]
     negation = _NEGATION_BEFORE.search(text, max(sentence_start, start - _NEGATION_WINDOW), start)
     if negation is not None:
         return "negation", negation.group().strip().lower()
+    refusal = _SUPPLY_NEGATED.search(text, sentence_start, start)
+    if refusal is not None:
+        return "negation", " ".join(refusal.group().split()[:3]).lower()
     if _NEGATION_AFTER.match(text, end):
         return "negation", "-free"
     if "?" in mark:

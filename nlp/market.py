@@ -1,10 +1,11 @@
 """Drug-market evidence around an ambiguous street name ("speed", "ice", "M30", "molly").
 
 A street name that is also an ordinary word counts only where the text around it reads like
-a drug market: a dose ("220mg", "2 mg"), a pill count ("100 pills", "50x tabs", a pill emoji),
-a weight menu ("1-28g", "10-1000g"), one deal-sized weight ("1g", "3.5 gram", up to an ounce),
-a price per gram no grocery charges (over `MIN_PRICE_PER_GRAM`), a stamp, batch, grade or
-purity claim ("A++", "uncut", "98% pure", "top shelf", "B grade"). A cereal at 500 g for £2.50,
+a drug market: a dose ("220mg", "2 mg"), the name as a pill's ("xtc pills"), a pill count
+("100 pills", "50x tabs", a pill emoji), a weight menu ("1-28g", "10-1000g"), one deal-sized
+weight ("1g", "3.5 gram", up to an ounce), a price per gram no grocery charges (over
+`MIN_PRICE_PER_GRAM`), a stamp, batch, grade, quality or purity claim ("A++", "uncut", "98%
+pure", "top shelf", "B grade", "high quality"). A cereal at 500 g for £2.50,
 an ice machine making 50 kg a day, a car with top speed 250 km/h carry none of these.
 Evidence is looked for within `REACH` characters of the name: a page of listings is judged
 listing by listing, not as a whole.
@@ -31,6 +32,8 @@ _PILLS = re.compile(
     r"|presses|count|ct)(?!\w)|\N{PILL}",
     re.I,
 )
+# The name as a pill's: "xtc pill mix", "speed tabs", "molly capsules".
+_PILL_AFTER = re.compile(r"[ ]?-?[ ]?(?:pills?|tabs?|tablets?|capsules?|caps)(?!\w)", re.I)
 _WEIGHT_MENU = re.compile(
     r"(?<![\w.])(?:0?[.,]\d|\d{1,3})[ ]?-[ ]?\d{1,4}[ ]?(?:g|gr|grams?|gramm)(?!\w)", re.I
 )
@@ -45,7 +48,7 @@ _GRADE = re.compile(
     r"(?<!\w)(?:a\+{1,3}|aaa\+?|uncut|#[ ]?[1-4]|no\.[ ]?[1-4]|stamps?|stamped|pressed|presses"
     r"|lab[- ]?tested"
     r"|reagent[- ]tested|batch[ ]?(?:#|no\.?|number)[ ]?\w*\d\w*|new batch|high purity|purity"
-    r"|top[- ]shelf|[abc][- ]grade|hq|pure"
+    r"|top[- ]shelf|[abc][- ]grade|hq|pure|(?:high|highest|premium|top|best|super)[ ]quality"
     r"|\d{2,3}(?:[.,]\d+)?[ ]?%[ ]?(?:pure|purity)|pure[ ]?\d{2,3}[ ]?%)(?!\w)",
     re.I,
 )
@@ -80,6 +83,8 @@ def market_evidence(text: str, start: int, end: int) -> str | None:
     The name itself is no evidence, here or repeated: "soap bars, 5 bars for $20" counts the
     word, not pills.
     """
+    if _PILL_AFTER.match(text, end):
+        return "pills"
     lo, hi = max(0, start - REACH), min(len(text), end + REACH)
     itself = re.compile(rf"(?<!\w){re.escape(text[start:end])}(?!\w)", re.I)
     window = itself.sub(lambda m: " " * len(m.group()), text[lo:hi])

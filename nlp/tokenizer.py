@@ -16,8 +16,14 @@ from nlp.windows import Prefilter, WindowTokenizer, window_spans
 
 # Split on every hyphen or slash between letters or digits, so "1-Boc-4-piperidone", "U-47700"
 # and "MDMB-4en-PINACA" always tokenise part by part (spaCy keeps "boc-4" and "2c/2c" whole),
-# and on a colon before a digit ("CAS:79099-07-3").
-_EXTRA_INFIXES = (r"(?<=[0-9A-Za-z])[-/](?=[0-9A-Za-z])", r"(?<=[A-Za-z]):(?=[0-9])")
+# on a colon before a digit ("CAS:79099-07-3"), and on a bracket glued between words
+# ("25I-NBOMe(blotters)x50"; chemical names with brackets are tokenised the same way in the
+# lexicon's patterns, so they still match).
+_EXTRA_INFIXES = (
+    r"(?<=[0-9A-Za-z])[-/](?=[0-9A-Za-z])",
+    r"(?<=[A-Za-z]):(?=[0-9])",
+    r"(?<=[0-9A-Za-z'\u2019])[()](?=[0-9A-Za-z])",
+)
 
 
 _INITIAL = re.compile(r"[A-Za-z]\.")
