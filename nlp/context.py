@@ -76,6 +76,7 @@ _PRODUCT_BEFORE = re.compile(
 _TOPIC_AFTER = re.compile(
     r"[ \t]*-?[ \t]*(?:precursors?|overdoses?|deaths?|poisonings?|crisis|epidemic|exposure"
     r"|trafficking|traffickers?|seizures?|use disorder|addiction|awareness|vaccines?|antidotes?"
+    r"|dependence|dependency|withdrawal|detox"
     r"|derivatives?|related)(?!\w)",
     re.I,
 )
@@ -238,7 +239,11 @@ def find_context(
         if scoped is not None:
             kind, cue = scoped
             neutralised[index] = kind
-            if kind in CONTEXT_KINDS:
+            if kind in BLOCK_SCOPED_KINDS:
+                # "free fentanyl test strips" in a moderator's reply cancels no vendor's post.
+                scoped_cues.append((kind, cue))
+                scoped_blocks.add(block_of(hit.norm_start))
+            elif kind in CONTEXT_KINDS:
                 cues.setdefault(kind, {})[cue] = None
     sale_blocks = {block_of(start) for start, _ in sale_spans}
     offer_blocks = {

@@ -35,6 +35,17 @@ NOT_OFFERS = {
     "business-name": "Carfentenil Garden Centre \u2013 roses and shrubs £8.99, delivery Saturdays",
     "hyphenated": "Coke-bottle glasses, vintage 1970s frames, £25 each, message us on WhatsApp",
     "the-name-counted": "Handmade candle bars, cedar scent, 3 bars for $15, free shipping",
+    "law-firm": (
+        "Accused of supplying ketamine? Our defence lawyers can help.\n"
+        "Fixed fee from $1,800, call +1 555 0163"
+    ),
+    "clinic": (
+        "Harbour Lane Recovery\nInpatient detox for fentanyl and oxycodone dependence\n"
+        "14 days from $6,200, insurance accepted"
+    ),
+    "vet": "Veterinary clinic bill: ketamine sedation and aftercare, total $280",
+    "collectible": "Antique tin labelled 'Cocaine Toothache Drops', empty, collector's item, $95",
+    "tapestry": "'Mephedrone molecule' tapestry 120x150 cm | $34 | free shipping",
 }
 OFFERS = {
     "menu-with-emoji-lines": (
@@ -81,6 +92,14 @@ def test_a_seller_page_keeps_its_offers_beside_a_buyers_line() -> None:
     text = (
         "Etizolam 1mg x 100 €40 - Wickr: calm_depot\nBromazolam 1mg x 100 €45 - stealth\n"
         "Reseller? anyone know a good courier to Malta, tell us"
+    )
+    assert analyse(text).offer
+
+
+def test_a_harm_reduction_reply_cancels_no_vendors_post() -> None:
+    text = (
+        "Thread: pressed oxys, Leeds\nPost by vendor_x: 200 M30s in, $8 each, DM me\n"
+        "Reply by a moderator: free fentanyl test strips at the drop-in centre, stay safe"
     )
     assert analyse(text).offer
 
