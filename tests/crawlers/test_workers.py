@@ -1,133 +1,50 @@
-"""Distributed crawls on PostgreSQL: a scheduler queues crawl jobs, worker processes run them.
+"""Distributed crawls on PostgreSQL: a scheduler process queues crawl jobs, workers run them.
 
-Five sources on four loopback addresses (two sources share 127.0.0.2, on two ports), two worker
-processes running two crawls each: every period runs once, no host ever has two requests in
-flight, a worker killed with SIGKILL mid-crawl loses nothing, and a scheduler that dies and is
-replaced doubles no period. (The issue's 30 sources and three workers would take minutes on
-the 2-core CI machine; five sources on two workers exercise the same paths.)
+The acceptance test of issue 14: three worker processes (two crawls each) and a scheduler
+process crawl 30 sources on 30 loopback addresses (127.0.0.2 to 127.0.0.31), plus a 31st source
+sharing 127.0.0.2 on a second port (so two sources' jobs contend for one domain lock). Every
+period runs exactly once; no host ever has two requests in flight (each server counts its
+host's requests in flight); a worker killed with SIGKILL mid-crawl has its jobs finished by the
+others with every listing once; the scheduler killed with SIGKILL while or after it queues, and
+started again, doubles no period. Timings are shortened (heartbeat 0.5 s, stalled after 2 s,
+a lease of 2 s) and the fake analyser stands in for spaCy's pipeline.
 """
 
 from __future__ import annotations
 
-import itertools
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
 
 from crawlers.dispatch import Dispatcher, apply_queue_schema, make_app, require_queue
 from crawlers.errors import CrawlerError
-from crawlers.schedule import Scheduler
+from storage.clock import utcnow
 from storage.db import make_engine, make_session_factory
-from storage.job_queue import DISPATCHED, worker_of
+from storage.job_queue import DISPATCHED
 from storage.migrate import upgrade
-from storage.models import Listing, ListingVersion, ScheduleLedger
-from tests.crawlers.harness import CONTACT_URL, FAKE_ANALYSER, REPO, Harness, MockServer
+from storage.models import Lease, ScheduleLedger
+from tests.crawlers.cluster import (
+    Cluster,
+    HostLoad,
+    MeteredServer,
+    build_site,
+    overlapping,
+    wait_for,
+)
+from tests.crawlers.harness import Harness
 from tests.factories import source_toml
 
-LISTINGS = 12
-SLOW = 0.08  # seconds per listing page: a crawl lasts long enough to be killed mid-way
-HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5")
-TTL = timedelta(seconds=2)
-
-WORKER = """
-import sys
-from pathlib import Path
-from crawlers.crawl_worker import CrawlWorker, WorkerConfig
-url, sources, name, home = sys.argv[1:5]
-env = {"SYNTHWATCH_HOME": home, "SYNTHWATCH_DATABASE_URL": url,
-       "SYNTHWATCH_CONTACT_URL": %(contact)r, "PYTHONPATH": %(path)r}
-settings = {"SYNTHWATCH_ANALYSER": %(analyser)r, "SYNTHWATCH_ROBOTS_RETRY_DELAYS": "0.2,0.4"}
-CrawlWorker(WorkerConfig(
-    database_url=url, sources=(Path(sources),), crawls=2, timeout=120, max_attempts=3,
-    retry_wait=0, heartbeat=0.5, stalled_after=2, recover_every=0.5, poll=0.5, name=name,
-    env=env, allow_loopback=True, settings=settings,
-)).serve()
-""" % {"contact": CONTACT_URL, "path": str(REPO), "analyser": FAKE_ANALYSER}  # noqa: UP031
-
-
-def build_site(server: MockServer, tag: str) -> None:
-    server.add("/robots.txt", "User-agent: *\nAllow: /\n", headers={"Content-Type": "text/plain"})
-    links = "".join(f'<a class="listing" href="/item/{n}">Item {n}</a>' for n in range(LISTINGS))
-    server.add("/", f"<html><body>{links}</body></html>")
-    for n in range(LISTINGS):
-        body = f"<html><body><h1>{tag} item {n}</h1><p>Listing {n} of {tag}, $20.</p></body>"
-        server.add(f"/item/{n}", body, delay=SLOW)
-
-
-def overlapping(servers: list[MockServer]) -> list[tuple[str, str]]:
-    """Return pairs of requests to one host address that were in flight at the same time."""
-    found: list[tuple[str, str]] = []
-    for host in {s.host for s in servers}:
-        hits = sorted(
-            (hit for s in servers if s.host == host for hit in s.hits), key=lambda h: h.start
-        )
-        for before, after in itertools.pairwise(hits):
-            if after.start < before.end:
-                found.append((f"{host}{before.path}", f"{host}{after.path}"))
-    return found
-
-
-def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
-@dataclass
-class Cluster:
-    harness: Harness
-    sources: Path
-    servers: list[MockServer]
-    workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    @property
-    def factory(self) -> sessionmaker[Session]:
-        return self.harness.session_factory
-
-    def start_worker(self, name: str) -> None:
-        env = {k: "" for k in os.environ if k.lower().endswith("_proxy")}
-        env = {**os.environ, **env, "PYTHONPATH": str(REPO)}
-        args = [self.harness.database_url, str(self.sources), name, str(self.harness.home)]
-        with (self.harness.tmp_path / f"{name}.log").open("wb") as log:
-            self.workers[name] = subprocess.Popen(
-                [sys.executable, "-c", WORKER, *args], cwd=REPO, env=env, stdout=log, stderr=log
-            )
-
-    def ledger(self) -> list[ScheduleLedger]:
-        with self.factory() as session:
-            return list(session.scalars(select(ScheduleLedger).order_by(ScheduleLedger.id)))
-
-    def listings(self, source_id: str) -> dict[str, int]:
-        """Return each listing's URL with its number of versions."""
-        with self.factory() as session:
-            rows = session.execute(
-                select(Listing.url, func.count(ListingVersion.id))
-                .join(ListingVersion, ListingVersion.listing_id == Listing.id)
-                .where(Listing.source_id == source_id)
-                .group_by(Listing.url)
-            )
-            return {url: count for url, count in rows}
-
-    def scheduler(self, holder: str) -> Scheduler:
-        app = make_app(self.harness.database_url)
-        return Scheduler(
-            self.factory,
-            [self.sources],
-            holder=holder,
-            lease_ttl=TTL,
-            dispatcher=Dispatcher(app),
-        )
+ADDRESSES = tuple(f"127.0.0.{n}" for n in range(2, 32))
+SHARED = "site-30"  # on ADDRESSES[0], beside site-0
+# The slow sources crawl long enough (12 pages of 0.25 s) to be caught mid-way and killed.
+SLOW_SOURCES = {"site-0", "site-1", "site-2", SHARED}
+SLOW, FAST = (12, 0.25), (5, 0.02)  # (listings, seconds per listing page)
+# Once a year (1 January, UTC): no source reaches a new period while the test runs, so each
+# source has exactly one period, the one caught up at start.
+YEARLY = "cron:0 0 1 1 *"
+LEASE_TTL = 2.0
 
 
 @pytest.fixture
@@ -137,81 +54,97 @@ def cluster(tmp_path: Path, postgres_url: str, now: object) -> Iterator[Cluster]
     assert apply_queue_schema(engine)
     assert not apply_queue_schema(engine)  # a second --init finds the tables
     harness = Harness(tmp_path, postgres_url, make_session_factory(engine), now)  # type: ignore[arg-type]
-    servers: list[MockServer] = []
+    load = HostLoad()
+    servers: list[MeteredServer] = []
+    expected: dict[str, set[str]] = {}
     text = ""
-    for n, host in enumerate((*HOSTS, HOSTS[0])):
-        server = MockServer(host)
-        build_site(server, f"site{n}")
+    # site-30 is served on site-0's address (another port): their jobs share one domain lock.
+    placed = [("site-0", ADDRESSES[0]), (SHARED, ADDRESSES[0])]
+    placed += [(f"site-{n}", address) for n, address in enumerate(ADDRESSES) if n > 0]
+    for source_id, address in placed:
+        server = MeteredServer(address, load)
+        listings, delay = SLOW if source_id in SLOW_SOURCES else FAST
+        expected[source_id] = build_site(server, source_id, listings, delay)
         server.start()
         servers.append(server)
-        text += source_toml(f"site-{n}", server.base_url, index_links="[]", pagination=None)
+        text += source_toml(
+            source_id, server.base_url, index_links="[]", pagination=None, schedule=YEARLY
+        )
     sources = harness.write_sources(text)
     harness.register_file(sources)
-    running = Cluster(harness, sources, servers)
-    yield running
-    for child in running.workers.values():
-        if child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(20)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-    for server in servers:
-        server.stop()
-    engine.dispose()
+    running = Cluster(harness, sources, list(servers), load, expected)
+    try:
+        yield running
+    finally:
+        running.kill_all()
+        for server in servers:
+            server.stop()
+        engine.dispose()
 
 
 @pytest.mark.slow
-def test_workers_crawl_every_period_once_politely_and_survive_a_kill(cluster: Cluster) -> None:
-    cluster.start_worker("w1")
-    cluster.start_worker("w2")
-    first = cluster.scheduler("sched-1")
-    first.start()
-    wait_for(lambda: len(cluster.ledger()) == 5, 30, "five periods queued")
-    # The first scheduler dies holding its lease; the next one waits it out, claims nothing.
-    first._scheduler.shutdown(wait=False)
-    second = cluster.scheduler("sched-2")
-    second.start()
-    try:
-        # Kill the worker of a crawl that is mid-way.
-        def crawling() -> tuple[str, ScheduleLedger] | None:
-            for row in cluster.ledger():
-                source_id = row.job_id.removeprefix("crawl:")
-                worker = worker_of(row.detail)
-                if row.status == DISPATCHED and worker and len(cluster.listings(source_id)) >= 2:
-                    return worker, row
-            return None
+def test_workers_crawl_every_period_once_politely_and_survive_kills(cluster: Cluster) -> None:
+    expected, load = cluster.expected, cluster.load
+    for name in ("w1", "w2", "w3"):
+        cluster.start_worker(name)
+    cluster.start_scheduler("sched-1", LEASE_TTL)
+    # The first scheduler dies (SIGKILL) as soon as it has queued a period, holding its lease;
+    # the second one waits the lease out, catches up what was never claimed, claims nothing twice.
+    wait_for(cluster.ledger, 120, "the first period queued")
+    cluster.kill("sched-1")
+    queued_by_first = len(cluster.ledger())
+    cluster.start_scheduler("sched-2", LEASE_TTL)
 
-        wait_for(crawling, 90, "a crawl mid-way")
-        found = crawling()
-        assert found is not None
-        victim, row = found
-        cluster.workers[victim].send_signal(signal.SIGKILL)
-        cluster.workers[victim].wait(10)
-        killed_source = row.job_id.removeprefix("crawl:")
+    # Kill the worker of a slow crawl that is mid-way (its other crawl dies with it).
+    wait_for(lambda: cluster.crawling(SLOW_SOURCES, 2), 180, "a slow crawl mid-way")
+    found = cluster.crawling(SLOW_SOURCES, 2)
+    assert found is not None
+    victim, killed_source = found
+    killed_at = utcnow()
+    cluster.kill(victim)
 
-        wait_for(lambda: all(r.status != DISPATCHED for r in cluster.ledger()), 150, "every crawl")
-        wait_for(lambda: second.holds_lease, 10, "the second scheduler to take the lease")
-        time.sleep(1)  # the second scheduler has synced its jobs: it must claim nothing
-    finally:
-        second.shutdown()
+    def done() -> bool:
+        ledger = cluster.ledger()
+        return len(ledger) == len(expected) and all(r.status != DISPATCHED for r in ledger)
+
+    wait_for(done, 600, "every period recorded")
+    with cluster.factory() as session:
+        lease = session.get(Lease, "scheduler")
+        assert lease is not None and lease.holder == "sched-2"
+    assert cluster.stop("sched-2") == 0
+    for name in ("w1", "w2", "w3"):
+        if name != victim:
+            assert cluster.stop(name) == 0, cluster.log(name)
 
     ledger = cluster.ledger()
-    assert len(ledger) == 5 and len({r.job_id for r in ledger}) == 5  # each period once
+    # Each period exactly once, every one finished, claimed by the two schedulers only.
+    assert sorted(r.job_id for r in ledger) == sorted(f"crawl:{s}" for s in expected)
     assert all(r.status == "finished" for r in ledger), [(r.job_id, r.detail) for r in ledger]
-    assert {r.claimed_by for r in ledger} == {"sched-1"}
-    for n in range(5):
-        found_listings = cluster.listings(f"site-{n}")
-        # None lost, none doubled: every listing once, with one version.
-        assert len(found_listings) == LISTINGS, (n, sorted(found_listings))
-        assert set(found_listings.values()) == {1}
+    claimed = {r.claimed_by for r in ledger}
+    assert claimed <= {"sched-1", "sched-2"} and "sched-1" in claimed
+    assert sum(r.claimed_by == "sched-1" for r in ledger) >= queued_by_first
+    # No listing lost or doubled: each source's listings are its site's, each with one version.
+    for source_id, urls in expected.items():
+        found_listings = cluster.listings(source_id)
+        assert set(found_listings) == urls, source_id
+        assert set(found_listings.values()) == {1}, source_id
+    # No period crawled twice: one finished run per source; a killed crawl left one interrupted
+    # run, and its retry, on another worker, started after the kill.
+    runs = cluster.runs()
+    for source_id in expected:
+        statuses = [run.status for run in runs[source_id]]
+        assert statuses.count("finished") == 1, (source_id, statuses)
+        assert set(statuses) <= {"finished", "interrupted"}, (source_id, statuses)
+    assert [run.status for run in runs[killed_source]][-2:] == ["interrupted", "finished"]
+    assert runs[killed_source][-1].started_at > killed_at
+    by_id = {r.job_id: r for r in ledger}
+    assert by_id[f"crawl:{killed_source}"].crawl_run_id == runs[killed_source][-1].id
+    # Politeness across workers: never two requests at once on one host address.
+    assert set(load.peak) == set(ADDRESSES)
+    assert max(load.peak.values()) == 1, {h: n for h, n in load.peak.items() if n > 1}
     assert overlapping(cluster.servers) == []
-    survivor = next(name for name in cluster.workers if name != victim)
-    redone = next(r for r in ledger if r.job_id == f"crawl:{killed_source}")
-    assert redone.crawl_run_id is not None
-    log = (cluster.harness.tmp_path / f"{survivor}.log").read_text(errors="replace")
-    assert "stopped sending heartbeats" in log
+    survivors = [name for name in ("w1", "w2", "w3") if name != victim]
+    assert any("stopped sending heartbeats" in cluster.log(name) for name in survivors)
 
 
 def test_distributed_mode_refuses_sqlite(engine: object) -> None:
