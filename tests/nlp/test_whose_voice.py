@@ -130,3 +130,22 @@ def test_more_currencies(text: str, value: str) -> None:
 def test_words_that_are_also_codes_count_only_after_an_amount() -> None:
     assert not [h for h in prices_and_quantities("try 2 pills") if h.kind == "price"]
     assert [h.value for h in prices_and_quantities("50 try") if h.kind == "price"] == ["TRY 50"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ketamine-assisted therapy clinic: 6 sessions from $2,400, book a consultation",
+        "Our pharmacy dispenses oxycodone only against a valid prescription. Delivery £5",
+        "Documentary: 'Fentanyl Highway' on Blu-ray, $19.99, free shipping",
+        "Looking for a plug for molly in Bristol, will pay £40 a g, DM me",
+        "History of methamphetamine: from Pervitin to Breaking Bad, a lecture, tickets €12",
+    ],
+)
+def test_services_media_events_and_buyers_are_not_offers(text: str) -> None:
+    assert not analyse(text).offer, analyse(text).reasons
+
+
+def test_a_vendors_plug_pitch_is_no_buyer() -> None:
+    text = "Looking for a plug? MDMA 84% crystals 1g £40, UK tracked, Signal: +44 7700 900417"
+    assert analyse(text).offer
