@@ -171,6 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=positive, default=3, help="rounds of each (median)")
     parser.add_argument("--texts", type=positive, default=600, help="nlp texts a round")
     parser.add_argument("--no-nlp", action="store_true", help="skip the nlp measure")
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        default="",
+        help="also measure nlp with its files changed since REV as they were then",
+    )
     parser.add_argument("--no-crawl", action="store_true", help="skip the crawl rounds")
     parser.add_argument(
         "--soak", type=positive, metavar="N", help="only crawl N novel items, sampling RSS"
@@ -201,9 +207,17 @@ def main(argv: list[str] | None = None) -> int:
             lambda: report_crawls(spec, crawl_rounds(spec, args.rounds, postgres), args.rounds)
         )
     if not args.no_nlp:
+        before = None
+        if args.against:
+            from bench import nlp_before
+
+            before = nlp_before.load(args.against).Analyser
         steps.append(
             lambda: throughput_nlp.report(
-                throughput_nlp.measure(args.texts, args.rounds), args.texts, args.rounds
+                throughput_nlp.measure(args.texts, args.rounds, before=before),
+                args.texts,
+                args.rounds,
+                args.against,
             )
         )
     for step in steps:

@@ -5,10 +5,16 @@ The baseline, measured in the same process on the same texts, is spaCy's own tok
 spaces: on lines joined by newlines it measured ~15x slower (250 against 4,000+ texts/s on this
 machine), a quirk of spaCy's tokenizer that nlp's own tokenizer does not share. Novel-vocabulary
 texts are new in every round (each token a string the pipeline has not seen), as on a crawl.
+Rates are of CPU time (this thread's), so other work on the machine costs them little; with
+`--against REV` the nlp package with the files changed since REV as they were then
+(`bench.nlp_before`) runs too, interleaved in this process, and its ratio is printed.
+
+Run: .venv/bin/python -m bench.throughput_nlp [--texts N] [--rounds N] [--against REV]
 """
 
 from __future__ import annotations
 
+import argparse
 import random
 import statistics
 import time
@@ -31,6 +37,7 @@ class NlpRate:
     chars: int
     ours: float
     baseline: float
+    before: float = 0.0  # the earlier nlp's (`--against`), 0 when not measured
 
     @property
     def ratio(self) -> float:
@@ -51,18 +58,24 @@ def novel_texts(count: int, seed: int) -> list[str]:
 
 
 def _rate(run: Callable[[list[str]], object], texts: list[str]) -> float:
-    start = time.perf_counter()
+    start = time.thread_time()
     run(texts)
-    return len(texts) / (time.perf_counter() - start)
+    return len(texts) / (time.thread_time() - start)
 
 
-def measure(texts: int, rounds: int, seed: int = 13) -> list[NlpRate]:
-    """Measure nlp and the baseline on normal and novel text, interleaved, `rounds` each."""
+def measure(
+    texts: int, rounds: int, seed: int = 13, before: type[Analyser] | None = None
+) -> list[NlpRate]:
+    """Measure nlp and the baseline on normal and novel text, interleaved, `rounds` each.
+
+    `before` is an earlier nlp's Analyser (`bench.nlp_before`), measured beside ours.
+    """
     tokenizer = cast(Tokenizer, spacy.blank("en").tokenizer)  # typed as a callable
     # One Analyser per kind, as one crawl has: novel text must not slow the normal rounds.
     normal_analyser, novel_analyser = Analyser(), Analyser()
+    earlier = (before(), before()) if before is not None else None
     warm = normal_texts(200, seed + 1)
-    for analyser in (normal_analyser, novel_analyser):
+    for analyser in (normal_analyser, novel_analyser, *(earlier or ())):
         list(analyser.analyse_many(warm))
     list(tokenizer.pipe(warm))
 
@@ -73,36 +86,75 @@ def measure(texts: int, rounds: int, seed: int = 13) -> list[NlpRate]:
         return list(tokenizer.pipe(text.replace("\n", " ") for text in batch))
 
     normal = normal_texts(texts, seed)
-    rates: dict[str, tuple[list[float], list[float]]] = {"normal": ([], []), "novel": ([], [])}
+    # label -> (ours, baseline, before) rates of each round
+    rates: dict[str, tuple[list[float], ...]] = {"normal": ([], [], []), "novel": ([], [], [])}
     chars = {"normal": sum(map(len, normal)) // len(normal), "novel": 0}
     for round_no in range(rounds):
-        rates["normal"][1].append(_rate(bare, normal))
-        rates["normal"][0].append(_rate(ours(normal_analyser), normal))
         # Fresh words each round: a word seen once is no longer novel. The tokenizer and the
-        # Analyser have vocabularies of their own, so the same texts are novel to both.
+        # Analysers have vocabularies of their own, so the same texts are novel to each.
         novel = novel_texts(texts, seed + 100 + round_no)
         chars["novel"] = sum(map(len, novel)) // len(novel)
-        rates["novel"][1].append(_rate(bare, novel))
-        rates["novel"][0].append(_rate(ours(novel_analyser), novel))
+        for label, batch, analyser, index in (
+            ("normal", normal, normal_analyser, 0),
+            ("novel", novel, novel_analyser, 1),
+        ):
+            rates[label][1].append(_rate(bare, batch))
+            runs = [(0, ours(analyser))]
+            if earlier is not None:
+                runs.append((2, ours(earlier[index])))
+            # Alternate which runs first: neither gets the warmer caches every round.
+            for slot, run in runs if round_no % 2 == 0 else runs[::-1]:
+                rates[label][slot].append(_rate(run, batch))
     return [
         NlpRate(
             label,
             chars[label],
             statistics.median(rates[label][0]),
             statistics.median(rates[label][1]),
+            statistics.median(rates[label][2]) if rates[label][2] else 0.0,
         )
         for label in ("normal", "novel")
     ]
 
 
-def report(rates: list[NlpRate], texts: int, rounds: int) -> None:
-    """Print texts/s of nlp and the baseline, and their ratio."""
-    print(f"\nnlp, one core: {texts} texts a round, median of {rounds} rounds")
-    print(f"{'':<34} {'nlp texts/s':>12} {'tokenizer texts/s':>18} {'nlp / tokenizer':>16}")
+def report(rates: list[NlpRate], texts: int, rounds: int, against: str = "") -> None:
+    """Print texts/s of nlp and the baseline, their ratio, and the earlier nlp's if measured."""
+    print(f"\nnlp, one core (CPU time): {texts} texts a round, median of {rounds} rounds")
+    before = f"{'nlp at ' + against:>14} {'now / then':>11}" if against else ""
+    print(
+        f"{'':<34} {'nlp texts/s':>12} {'tokenizer texts/s':>18} {'nlp / tokenizer':>16} {before}"
+    )
     for rate in rates:
         label = (
             f"listing text (~{rate.chars:,} chars)"
             if rate.label == "normal"
             else f"novel vocabulary (~{rate.chars:,} chars)"
         )
-        print(f"{label:<34} {rate.ours:12.0f} {rate.baseline:18.0f} {rate.ratio:15.3f}x")
+        then = ""
+        if against and rate.before:
+            then = f" {rate.before:14.0f} {rate.ours / rate.before:10.2f}x"
+        print(f"{label:<34} {rate.ours:12.0f} {rate.baseline:18.0f} {rate.ratio:15.3f}x{then}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure and print the nlp rates (`--against REV` beside an earlier nlp)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.throughput_nlp")
+    parser.add_argument("--texts", type=int, default=600, help="texts a round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (median)")
+    parser.add_argument(
+        "--against", metavar="REV", default="", help="also run nlp's changed files as at REV"
+    )
+    args = parser.parse_args(argv)
+    before = None
+    if args.against:
+        from bench import nlp_before
+
+        changed = nlp_before.changed_files(args.against)
+        print(f"nlp at {args.against}: the working tree with {', '.join(changed)} as then")
+        before = nlp_before.load(args.against, changed).Analyser
+    report(measure(args.texts, args.rounds, before=before), args.texts, args.rounds, args.against)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

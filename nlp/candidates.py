@@ -42,12 +42,15 @@ _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-,()")
 CODE = re.compile(r"[A-Z0-9][A-Za-z0-9]{0,7}(?:-[A-Za-z0-9]{1,8}){1,3}(?![\w-])")
 _NOT_CODES = re.compile(r"^(?:covid|iso|sars|mp|a|b|x|usb|rs|mil|en|din|astm|cas|ref|sku)-", re.I)
 _MIN_CHEMICAL = 9
+# A code (ASCII by CODE) holds a digit and two capitals: two searches, no loop per character.
+_DIGIT = re.compile(r"[0-9]")
+_TWO_CAPITALS = re.compile(r"[A-Z][^A-Z]*[A-Z]")
 
 
 def _is_code(text: str, start: int, code: str) -> bool:
     if start and (text[start - 1].isalnum() or text[start - 1] in "_-"):
         return False
-    if not any(c.isdigit() for c in code) or sum(c.isupper() for c in code) < 2:
+    if _DIGIT.search(code) is None or _TWO_CAPITALS.search(code) is None:
         return False
     return _NOT_CODES.match(code) is None
 

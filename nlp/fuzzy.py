@@ -28,8 +28,9 @@ FUZZY_MIN_LENGTH = 7
 LOST_LETTER_MIN_LENGTH = 5
 _LOST = "\ufffd"
 # Results are cached per word: listing text repeats its vocabulary, so after warm-up almost
-# every word costs one dict probe. The cache is dropped when it grows past this many words.
-_CACHE_LIMIT = 200_000
+# every word costs one dict probe. The cache is dropped when it grows past this many words
+# (some 150 bytes each with the set of plain words: a crawl of novel vocabulary fills both).
+_CACHE_LIMIT = 50_000
 
 
 def deletions(word: str) -> set[str]:
@@ -110,6 +111,11 @@ class FuzzyMatcher:
         self._lost_words = re.compile(rf"(?<![a-z0-9])[a-z]*{_LOST}[a-z]*(?![a-z0-9])")
         self._cache: dict[str, str | None] = {}
         self._plain: set[str] = set()  # words known to misspell nothing
+        # A word one edit from a name of 7+ letters keeps its first three or its last three
+        # letters: others (most novel words) are dismissed without a lookup or a cache entry.
+        keys = {key for pairs in self.index.values() for key, _ in pairs}
+        self._heads = frozenset(key[:3] for key in keys)
+        self._tails = frozenset(key[-3:] for key in keys)
         # Only words one letter shorter or longer than an indexed name can be one edit away;
         # the upper bound also keeps a 100 KB run of letters from being looked at.
         longest = max((len(v) for v in self.index), default=FUZZY_MIN_LENGTH) + 1
@@ -119,6 +125,8 @@ class FuzzyMatcher:
 
     def concept_of(self, word: str) -> str | None:
         """Return the concept a lowercase word misspells, or None."""
+        if word[:3] not in self._heads and word[-3:] not in self._tails:
+            return None
         cached = self._cache.get(word, "")
         if cached != "":
             return cached
@@ -159,7 +167,10 @@ class FuzzyMatcher:
         # objects) finds that out; only a text with a hit is scanned again for offsets.
         plain = self._plain
         found = False
+        heads, tails = self._heads, self._tails
         for word in set(self._words.findall(lower)) - plain:
+            if word[:3] not in heads and word[-3:] not in tails:
+                continue
             if self.concept_of(word) is not None:
                 found = True
             elif len(plain) < _CACHE_LIMIT:

@@ -54,6 +54,8 @@ _ETH = re.compile(r"(?<![0-9A-Za-z])0x[0-9a-fA-F]{40}(?![0-9A-Za-z])")
 
 def _clean(text: str) -> str:
     """Fold full-width forms and drop invisible characters a seller may hide a handle with."""
+    if text.isascii() and text.isprintable():
+        return text.strip()  # NFKC keeps ASCII, whose only Cf/Cc characters are unprintable
     folded = unicodedata.normalize("NFKC", text)
     return "".join(c for c in folded if unicodedata.category(c) not in ("Cf", "Cc")).strip()
 

@@ -52,7 +52,6 @@ _MIN_LEET_WORD = 4
 # Runs of characters outside printable ASCII (control characters too: NUL, BEL, DEL), with
 # the character before them, which combining marks attach to.
 _NON_ASCII = re.compile(r"[\x00-\x7f]?[^\t\n\r\x20-\x7e]+")
-_CONTROL = re.compile(r"[^\t\n\r\x20-\x7e]")
 _SPACED = re.compile(
     r"(?<![A-Za-z0-9])[A-Za-z](?P<sep> {1,2}|[.*_\-])[A-Za-z]"
     r"(?:(?P=sep)[A-Za-z]){2,}(?![A-Za-z0-9])"
@@ -65,7 +64,15 @@ _MIXED_SCRIPT = re.compile(
 _LEET_SEED = re.compile(r"[013457@$](?:(?<=[A-Za-z].)|(?=[A-Za-z]))")
 _WORD_TAIL = re.compile(r"[^\W_]*")
 _LEET_WORD_TAIL = re.compile(r"[A-Za-z0-9@$]*")
-_LEET_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@$")
+# The leet shape of any ASCII word, lowercased, in one str.translate of the whole text: a
+# word's shape is then a slice, and most words with a digit are dismissed before any call.
+_LEET_SHAPE = str.maketrans(
+    {c: c.lower().translate(_LEET_FOLD) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+    | {c: "*" for c in "".join(_LEET) + "".join(sum(_LEET.values(), ()))}
+)
+# A necessary part of every _SPACED match (separator, letter, separator, letter, separator),
+# starting on a character class the engine skips to: most texts have none.
+_SPACED_HINT = re.compile(r"[ .*_\-]{1,2}[A-Za-z][ .*_\-]{1,2}[A-Za-z][ .*_\-]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +193,7 @@ class Normaliser:
         maps: list[OffsetMap] = []
         edits: list[Edit] = []
         current = text
-        if not text.isascii() or _CONTROL.search(text):
+        if not text.isascii() or not _printable_lines(text):
             char_map = self._characters(text, edits)
             maps.append(char_map)
             current = char_map.text()
@@ -264,6 +271,8 @@ class Normaliser:
         return (text[start:i] + text[i + 1 : end]).lower() in self.vocabulary
 
     def _spaced_letters(self, text: str) -> tuple[OffsetMap, list[tuple[int, int]]] | None:
+        if _SPACED_HINT.search(text) is None:
+            return None
         matches = list(_SPACED.finditer(text))
         if not matches:
             return None
@@ -295,12 +304,27 @@ class Normaliser:
         if chars is not None:
             text = "".join(chars)
         word_end = -1
+        tail = _LEET_WORD_TAIL.match
+        reverse = shapes = ""
+        length = len(text)
         for match in _LEET_SEED.finditer(text):
-            if match.start() < word_end:
+            seed = match.start()
+            if seed < word_end:
                 continue
-            start, word_end = _word_bounds(
-                text, match.start(), _LEET_WORD_TAIL, _LEET_WORD_CHARS.__contains__
-            )
+            if not reverse:
+                # The word's start is the end of the same run in the reversed text.
+                reverse, shapes = text[::-1], text.translate(_LEET_SHAPE)
+            back, ahead = tail(reverse, length - seed), tail(text, seed)
+            if back is None or ahead is None:
+                continue  # never: the pattern matches the empty string
+            start, word_end = length - back.end(), ahead.end()
+            # What _unleet_word rejects first, on slices (a novel-vocabulary page has hundreds).
+            if (
+                not _MIN_LEET_WORD <= word_end - start <= self._longest
+                or text[start] in "@$"
+                or shapes[start:word_end] not in self._leet_shapes
+            ):
+                continue
             replacement = self._unleet(text[start:word_end])
             if replacement is not None:
                 chars = chars if chars is not None else list(text)
@@ -345,6 +369,14 @@ def is_invisible(ch: str) -> bool:
     if 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF:
         return True  # variation selectors (Mn to Unicode)
     return unicodedata.category(ch) in ("Cf", "Cc")
+
+
+def _printable_lines(text: str) -> bool:
+    """Tell whether ASCII `text` holds no control character but tabs and line breaks."""
+    for char in "\t\n\r":
+        if char in text:
+            text = text.replace(char, "")
+    return text.isprintable()
 
 
 def _fold_accent(char: str) -> str:

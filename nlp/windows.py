@@ -47,7 +47,11 @@ _NON_WORD = re.compile(r"\W+")
 _CONTEXT_LOWER = re.compile("[\u0130\u03a3]")
 WINDOW_JOIN = "\n"
 # Groups of chunks whose tokens are remembered; the cache is dropped when it grows past this.
-_GROUP_CACHE_LIMIT = 100_000
+# A group is remembered the second time it is seen: a novel-vocabulary page's groups are new
+# (some 1 KB each, a crawl's steady climb when all were kept), the hashes of those seen once
+# are kept up to _ONCE_LIMIT (some 60 bytes each).
+_GROUP_CACHE_LIMIT = 20_000
+_ONCE_LIMIT = 100_000
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -280,6 +284,7 @@ class WindowTokenizer:
         self.blank = blank
         self.prefilter = prefilter
         self._groups: dict[str, tuple[tuple[str, ...], tuple[bool, ...]]] = {}
+        self._once: set[int] = set()  # hashes of the groups seen once since the last clear
 
     def __call__(self, vocab: Vocab, text: str, windows: list[tuple[int, int]]) -> Doc:
         """Return a Doc of the windows of `text`, joined by WINDOW_JOIN."""
@@ -318,6 +323,12 @@ class WindowTokenizer:
     def _tokens(self, group: str) -> tuple[tuple[str, ...], tuple[bool, ...]]:
         doc = self.tokenize(self.blank(group))
         tokens = (tuple(t.text for t in doc), tuple(bool(t.whitespace_) for t in doc))
+        key = hash(group)
+        if key not in self._once:
+            if len(self._once) >= _ONCE_LIMIT:
+                self._once.clear()
+            self._once.add(key)
+            return tokens
         if len(self._groups) >= _GROUP_CACHE_LIMIT:
             self._groups.clear()
         self._groups[group] = tokens

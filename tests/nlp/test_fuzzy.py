@@ -87,6 +87,22 @@ def test_a_word_with_another_first_letter_is_no_misspelling() -> None:
     assert matcher.concept_of("fentanyk") == "fentanyl"
 
 
+def test_every_one_edit_variant_of_a_name_keeps_its_first_or_last_three_letters() -> None:
+    # The shortcut that dismisses most words before a lookup (FuzzyMatcher._heads, _tails).
+    matcher = FuzzyMatcher(load_lexicon(), ())
+    keys = sorted({key for pairs in matcher.index.values() for key, _ in pairs})
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for key in keys[::10]:
+        variants = {key[:i] + c + key[i:] for i in range(len(key) + 1) for c in letters}
+        variants |= {key[:i] + c + key[i + 1 :] for i in range(len(key)) for c in letters}
+        variants |= deletions(key)
+        variants |= {key[:i] + key[i + 1] + key[i] + key[i + 2 :] for i in range(len(key) - 1)}
+        for word in variants:
+            assert word[:3] in matcher._heads or word[-3:] in matcher._tails, (key, word)
+    assert matcher.concept_of("zqxwvkjbrmq") is None
+    assert matcher._cache == {}  # dismissed without a cache entry
+
+
 def test_the_guard_is_packaged() -> None:
     guard = load_guard()
     assert {"morphing", "ethylene"} <= guard

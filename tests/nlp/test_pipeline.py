@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import weakref
 
 import pytest
 from spacy.language import Language
@@ -120,6 +121,26 @@ def test_analyser_rebuilds_its_pipeline_when_its_string_store_has_grown() -> Non
     assert analyser.rebuilds >= 1
     assert analyser.nlp is not first
     assert "QZ0X" not in analyser.nlp.vocab.strings
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_analyser_frees_its_old_pipeline_before_building_the_next(
+    batch: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    analyser = Analyser(rebuild_every=2)
+    old = weakref.ref(analyser.nlp)
+    alive_at_build: list[bool] = []
+
+    def build() -> Language:
+        alive_at_build.append(old() is not None)
+        return build_pipeline()
+
+    monkeypatch.setattr("nlp.pipeline.build_pipeline", build)
+    texts = ["Carfentanil 5g $120", "What are nitazenes?"]
+    results = list(analyser.analyse_many(texts)) if batch else [analyser.analyse(t) for t in texts]
+    assert analyser.rebuilds == 1
+    assert alive_at_build == [False]
+    assert results[0].offer
 
 
 def test_rebuild_every_must_be_positive() -> None:

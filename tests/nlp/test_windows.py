@@ -151,6 +151,21 @@ def test_novel_words_are_not_interned() -> None:
     assert len(analyser.nlp.vocab.strings) - before < 100
 
 
+def test_groups_seen_once_are_not_remembered() -> None:
+    analyser = Analyser(rebuild_every=10**9)
+    windows = _tokenizer(analyser.nlp)._windows
+    assert windows is not None
+    # Words glued to a substance name are in its window: each text has a group of its own.
+    novel = [f"vendor{n}kq fentanyl/QZ{n}X 5g $120" for n in range(300)]
+    list(analyser.analyse_many(novel))
+    assert len(windows._groups) == 0
+    list(analyser.analyse_many(novel[:5]))
+    assert len(windows._groups) == 5
+    assert [a.to_dict() for a in analyser.analyse_many(novel[:5])] == [
+        analyser.analyse(text).to_dict() for text in novel[:5]
+    ]
+
+
 def test_a_text_with_a_final_sigma_is_tokenised_whole(pipeline: Language) -> None:
     doc = pipeline("ΟΔΟΣ fentanyl 5g")
     assert doc._.sw_windows.whole
