@@ -104,20 +104,24 @@ def edit_member(path: Path, offset: int, length: int, old: bytes, new: bytes) ->
 def same_size_member(content: bytes, length: int) -> bytes:
     """Compress `content` into a gzip member of exactly `length` bytes where it fits, padding
     the header's file-name field, so that the offsets of every later record still hold."""
-    body = min((deflate(content, level) for level in range(1, 10)), key=len)
+    body = min(
+        (deflate(content, level, mem) for level in range(1, 10) for mem in range(1, 10)), key=len
+    )
     trailer = struct.pack("<II", zlib.crc32(content), len(content) & 0xFFFFFFFF)
     bare = 10 + len(body) + len(trailer)
-    if bare + 2 > length:  # no room for a name and its terminator: sizes differ
+    if bare == length:  # exactly the writer's size: a header with no name
+        return b"\x1f\x8b\x08\x00" + b"\0\0\0\0" + b"\x02\xff" + body + trailer
+    if bare + 1 > length:  # no room even for an empty name's terminator: sizes differ
         return gzip.compress(content)
     name = b"x" * (length - bare - 1) + b"\0"
     header = b"\x1f\x8b\x08\x08" + b"\0\0\0\0" + b"\x02\xff"
     return header + name + body + trailer
 
 
-def deflate(content: bytes, level: int) -> bytes:
-    # The smallest of every level: one level alone can come out a byte longer than the
-    # writer's, whatever zlib and warcio versions wrote it.
-    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+def deflate(content: bytes, level: int, mem: int = 8) -> bytes:
+    # The smallest of every level and memory level: one setting alone can come out a byte
+    # longer than the writer's, whatever zlib and warcio versions wrote it.
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, mem)
     return compressor.compress(content) + compressor.flush()
 
 
