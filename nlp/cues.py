@@ -257,6 +257,14 @@ def _check(source: str, where: str, pattern: object) -> str:
         raise NlpDataError(source, f"{where}: patterns must be non-empty strings")
     if not (pattern[0].isalnum() or pattern.startswith("(?:")):
         raise NlpDataError(source, f"{where}: {pattern!r} must start with a letter or digit")
+    if _by_first_character(pattern) is None:
+        # One such pattern keeps the whole alternation from being grouped by first letter:
+        # every cue then costs five times as much.
+        raise NlpDataError(
+            source,
+            f"{where}: {pattern!r} must start with a letter, a digit or a (?:...) group "
+            "whose every alternative does",
+        )
     if any(c.isupper() for c in re.sub(r"\\.", "", pattern)):
         raise NlpDataError(source, f"{where}: {pattern!r} must be lowercase (case is ignored)")
     try:

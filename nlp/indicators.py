@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import phonenumbers
 
-from nlp.cues import KindFilter, lowercase
+from nlp.cues import KindFilter, grouped_alternation, lowercase
 from nlp.identifiers import CHANNEL_WORDS, CHANNELS, HANDLE, ID_WORDS, PHONE
 from nlp.wallets import find_wallets
 
@@ -147,10 +147,14 @@ _CLAUSE_END = re.compile(r"[.!?;:\n]")
 # Written to start on a character class or with literals only ("\d\d*", not "\d+";
 # "\$|€|£", not "[$€£]"): then the engine skips straight to where a match can start, twice as
 # fast as trying every position.
-_DIGIT_RUN = re.compile(r"\d\d*")
+_DIGIT_RUN = re.compile(r"\d(?<![\w.,]\d)\d*")  # a run at a word start (`_digit_starts`)
 # Where a price that starts with its currency can start ("$5", "usd 5"); the others start on
 # a digit run.
-_PRICE_CUE = re.compile(_alternation([*_SYMBOLS, *_CODES_BEFORE]))
+_PRICE_CUE = re.compile(
+    grouped_alternation(
+        sorted((re.escape(c) for c in [*_SYMBOLS, *_CODES_BEFORE]), key=len, reverse=True)
+    )
+)
 _PURITY_CUE = re.compile(r"pur|assay")
 _LAB_CUES = ("coa", "certificate of analysis", "hplc", "nmr", "gcms", "gc-ms", "lcms", "lc-ms")
 _CHANNEL_CUES = (
@@ -175,6 +179,11 @@ def _occurrences(text: str, needles: tuple[str, ...]) -> list[int]:
 
 
 def _digit_starts(text: str) -> list[int]:
+    """Return where the digit runs that stand at a word start begin ("5g", " 120", "$5").
+
+    A run after a letter, digit, dot or comma ("x7k2", "1.5") starts no quantity, no price
+    amount and no purity: every such pattern looks behind for exactly that.
+    """
     return [m.start() for m in _DIGIT_RUN.finditer(text)]
 
 
@@ -210,9 +219,9 @@ def _quantities(text: str, digits: list[int]) -> list[IndicatorHit]:
 
 
 def _prices(text: str, digits: list[int]) -> list[IndicatorHit]:
-    if not digits:
-        return []  # a price has an amount
     cues = [m.start() for m in _PRICE_CUE.finditer(text)]
+    if not digits and not cues:
+        return []  # a price has an amount, after its currency or alone
     hits: list[IndicatorHit] = []
     for m in _matches_at(PRICE, text, sorted(digits + cues)):
         currency = _CURRENCIES[(m["c1"] or m["c2"]).lower()]

@@ -151,6 +151,7 @@ def test_indicator_offsets_survive_normalisation_before_them() -> None:
         ("[indicators.sale]\nx = ['for (sale)']", "not capturing groups"),
         ("[indicators.sale]\nx = ['For Sale']", "must be lowercase"),
         ("[indicators.sale]\nx = ['%off']", "must start with a letter or digit"),
+        ("[context]\nmedical = ['(?:\\\\w+-)?assisted']", "whose every alternative does"),
         ("[unknown]\nx = 1", "unknown section"),
     ],
 )
