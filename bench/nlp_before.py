@@ -31,13 +31,16 @@ def _git(*args: str) -> str:
 
 
 def changed_files(revision: str) -> list[str]:
-    """Return the nlp/*.py files that differ between `revision` and the working tree."""
+    """Return the nlp files (code and data) that differ between `revision` and the tree.
+
+    Data goes with the code: the rules and the lexicon of a revision are what its code reads.
+    """
     names = _git("diff", "--name-only", revision, "--", "nlp").split()
-    return [name for name in names if name.endswith(".py") and (ROOT / name).exists()]
+    return [name for name in names if (ROOT / name).exists()]
 
 
 def load(revision: str, paths: list[str] | None = None) -> ModuleType:
-    """Import the nlp package with `paths` (default: every changed .py) as at `revision`."""
+    """Import the nlp package with `paths` (default: every changed file) as at `revision`."""
     paths = changed_files(revision) if paths is None else paths
     folder = Path(tempfile.mkdtemp(prefix="synthwatch-nlp-before-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
