@@ -45,6 +45,7 @@ INDICATOR_KINDS: tuple[str, ...] = (
     "relabel",
     "cas",
     "obfuscation",
+    "route",
 )
 
 # How a mention was found: a lexicon term in any spelling, a one-edit misspelling of a long

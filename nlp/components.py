@@ -40,6 +40,7 @@ from nlp.mentions import (
 )
 from nlp.normalise import Normalised
 from nlp.patterns import MIN_ANALOGUE_PREFIX, load_analogues
+from nlp.routes import find_routes
 from nlp.scoring import load_weights, score_analysis
 
 DocComponent = Callable[[Doc], Doc]
@@ -221,7 +222,9 @@ def make_indicators(nlp: Language, name: str, cues: str) -> DocComponent:
     def indicators(doc: Doc) -> Doc:
         normalised = normalised_of(doc)
         found: list[Indicator] = []
-        for hit in find_indicators(normalised.text, keywords):
+        hits = find_indicators(normalised.text, keywords)
+        hits.extend(find_routes(lowercase(normalised.text)))
+        for hit in hits:
             start, end = normalised.to_original(hit.start, hit.end)
             text = normalised.original[start:end]
             key = (

@@ -63,6 +63,7 @@ _INDICATOR_TEXT: dict[str, str] = {
     "relabel": "offers relabelling or false declarations",
     "cas": "gives CAS numbers",
     "obfuscation": "obfuscates substance names",
+    "route": "routes",
 }
 _CONTEXT_TEXT: dict[str, str] = {
     "news": "reads as news reporting",
@@ -242,6 +243,8 @@ def _indicator_text(kind: str, values: Sequence[str]) -> str:
     if kind == "wallet":
         coins = list(dict.fromkeys(v.split(":", 1)[0] for v in values))
         return f"{_INDICATOR_TEXT[kind]} ({_listed(coins)}, checksum valid)"
+    if kind == "route":
+        return f"{_INDICATOR_TEXT[kind]}: {_listed([v.replace(':', ' ') for v in values])}"
     shown = [v.replace("_", " ") for v in values]
     return f"{_INDICATOR_TEXT[kind]}: {_listed(shown)}"
 
