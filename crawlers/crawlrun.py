@@ -39,6 +39,8 @@ from crawlers.sources import SourceConfig
 from crawlers.stats import record_error, run_stats
 from storage import crawl_stats
 from storage.clock import Clock, utcnow
+from storage.clusters import BATCH as CLUSTER_BATCH
+from storage.clusters import cluster_pending
 from storage.crawls import finish_crawl_run, interrupt_stale_runs, start_crawl_run
 from storage.db import make_engine, make_session_factory, transaction
 from storage.errors import StorageError
@@ -208,10 +210,24 @@ class CrawlRunExtension:
                 finish_crawl_run(session, run, now=now, status=status, stats=stats, error=error)
         except (SQLAlchemyError, StorageError):
             logger.exception("cannot close crawl run %s", self.run_id)
+        self._cluster_new_versions()
         self._settle_evidence()
         logger.info("crawl run %s %s (%s)", self.run_id, status, reason)
         self._write_run_file(status, reason=reason)
         self._dispose()
+
+    def _cluster_new_versions(self) -> None:
+        """Cluster the listing versions stored since the last run (storage.clusters), off the
+        store path: a batch per transaction; a failure costs only the clustering, redone later."""
+        assert self.session_factory is not None
+        try:
+            while True:
+                with transaction(self.session_factory) as session:
+                    report = cluster_pending(session, now=self.clock())
+                if report.signed < CLUSTER_BATCH:
+                    return
+        except (SQLAlchemyError, StorageError):
+            logger.exception("cannot cluster the versions of crawl run %s", self.run_id)
 
     def _seal(self, warc_file: str) -> tuple[int | None, str | None]:
         """Return the evidence file's length and SHA-256, or nothing when it cannot be read."""

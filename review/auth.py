@@ -269,6 +269,9 @@ class Policy:
 
     roles: frozenset[str]
     public: bool = False
+    # The API's policy (``allow_bearer``): a check of the request's bearer key, run instead of
+    # the session's; it answers the refusal itself, or None to let the request in.
+    bearer: Callable[[frozenset[str]], Response | None] | None = None
 
 
 def allow(*roles: str) -> Callable[[View], View]:
@@ -279,6 +282,22 @@ def allow(*roles: str) -> Callable[[View], View]:
 
     def mark(view: View) -> View:
         setattr(view, POLICY_ATTRIBUTE, Policy(frozenset(roles)))
+        return view
+
+    return mark
+
+
+def allow_bearer(
+    check: Callable[[frozenset[str]], Response | None], *roles: str
+) -> Callable[[View], View]:
+    """Let requests whose bearer key ``check`` accepts for one of these roles call the view;
+    the session cookie is never read for them."""
+    unknown = sorted(set(roles) - set(ROLES))
+    if not roles or unknown:
+        raise ValueError(f"allow_bearer() needs roles among {ROLES}, not {unknown or 'none'}")
+
+    def mark(view: View) -> View:
+        setattr(view, POLICY_ATTRIBUTE, Policy(frozenset(roles), bearer=check))
         return view
 
     return mark
@@ -313,6 +332,8 @@ def enforce_policy() -> Response | None:
         abort(403)
     if policy.public:
         return None
+    if policy.bearer is not None:
+        return policy.bearer(policy.roles)
     user = current_user()
     if user is None:
         if request.method not in ("GET", "HEAD", "OPTIONS"):

@@ -1,7 +1,9 @@
 """A case as a MISP event (JSON), for sharing with MISP instances beside the STIX 2.1 bundle.
 
-One event per case, in the MISP core format (`{"Event": {...}}`) that MISP imports from a file
-("Add event" → "Populate from" → MISP JSON) or a feed:
+One event per case (``misp_event``) or per seller (``seller_event``: its identifiers, and the
+listing, evidence and substances of each of its confirmed cases), in the MISP core format
+(`{"Event": {...}}`) that MISP imports from a file ("Add event" → "Populate from" → MISP
+JSON) or a feed:
 
 - attributes: the listing's URL (`url`), the SHA-256 of each captured page version
   (`sha256`, the WARC payload digest that `evidence verify` checks), the seller's e-mail
@@ -20,7 +22,8 @@ MISP. Titles and values are shown without invisible characters (`review.invisibl
 from __future__ import annotations
 
 import uuid
-from datetime import UTC
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from nlp import key_kind
@@ -48,15 +51,19 @@ class NotShareable(ValueError):
     """The case has not been confirmed by an analyst, so it is not shared."""
 
 
-def _uuid(case_id: int, *parts: object) -> str:
-    return str(uuid.uuid5(MISP_NAMESPACE, "/".join(map(str, (case_id, *parts)))))
+# An event's owner makes its ids: a case's id, or "seller/<id>" for a seller.
+Owner = int | str
+
+
+def _uuid(owner: Owner, *parts: object) -> str:
+    return str(uuid.uuid5(MISP_NAMESPACE, "/".join(map(str, (owner, *parts)))))
 
 
 def _attribute(
-    case_id: int, kind: str, category: str, value: str, *, to_ids: bool, comment: str = ""
+    owner: Owner, kind: str, category: str, value: str, *, to_ids: bool, comment: str = ""
 ) -> dict[str, Any]:
     return {
-        "uuid": _uuid(case_id, "attribute", kind, value),
+        "uuid": _uuid(owner, "attribute", kind, value),
         "type": kind,
         "category": category,
         "value": value,
@@ -66,7 +73,7 @@ def _attribute(
     }
 
 
-def _object(case_id: int, name: str, relations: list[tuple[str, str]]) -> dict[str, Any]:
+def _object(owner: Owner, name: str, relations: list[tuple[str, str]]) -> dict[str, Any]:
     template_uuid, version, meta_category = TEMPLATES[name]
     identity = "/".join(f"{r}={v}" for r, v in relations)
     return {
@@ -74,11 +81,11 @@ def _object(case_id: int, name: str, relations: list[tuple[str, str]]) -> dict[s
         "meta-category": meta_category,
         "template_uuid": template_uuid,
         "template_version": version,
-        "uuid": _uuid(case_id, "object", name, identity),
+        "uuid": _uuid(owner, "object", name, identity),
         "distribution": _INHERIT,
         "Attribute": [
             {
-                "uuid": _uuid(case_id, "object", name, identity, relation),
+                "uuid": _uuid(owner, "object", name, identity, relation),
                 "object_relation": relation,
                 "type": "text",
                 "category": "Other",
@@ -91,37 +98,45 @@ def _object(case_id: int, name: str, relations: list[tuple[str, str]]) -> dict[s
     }
 
 
-def _identifiers(case_id: int, key: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _identifiers(owner: Owner, key: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Return the attributes and objects of one stored identifier key."""
     kind, (prefix, _, identifier) = key_kind(key), key.partition(":")
     if kind == "email":
-        return [_attribute(case_id, "email", "Social network", identifier, to_ids=False)], []
+        return [_attribute(owner, "email", "Social network", identifier, to_ids=False)], []
     if kind == "phone":
-        return [_attribute(case_id, "phone-number", "Person", identifier, to_ids=False)], []
+        return [_attribute(owner, "phone-number", "Person", identifier, to_ids=False)], []
     if kind == "wallet":
         if prefix in _WALLET_TYPES:
             wallet = _attribute(
-                case_id, _WALLET_TYPES[prefix], "Financial fraud", identifier, to_ids=True
+                owner, _WALLET_TYPES[prefix], "Financial fraud", identifier, to_ids=True
             )
             return [wallet], []
         relations = [("address", identifier), ("symbol", prefix.upper())]
-        return [], [_object(case_id, "coin-address", relations)]
+        return [], [_object(owner, "coin-address", relations)]
     relations = [("username", identifier), ("account-type", prefix)]
-    return [], [_object(case_id, "user-account", relations)]
+    return [], [_object(owner, "user-account", relations)]
 
 
-def misp_event(case: Case) -> dict[str, Any]:
-    """Return a confirmed case as a MISP event; raise NotShareable for any other state."""
-    if case.state not in SHAREABLE_STATES:
-        raise NotShareable(
-            f"case {case.id} is {case.state}: only a confirmed case is shared as a MISP event"
-        )
-    record = case_record(case)
+def identifier_parts(
+    owner: Owner, keys: Iterable[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return the attributes and objects of identifier keys (each once), for an event."""
+    attributes: list[dict[str, Any]] = []
+    objects: list[dict[str, Any]] = []
+    for key in dict.fromkeys(keys):
+        found, made = _identifiers(owner, key)
+        attributes += found
+        objects += made
+    return attributes, objects
+
+
+def listing_attributes(owner: Owner, case: Case, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the attributes of a case's listing: its URL, each version's capture hash and the
+    substances named (``record`` is ``review.exports.case_record(case)``)."""
     listing = case.listing
-    title = record["title"] or f"listing {listing.id}"
     attributes = [
         _attribute(
-            case.id,
+            owner,
             "url",
             "Network activity",
             listing.url,
@@ -133,7 +148,7 @@ def misp_event(case: Case) -> dict[str, Any]:
         capture = version.capture
         attributes.append(
             _attribute(
-                case.id,
+                owner,
                 "sha256",
                 "Artifacts dropped",
                 capture.payload_sha256,
@@ -148,7 +163,7 @@ def misp_event(case: Case) -> dict[str, Any]:
         control = f", {substance['control']}" if substance["control"] else ""
         attributes.append(
             _attribute(
-                case.id,
+                owner,
                 "text",
                 "Other",
                 visible_text(substance["label"]),
@@ -156,16 +171,28 @@ def misp_event(case: Case) -> dict[str, Any]:
                 comment=f"substance named: {substance['class_label']}{control}",
             )
         )
-    objects: list[dict[str, Any]] = []
-    keys = (i["key"] for i in record["indicators"] if i["key"])
-    for key in dict.fromkeys(keys):
-        found, made = _identifiers(case.id, key)
-        attributes += found
-        objects += made
-    classes = sorted({s["class"] for s in record["substances"]})
-    tags = [{"name": "tlp:amber"}] + [
-        {"name": f'synthwatch:substance-class="{c}"'} for c in classes
+    return attributes
+
+
+def event_tags(classes: Iterable[str]) -> list[dict[str, str]]:
+    """Return an event's tags: TLP amber, and each substance class offered."""
+    return [{"name": "tlp:amber"}] + [
+        {"name": f'synthwatch:substance-class="{c}"'} for c in sorted(set(classes))
     ]
+
+
+def misp_event(case: Case) -> dict[str, Any]:
+    """Return a confirmed case as a MISP event; raise NotShareable for any other state."""
+    if case.state not in SHAREABLE_STATES:
+        raise NotShareable(
+            f"case {case.id} is {case.state}: only a confirmed case is shared as a MISP event"
+        )
+    record = case_record(case)
+    title = record["title"] or f"listing {case.listing.id}"
+    attributes = listing_attributes(case.id, case, record)
+    found, objects = identifier_parts(case.id, (i["key"] for i in record["indicators"] if i["key"]))
+    attributes += found
+    tags = event_tags(s["class"] for s in record["substances"])
     event = {
         "uuid": _uuid(case.id, "event"),
         "info": f"SynthWatch case {case.id}: {title}"[:255],
@@ -184,3 +211,42 @@ def misp_event(case: Case) -> dict[str, Any]:
 
 def _unique(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list({item["uuid"]: item for item in items}.values())
+
+
+def seller_event(
+    seller_id: int, keys: Sequence[str], cases: Sequence[Case], *, date: datetime
+) -> dict[str, Any]:
+    """Return a seller as a MISP event: its identifiers, and the listing, evidence and
+    substances of each of its confirmed cases; raise NotShareable when it has none.
+
+    ``date`` is when the seller was first seen.
+    """
+    confirmed = sorted((c for c in cases if c.state in SHAREABLE_STATES), key=lambda c: c.id)
+    if not confirmed:
+        raise NotShareable(
+            f"seller {seller_id} has no confirmed case: only a seller with one is shared"
+        )
+    owner = f"seller/{seller_id}"
+    attributes, objects = identifier_parts(owner, keys)
+    classes: list[str] = []
+    for case in confirmed:
+        record = case_record(case)
+        for attribute in listing_attributes(owner, case, record):
+            attribute["comment"] = f"case {case.id}: {attribute['comment']}"
+            attributes.append(attribute)
+        classes += [s["class"] for s in record["substances"]]
+    handles = ", ".join(visible_text(k) for k in keys[:3]) + (" …" if len(keys) > 3 else "")
+    event = {
+        "uuid": _uuid(owner, "event"),
+        "info": f"SynthWatch seller {seller_id}: {handles}"[:255],
+        "date": date.astimezone(UTC).date().isoformat(),
+        "timestamp": str(int(max(c.updated_at for c in confirmed).timestamp())),
+        "threat_level_id": "2",
+        "analysis": "1",
+        "distribution": _ORG_ONLY,
+        "published": False,
+        "Tag": event_tags(classes),
+        "Attribute": _unique(attributes),
+        "Object": _unique(objects),
+    }
+    return {"Event": event}

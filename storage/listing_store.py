@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from storage.audit import NewEvent, append_events
 from storage.bulk import insert_ids, insert_rows
 from storage.models import Capture, Case, Indicator, Listing, ListingVersion, Mention
+from storage.sellers import link_listings
 from storage.substances import CandidateRecord, record_candidates_of_versions
 
 
@@ -179,6 +180,13 @@ def store_listings(session: Session, pages: Sequence[ListingPage]) -> list[Listi
     for indexes in repeat_rounds([(page.source_id, page.url) for page in pages]):
         stored = _store_round(session, [pages[i] for i in indexes])
         results.update(zip(indexes, stored, strict=True))
+    # Sellers: the identifier keys of each new version, as its indicators were stored.
+    found = [
+        (results[i].listing_id, [s.key for s in capped_spans(page.analysis)[1] if s.key], page.now)
+        for i, page in enumerate(pages)
+        if results[i].new_version
+    ]
+    link_listings(session, found)
     return [results[i] for i in range(len(pages))]
 
 

@@ -29,6 +29,7 @@ from storage.config import StorageSettings
 from storage.crawls import CrawlSummary, crawl_summary
 from storage.sources import approval_state
 from storage.users import get_user
+from synthwatch.demo_alerts import DemoAlerts, ensure_demo_rule, send_demo_alerts
 from synthwatch.demo_mail import DigestDelivery, send_demo_digest, subscribe_demo_users
 from synthwatch.errors import UsageError
 from synthwatch.progress import crawl_with_progress
@@ -55,6 +56,7 @@ class DemoResult:
     passwords: dict[str, str]
     digest: DigestDelivery
     second_day_run: int
+    alerts: DemoAlerts
 
 
 def run_demo(*, serve: bool, as_json: bool, app_port: int, site_port: int) -> int:
@@ -131,16 +133,19 @@ def crawl_demo_site(
             passwords = ensure_demo_users(session, now)
             subscribe_demo_users(session, DEMO_USERS, now)
             approve_demo_sources(session, sources, now)
+            alerts = DemoAlerts(home / "demo-alerts", ensure_demo_rule(session, now))
         env = {"SYNTHWATCH_HOME": str(home), "SYNTHWATCH_CONTACT_URL": contact}
         run_ids: list[int] = []
         for source in sources:
             run_ids.append(_crawl(store, console, source, sources_file, env, label="crawling"))
+        send_demo_alerts(store, alerts, base_url=digest_settings.base_url)
         site.set_day(2)
         again = next(source for source in sources if source.id == SECOND_DAY_SOURCE)
         second_day_run = _crawl(
             store, console, again, sources_file, env, label="second day: crawling again"
         )
         run_ids.append(second_day_run)
+        send_demo_alerts(store, alerts, base_url=digest_settings.base_url)
     finally:
         site.stop()
     preview = home / "digest-preview.html"
@@ -151,7 +156,9 @@ def crawl_demo_site(
     digest = send_demo_digest(
         store, schedule=digest_settings.schedule, base_url=digest_settings.base_url
     )
-    return DemoResult(summary, site_url, access_log, preview, passwords, digest, second_day_run)
+    return DemoResult(
+        summary, site_url, access_log, preview, passwords, digest, second_day_run, alerts
+    )
 
 
 def _crawl(
@@ -282,6 +289,14 @@ def _print_outcome(console: Console, result: DemoResult, key_file: Path | None) 
         highlight=False,
         soft_wrap=True,
     )
+    alerts = result.alerts
+    console.print(
+        f"watch rule {alerts.rule_id} of demo-analyst: alerts raised after the first crawls and "
+        f"after the second day: {alerts.raised or 'none'}, {alerts.sent} sent to the mail sink "
+        f"({alerts.folder}){'; ' + alerts.problem if alerts.problem else ''}",
+        highlight=False,
+        soft_wrap=True,
+    )
     if key_file is not None:
         console.print(
             f"referral packages are signed with the demo key in {key_file}; for the CLI: "
@@ -299,6 +314,7 @@ def _json_result(result: DemoResult, key_file: Path | None) -> dict[str, object]
         "digest_preview": str(result.digest_preview),
         "digest": result.digest.to_dict(),
         "second_day_run": result.second_day_run,
+        "alerts": result.alerts.to_dict(),
         "signing_key_file": str(key_file) if key_file else None,
         "users": dict(DEMO_USERS),
     }

@@ -328,6 +328,11 @@ def _decided(decisions: list[DecisionTag]) -> str:
     return ", ".join(f"{_joined(states)} by {actor}" for actor, states in groups)
 
 
+def case_link(base_url: str, case_id: int) -> str:
+    """Return the review app's link to a case, as the digest and alerts give it."""
+    return f"{base_url}/cases/{case_id}"
+
+
 def _joined(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
@@ -347,7 +352,7 @@ def _digest_case(
         classes=tuple(dict.fromkeys(t.substance_class for t in summary.substances)),
         indicators=_key_indicators(indicators.get(summary.case_id, ())),
         source_name=summary.source_name,
-        link=f"{base_url}/cases/{summary.case_id}",
+        link=case_link(base_url, summary.case_id),
         state=summary.state,
         change=change,
     )

@@ -7,16 +7,21 @@ from flask import Flask
 from review.views import (
     account,
     actions,
+    api,
+    api_keys,
     audit,
     cases,
+    clusters,
     errors,
     exports,
     listings,
     login,
     outbox,
     queue,
+    sellers,
     sources,
     trends,
+    watch,
 )
 from review.views.ids import IdConverter
 
@@ -28,4 +33,9 @@ def register_blueprints(app: Flask) -> None:
     for module in (login, queue, listings, cases, actions, exports, sources, trends, audit, outbox):
         app.register_blueprint(module.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(clusters.bp)
+    app.register_blueprint(sellers.bp)
+    app.register_blueprint(watch.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(api_keys.bp)
     errors.register(app)

@@ -40,7 +40,9 @@ from review.account import (
 from review.auth import allow, current_user, safe_next
 from review.context import db, now, request_id
 from review.errors import NotFoundError
+from review.views.api_requests import API_ROLES
 from review.views.queue import query_string, read_filters, render_queue
+from storage.api_keys import api_keys_of
 from storage.models import User
 from storage.saved_filters import saved_filters
 
@@ -65,12 +67,20 @@ def _user() -> User:
 @allow("analyst", "legal", "admin")
 def settings() -> str:
     """Show the user's time zone, to change it, and their saved filters, to delete them."""
-    return _page()
+    return settings_page()
 
 
-def _page() -> str:
+def settings_page(**shown: object) -> str:
+    """Render the settings page; ``shown``: a new API key and its name, or the name refused."""
     user = _user()
     can_save = user.role in QUEUE_ROLES
+    can_use_api = user.role in API_ROLES
+    keys = {
+        "api_keys": api_keys_of(db(), user.id) if can_use_api else [],
+        "new_key": "",
+        "new_key_name": "",
+        "key_name": "",
+    }
     return render_template(
         "account.html",
         zones=zone_names(),
@@ -79,6 +89,8 @@ def _page() -> str:
         can_save=can_save,
         filters=saved_filters(db(), user.id) if can_save else [],
         query_terms=query_terms,
+        can_use_api=can_use_api,
+        **(keys | shown),
     )
 
 
@@ -157,7 +169,7 @@ def _again(message: str) -> Response:
     """Show the settings page again with the message: nothing changed."""
     db().rollback()
     flash(_sentence(message), "error")
-    return make_response(_page(), 400)
+    return make_response(settings_page(), 400)
 
 
 def _sentence(message: str) -> str:

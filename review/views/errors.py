@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 from review.auth import SessionEnded, current_user
 from review.context import db, now, request_id
 from review.kept_form import session_ended
+from review.views import api_requests
 from review.views.login import home_label, home_url
 from storage.audit import append_event
 from storage.models import User
@@ -80,8 +81,10 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def http_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:
+def http_error(error: HTTPException) -> Response | tuple[str, int, dict[str, str]]:
     """Render an HTTP error (404, 403, 405, ...) as a page of the app."""
+    if api_requests.is_api_path(request.path):
+        return api_requests.http_error(error)  # a path of no API endpoint: JSON all the same
     code = error.code or 500
     if code < 500 and "user" not in g:
         _load_user()  # a 404 of an unknown path comes before the role policy loads the user

@@ -36,7 +36,8 @@ from review.workflow import (
     DISMISS_REASONS,
     WorkflowError,
 )
-from storage.cases import SORT_KEYS, CaseFilter, cases_by_id, count_queue, queue_page
+from storage.cases import SORT_KEYS, CaseFilter, cases_by_id, count_queue
+from storage.cluster_queue import count_folded_queue, folded_queue_page
 from storage.models import CASE_STATES, User
 from storage.notices import rejected_escalations
 from storage.saved_filters import saved_filters
@@ -266,14 +267,17 @@ def render_queue(
     if problem:
         problems.append(problem)
     total = count_queue(session, query.filters)
-    pages = max(1, -(-total // PAGE_SIZE))
+    # One row per cluster of near-duplicates (storage.cluster_queue): pages count rows.
+    rows_total = count_folded_queue(session, query.filters)
+    pages = max(1, -(-rows_total // PAGE_SIZE))
     if page is None or page > pages:
         asked = args.get("page", "")[:40]
         problems.append(f"There is no page {asked}; this is the last one, page {pages}.")
         page = pages
     for message in problems:
         flash(message, "error")
-    cases = queue_page(session, query.filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    rows = folded_queue_page(session, query.filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    cases = [row.summary for row in rows]
     by_id = cases_by_id(session, [c.case_id for c in cases])
     moves = queue_moves(session, list(by_id.values()), user)
     hits: dict[int, SearchHit] = {}
@@ -309,6 +313,8 @@ def render_queue(
         page=page,
         pages=pages,
         total=total,
+        rows_total=rows_total,
+        clusters={row.summary.case_id: row for row in rows if row.folded},
         first_rank=(page - 1) * PAGE_SIZE + 1,
         dismiss_reasons=DISMISS_REASONS,
         sort_headers=_sort_headers(query),

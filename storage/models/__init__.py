@@ -9,6 +9,7 @@ review; every change worth proving later writes an ``AuditEvent``.
 
 from __future__ import annotations
 
+from storage.models.api_keys import ApiKey
 from storage.models.base import (
     AUDIT_HASH_FORMAT,
     CASE_STATES,
@@ -17,6 +18,13 @@ from storage.models.base import (
     ROLES,
     Base,
     UTCDateTime,
+)
+from storage.models.clusters import (
+    Cluster,
+    ClusterBand,
+    ClusterMember,
+    ClusterSignature,
+    ClusterSplit,
 )
 from storage.models.listings import (
     Indicator,
@@ -33,6 +41,12 @@ from storage.models.review import (
     DigestMessage,
     SavedFilter,
 )
+from storage.models.sellers import (
+    IDENTIFIER_STATUSES,
+    Seller,
+    SellerChange,
+    SellerIdentifier,
+)
 from storage.models.sources import (
     Capture,
     CrawlRun,
@@ -42,19 +56,36 @@ from storage.models.sources import (
     SourceApproval,
     User,
 )
+from storage.models.watch import (
+    ALERT_DELIVERY_STATUSES,
+    EMAIL_CHANNEL,
+    AlertDelivery,
+    WatchAlert,
+    WatchRule,
+)
 
 __all__ = [
+    "ALERT_DELIVERY_STATUSES",
     "AUDIT_HASH_FORMAT",
     "CASE_STATES",
     "DIGEST_STATUSES",
+    "EMAIL_CHANNEL",
+    "IDENTIFIER_STATUSES",
     "NAMING_CONVENTION",
     "ROLES",
+    "AlertDelivery",
+    "ApiKey",
     "AuditEvent",
     "Base",
     "Capture",
     "Case",
     "CaseComment",
     "CaseDecision",
+    "Cluster",
+    "ClusterBand",
+    "ClusterMember",
+    "ClusterSignature",
+    "ClusterSplit",
     "CrawlRun",
     "DigestMessage",
     "Indicator",
@@ -65,8 +96,13 @@ __all__ = [
     "Mention",
     "SavedFilter",
     "ScheduleLedger",
+    "Seller",
+    "SellerChange",
+    "SellerIdentifier",
     "Source",
     "SourceApproval",
     "UTCDateTime",
     "User",
+    "WatchAlert",
+    "WatchRule",
 ]

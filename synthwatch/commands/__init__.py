@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from synthwatch.commands import (
+    alerts,
     analyse,
     app,
     audit,
@@ -31,5 +32,6 @@ MODULES = (
     audit,
     users,
     digest,
+    alerts,
     app,
 )

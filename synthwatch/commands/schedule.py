@@ -55,6 +55,13 @@ def run_schedule(args: argparse.Namespace) -> int:
         every=DIGEST_EVERY,
         timeout=DIGEST_TIMEOUT_S,
     )
+    # Watch rules' alerts: matched apart from the crawls' store path, then sent (review.alerts).
+    alerts = PeriodicCommand(
+        name="alerts",
+        argv=(sys.executable, "-m", "synthwatch", "alerts", "send"),
+        every=DIGEST_EVERY,
+        timeout=DIGEST_TIMEOUT_S,
+    )
     dispatcher = None
     if dispatch_mode() == PROCRASTINATE:
         from crawlers.dispatch import Dispatcher, make_app, require_queue
@@ -66,7 +73,7 @@ def run_schedule(args: argparse.Namespace) -> int:
         args.sources,
         run_job=CrawlJob(tuple(args.sources), allow_loopback=allow_loopback()),
         crawl_timeout=args.timeout,
-        commands=[digest],
+        commands=[digest, alerts],
         lease_ttl=LEASE_TTL,
         dispatcher=dispatcher,
     )

@@ -335,7 +335,7 @@ def login(client: FlaskClient, username: str, password: str) -> TestResponse:
 
 
 # The one script the app serves: keyboard triage, from its own origin.
-OWN_SCRIPTS = ("/static/triage.js", "/static/kept_form.js")
+OWN_SCRIPTS = ("/static/triage.js", "/static/kept_form.js", "/static/clusters.js")
 
 
 def assert_inert(page: lxml.html.HtmlElement) -> None:

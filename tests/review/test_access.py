@@ -17,12 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from review.users import create_user
+from storage.api_keys import create_api_key
 from storage.db import transaction
 from storage.models import AuditEvent, Capture, Case, User
 from tests.review.review_testkit import NOW, PASSWORD, Seed, csrf_token, session_token, signed_in
 
 VISITORS = ("anonymous", "analyst", "legal", "admin", "disabled")
 R, OK, FORBIDDEN = 302, 200, 403  # R: to the login page, or back after a change
+UNAUTHORIZED = 401  # the JSON API's answer to a request without a key it accepts
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,9 @@ class Row:
     path: Callable[[Seed, int], str]
     expected: dict[str, int]
     data: dict[str, Any] | None = None
+    # The JSON API's: visitors send an API key of their own (`Authorization: Bearer`), cookies
+    # or not; anonymous visitors none.
+    bearer: bool = False
 
 
 def codes(anonymous: int, analyst: int, legal: int, admin: int, disabled: int) -> dict[str, int]:
@@ -128,8 +133,53 @@ MATRIX = [
         codes(R, R, FORBIDDEN, FORBIDDEN, R),
         {"reason": "an offer the scorer missed"},
     ),
+    # Nobody made cluster 999: a 404 for the roles the routes let in.
+    Row("GET", "clusters.detail", lambda s, c: "/clusters/999", codes(R, 404, 404, FORBIDDEN, R)),
+    Row(
+        "POST",
+        "clusters.change_state",
+        lambda s, c: "/clusters/999/transition",
+        codes(R, 404, 404, FORBIDDEN, R),
+        {"to": "confirmed"},
+    ),
+    Row(
+        "POST",
+        "clusters.split",
+        lambda s, c: "/clusters/999/split",
+        codes(R, 404, FORBIDDEN, FORBIDDEN, R),
+        {"listing_id": "1"},
+    ),
     Row("GET", "trends.index", lambda s, c: "/trends", codes(R, OK, OK, FORBIDDEN, R)),
     Row("GET", "trends.chart", lambda s, c: "/trends/chart.png", codes(R, OK, OK, FORBIDDEN, R)),
+    # Seller 1 is the seed's one seller (the fentanyl offer's wickr handle): merging a seller 2
+    # into it, splitting its only identifier and undoing a change nobody made are refused (409).
+    Row("GET", "sellers.index", lambda s, c: "/sellers", codes(R, OK, OK, FORBIDDEN, R)),
+    Row("GET", "sellers.common", lambda s, c: "/sellers/common", codes(R, OK, OK, FORBIDDEN, R)),
+    Row("GET", "sellers.detail", lambda s, c: "/sellers/1", codes(R, OK, OK, FORBIDDEN, R)),
+    # No case of seller 1 is confirmed: it is not shared as a MISP event (409).
+    Row(
+        "GET", "sellers.misp", lambda s, c: "/sellers/1/misp.json", codes(R, 409, 409, FORBIDDEN, R)
+    ),
+    Row(
+        "POST",
+        "sellers.merge",
+        lambda s, c: "/sellers/1/merge",
+        codes(R, 409, FORBIDDEN, FORBIDDEN, R),
+        {"other": "2", "note": "same photos"},
+    ),
+    Row(
+        "POST",
+        "sellers.split",
+        lambda s, c: "/sellers/1/split",
+        codes(R, 409, FORBIDDEN, FORBIDDEN, R),
+        {"key": "wickr:chemking"},
+    ),
+    Row(
+        "POST",
+        "sellers.undo",
+        lambda s, c: "/sellers/changes/999/undo",
+        codes(R, 409, FORBIDDEN, FORBIDDEN, R),
+    ),
     Row("GET", "sources.index", lambda s, c: "/sources", codes(R, OK, OK, OK, R)),
     Row(
         "POST",
@@ -188,6 +238,71 @@ MATRIX = [
         lambda s, c: "/filters/999/delete",
         codes(R, 404, 404, FORBIDDEN, R),
     ),
+    Row("GET", "watch.index", lambda s, c: "/watch", codes(R, OK, OK, FORBIDDEN, R)),
+    Row(
+        "POST",
+        "watch.create",
+        lambda s, c: "/watch/new",
+        codes(R, R, R, FORBIDDEN, R),
+        {"name": "new nitazenes", "class": "nitazene"},
+    ),
+    # Nobody has a watch rule 999: a 404 for the roles that may have one.
+    Row("GET", "watch.detail", lambda s, c: "/watch/999", codes(R, 404, 404, FORBIDDEN, R)),
+    Row(
+        "POST",
+        "watch.edit",
+        lambda s, c: "/watch/999/edit",
+        codes(R, 404, 404, FORBIDDEN, R),
+        {"name": "new nitazenes", "class": "nitazene"},
+    ),
+    Row(
+        "POST", "watch.disable", lambda s, c: "/watch/999/disable", codes(R, 404, 404, FORBIDDEN, R)
+    ),
+    Row("POST", "watch.enable", lambda s, c: "/watch/999/enable", codes(R, 404, 404, FORBIDDEN, R)),
+    Row(
+        "GET", "watch.outbox", lambda s, c: "/alerts/outbox", codes(R, FORBIDDEN, FORBIDDEN, OK, R)
+    ),
+    Row(
+        "POST",
+        "api_keys.create",
+        lambda s, c: "/settings/api-keys",
+        codes(R, 201, 201, FORBIDDEN, R),
+        {"name": "a script of mine"},
+    ),
+    # Nobody has an API key 999: a 404 for the roles that may have one.
+    Row(
+        "POST",
+        "api_keys.revoke",
+        lambda s, c: "/settings/api-keys/999/revoke",
+        codes(R, 404, 404, FORBIDDEN, R),
+    ),
+    *(
+        Row(
+            "GET",
+            f"api.{name}",
+            path,
+            codes(UNAUTHORIZED, OK, OK, FORBIDDEN, UNAUTHORIZED),
+            bearer=True,
+        )
+        for name, path in (
+            ("cases", lambda s, c: "/api/v1/cases"),
+            ("case", lambda s, c: f"/api/v1/cases/{case(s)}"),
+            ("listings", lambda s, c: "/api/v1/listings"),
+            ("listing", lambda s, c: f"/api/v1/listings/{s.listings['news']}"),
+            ("sellers", lambda s, c: "/api/v1/sellers"),
+            ("seller", lambda s, c: "/api/v1/sellers/1"),
+            ("clusters", lambda s, c: "/api/v1/clusters"),
+            ("trends", lambda s, c: "/api/v1/trends"),
+        )
+    ),
+    # Nobody made cluster 999: a 404 for the roles the API lets in.
+    Row(
+        "GET",
+        "api.cluster",
+        lambda s, c: "/api/v1/clusters/999",
+        codes(UNAUTHORIZED, 404, 404, FORBIDDEN, UNAUTHORIZED),
+        bearer=True,
+    ),
     Row("GET", "login.login", lambda s, c: "/login", codes(OK, R, R, R, OK)),
     Row("POST", "login.logout", lambda s, c: "/logout", codes(R, R, R, R, R)),
     Row("GET", "static", lambda s, c: "/static/review.css", codes(OK, OK, OK, OK, OK)),
@@ -229,6 +344,20 @@ def visitor(app: Flask, factory: sessionmaker[Session], kind: str) -> tuple[Flas
     return client, session_token(client)
 
 
+def api_key_header(factory: sessionmaker[Session], kind: str) -> dict[str, str]:
+    """Return the Authorization header of an API key of this kind of visitor (none: anonymous)."""
+    if kind == "anonymous":
+        return {}
+    username = {"analyst": "ana", "legal": "lee", "admin": "adm", "disabled": "gone"}[kind]
+    with transaction(factory) as session:
+        user = session.scalar(select(User).where(User.username == username))
+        assert user is not None
+        active, user.active = user.active, True  # a key made before the user was disabled
+        _key, token = create_api_key(session, user, name="access matrix", now=NOW)
+        user.active = active
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.mark.parametrize("kind", VISITORS)
 @pytest.mark.parametrize(
     "row",
@@ -250,9 +379,10 @@ def test_each_visitor_gets_what_the_policy_says(
         )
         denials_before = _denials(session)
     path = row.path(seed, capture_id or 0)
+    headers = api_key_header(factory, kind) if row.bearer else {}
 
     if row.method == "GET":
-        response = client.get(path)
+        response = client.get(path, headers=headers)
     else:
         data = {
             k: (str(seed.cases["fentanyl"]) if v == "CASE" else v)

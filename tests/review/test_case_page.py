@@ -238,7 +238,7 @@ def test_paging_keeps_the_filters(
 def test_the_queue_carries_what_keyboard_triage_needs(analyst: FlaskClient, seed: Seed) -> None:
     page = parse(analyst.get("/"))
 
-    assert page.xpath("//script/@src") == ["/static/triage.js"]
+    assert page.xpath("//script/@src") == ["/static/triage.js", "/static/clusters.js"]
     (row,) = page.xpath(f"//tr[@data-case-id='{seed.cases['fentanyl']}']")
     assert row.get("data-transition-url") == f"/cases/{seed.cases['fentanyl']}/transition"
     assert row.get("data-assign-url") == f"/cases/{seed.cases['fentanyl']}/assign"

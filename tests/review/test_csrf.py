@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import transaction
 from storage.models import (
+    ApiKey,
     AuditEvent,
     Case,
     CaseComment,
@@ -45,6 +46,17 @@ POSTS = [
     ("/filters", {"name": "my new cases", "query": "state=new"}),
     ("/filters/{filter}/delete", {}),
     ("/logout", {}),
+    ("/sellers/{seller}/merge", {"other": "2"}),
+    ("/sellers/{seller}/split", {"key": "wickr:chemking"}),
+    ("/sellers/changes/{change}/undo", {}),
+    ("/clusters/{cluster}/transition", {"to": "dismissed", "reason": "not an offer"}),
+    ("/clusters/{cluster}/split", {"listing_id": "{listing}"}),
+    ("/settings/api-keys", {"name": "my script"}),
+    ("/settings/api-keys/{key}/revoke", {}),
+    ("/watch/new", {"name": "new nitazenes", "class": "nitazene"}),
+    ("/watch/{rule}/edit", {"name": "new nitazenes", "class": "nitazene"}),
+    ("/watch/{rule}/disable", {}),
+    ("/watch/{rule}/enable", {}),
 ]
 USERS = {"/sources/{source}/approve": "lee", "/sources/{source}/suspend": "lee"}
 # The saved filter of ana's that the autouse fixture adds (the first row of its table).
@@ -72,6 +84,7 @@ def state(factory: sessionmaker[Session]) -> list[Any]:
             [(u.id, u.active, u.role, u.failed_logins) for u in session.scalars(select(User))],
             [u.time_zone for u in session.scalars(select(User))],
             [(f.id, f.name) for f in session.scalars(select(SavedFilter))],
+            [(k.id, k.revoked_at) for k in session.scalars(select(ApiKey))],
         ]
 
 
@@ -81,6 +94,11 @@ def fill(template: str, seed: Seed) -> str:
         source=seed.source_id,
         listing=seed.listings["news"],
         filter=FILTER_ID,
+        seller=1,  # the seed's one seller (the fentanyl offer's wickr handle)
+        change=1,
+        cluster=1,
+        key=1,
+        rule=1,
     )
 
 
@@ -95,6 +113,11 @@ def test_every_post_route_is_in_this_list(app: Flask) -> None:
         .replace("{source}", "<source_id>")
         .replace("{listing}", "<int:listing_id>")
         .replace("{filter}", "<int:filter_id>")
+        .replace("{seller}", "<int:seller_id>")
+        .replace("{change}", "<int:change_id>")
+        .replace("{cluster}", "<int:cluster_id>")
+        .replace("{key}", "<int:key_id>")
+        .replace("{rule}", "<int:rule_id>")
         for path, _ in POSTS
     }
     assert posts == listed
