@@ -58,7 +58,8 @@ class Backlog:
     oldest_created_at: datetime | None
 
 
-def _summary_query() -> Select[Case, Listing, Source, ListingVersion]:
+def summary_query() -> Select[Case, Listing, Source, ListingVersion]:
+    """The select a queue row is read from: a case with its listing, source and version."""
     return (
         select(Case, Listing, Source, ListingVersion)
         .join(Listing, Case.listing_id == Listing.id)
@@ -67,9 +68,10 @@ def _summary_query() -> Select[Case, Listing, Source, ListingVersion]:
     )
 
 
-def _summaries(
+def summaries_of(
     session: Session, query: Select[Case, Listing, Source, ListingVersion]
 ) -> list[CaseSummary]:
+    """Run a `summary_query` (filtered, ordered, paged) into queue rows with their substances."""
     rows = session.execute(query).all()
     tags = substances_of_versions(session, [version.id for _c, _l, _s, version in rows])
     return [
@@ -93,10 +95,10 @@ def case_summaries(
     session: Session, *, state: str | None = "new", limit: int = 50, offset: int = 0
 ) -> list[CaseSummary]:
     """Return cases of one state (or all) sorted by score, highest first, for the queue."""
-    query = _summary_query().order_by(Case.score.desc(), Case.id)
+    query = summary_query().order_by(Case.score.desc(), Case.id)
     if state is not None:
         query = query.where(Case.state == state)
-    return _summaries(session, query.limit(limit).offset(offset))
+    return summaries_of(session, query.limit(limit).offset(offset))
 
 
 def new_case_summaries(
@@ -104,12 +106,12 @@ def new_case_summaries(
 ) -> list[CaseSummary]:
     """Return the cases opened in ``[start, end)``, highest score first."""
     query = (
-        _summary_query()
+        summary_query()
         .where(Case.created_at >= start, Case.created_at < end)
         .order_by(Case.score.desc(), Case.id)
         .limit(limit)
     )
-    return _summaries(session, query)
+    return summaries_of(session, query)
 
 
 def count_new_cases(session: Session, *, start: datetime, end: datetime) -> int:
@@ -149,7 +151,8 @@ class CaseFilter:
 SORT_KEYS = ("score", "first_seen", "source", "state", "assignee")
 
 
-def _sort_column(sort: str) -> SQLColumnExpression[Any]:
+def sort_column(sort: str) -> SQLColumnExpression[Any]:
+    """The column a queue sort key orders by."""
     if sort == "score":
         return Case.score
     if sort == "first_seen":
@@ -166,13 +169,14 @@ def _sort_column(sort: str) -> SQLColumnExpression[Any]:
 
 
 def _ordered(query: Select[*Ts], filters: CaseFilter) -> Select[*Ts]:
-    column = _sort_column(filters.sort)
+    column = sort_column(filters.sort)
     # Unassigned cases last either way, as PostgreSQL and SQLite would disagree otherwise.
     first = (column.desc() if filters.descending else column.asc()).nulls_last()
     return query.order_by(first, Case.score.desc(), Case.id)
 
 
-def _filtered(query: Select[*Ts], filters: CaseFilter) -> Select[*Ts]:
+def filtered_cases(query: Select[*Ts], filters: CaseFilter) -> Select[*Ts]:
+    """Narrow a select joined to Case and Listing by the queue's filters (the one place)."""
     if filters.state is not None:
         query = query.where(Case.state == filters.state)
     if filters.source_id is not None:
@@ -203,15 +207,15 @@ def queue_page(
     session: Session, filters: CaseFilter, *, limit: int = 50, offset: int = 0
 ) -> list[CaseSummary]:
     """Return one page of the cases a filter selects, in the filter's order."""
-    query = _ordered(_filtered(_summary_query(), filters), filters)
-    summaries = _summaries(session, query.limit(limit).offset(offset))
+    query = _ordered(filtered_cases(summary_query(), filters), filters)
+    summaries = summaries_of(session, query.limit(limit).offset(offset))
     names = assignee_names(session, [s.case_id for s in summaries])
     return [replace(s, assignee=names.get(s.case_id)) for s in summaries]
 
 
 def count_queue(session: Session, filters: CaseFilter) -> int:
     """Count the cases a filter selects."""
-    query = _filtered(
+    query = filtered_cases(
         select(func.count(Case.id)).join(Listing, Case.listing_id == Listing.id), filters
     )
     return session.scalar(query) or 0
@@ -220,7 +224,8 @@ def count_queue(session: Session, filters: CaseFilter) -> int:
 def queue_case_ids(session: Session, filters: CaseFilter, *, limit: int) -> list[int]:
     """Return the ids of the cases a filter selects, in the filter's order (for exports)."""
     query = _ordered(
-        _filtered(select(Case.id).join(Listing, Case.listing_id == Listing.id), filters), filters
+        filtered_cases(select(Case.id).join(Listing, Case.listing_id == Listing.id), filters),
+        filters,
     )
     return list(session.scalars(query.limit(limit)))
 

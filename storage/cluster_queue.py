@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 from storage.cases import (
     CaseFilter,
     CaseSummary,
-    _filtered,
-    _sort_column,
-    _summaries,
-    _summary_query,
     assignee_names,
+    filtered_cases,
+    sort_column,
+    summaries_of,
+    summary_query,
 )
 from storage.clusters import cluster_sizes
 from storage.listings import latest_version_id
@@ -47,7 +47,7 @@ class QueueRow:
 
 
 def _order(filters: CaseFilter) -> list[Any]:
-    column = _sort_column(filters.sort)
+    column = sort_column(filters.sort)
     first = (column.desc() if filters.descending else column.asc()).nulls_last()
     return [first, Case.score.desc(), Case.id]
 
@@ -59,7 +59,7 @@ def _group() -> Any:
 
 def count_folded_queue(session: Session, filters: CaseFilter) -> int:
     """Count the rows of the folded queue a filter selects."""
-    query = _filtered(
+    query = filtered_cases(
         select(func.count(func.distinct(_group())))
         .select_from(Case)
         .join(Listing, Case.listing_id == Listing.id)
@@ -74,7 +74,7 @@ def folded_queue_page(
 ) -> list[QueueRow]:
     """Return one page of the folded queue, in the filter's order."""
     order = _order(filters)
-    ranked = _filtered(
+    ranked = filtered_cases(
         select(
             Case.id.label("case_id"),
             ClusterMember.cluster_id.label("cluster_id"),
@@ -94,13 +94,13 @@ def folded_queue_page(
     ).all()
     ids = [case_id for case_id, _ in page]
     summaries = {
-        s.case_id: s for s in _summaries(session, _summary_query().where(Case.id.in_(ids)))
+        s.case_id: s for s in summaries_of(session, summary_query().where(Case.id.in_(ids)))
     }
     names = assignee_names(session, ids)
     clusters = [cluster_id for _, cluster_id in page if cluster_id is not None]
     in_view: dict[int, list[int]] = {}
     if clusters:
-        query = _filtered(
+        query = filtered_cases(
             select(ClusterMember.cluster_id, Case.id)
             .join(Listing, ClusterMember.listing_id == Listing.id)
             .join(Case, Case.listing_id == Listing.id)
