@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from review.alerts.message import alert_message_id, alert_subject, alert_text, email_bytes
 from review.alerts.settings import CHANNELS_SETTING, AlertSettings
 from review.digest.mail import SmtpOutcome, SmtpTransport
-from review.digest.outbox import CLAIM_TIMEOUT, MAX_ATTEMPTS, OutboxError, retry_delay
+from review.digest.outbox import OutboxError, answer_values, claim_values
 from review.digest.settings import SMTP_REQUIRED
 from storage.alert_outbox import (
     add_delivery,
@@ -194,16 +194,13 @@ def _claim_next(session: Session, *, now: datetime, tried: set[int]) -> AlertDel
         if row.status == "sending":
             log.warning("alert delivery %s: attempt %d was abandoned; again", row.id, row.attempts)
         owner = _owner(session, row)
-        values: dict[str, object] = {
-            "status": "sending",
-            "attempts": row.attempts + 1,
-            "next_attempt_at": now + CLAIM_TIMEOUT,
-        }
-        if owner is None or not owner.active:
-            values = {"status": "failed", "reply": OWNER_DISABLED, "next_attempt_at": None}
-        elif row.attempts >= MAX_ATTEMPTS:
-            reply = f"not sent: gave up after {row.attempts} attempts; last: {row.reply}"
-            values = {"status": "failed", "reply": reply, "next_attempt_at": None}
+        values = claim_values(
+            row.attempts,
+            row.reply,
+            reply_field="reply",
+            now=now,
+            cancelled=OWNER_DISABLED if owner is None or not owner.active else None,
+        )
         if update_delivery_if(
             session, row.id, status=row.status, attempts=row.attempts, values=values
         ):
@@ -215,13 +212,7 @@ def _claim_next(session: Session, *, now: datetime, tried: set[int]) -> AlertDel
 
 def _record(session: Session, row: AlertDelivery, outcome: SmtpOutcome, *, now: datetime) -> str:
     """Store the answer to an attempt; return the row's new status."""
-    values: dict[str, object] = {"reply": outcome.reply, "next_attempt_at": None}
-    if outcome.accepted:
-        values.update(status="sent", sent_at=now)
-    elif outcome.kind == "transient" and row.attempts < MAX_ATTEMPTS:
-        values.update(status="pending", next_attempt_at=now + retry_delay(row.attempts))
-    else:
-        values.update(status="failed")
+    values = answer_values(outcome, row.attempts, reply_field="reply", now=now)
     if not update_delivery_if(
         session, row.id, status="sending", attempts=row.attempts, values=values
     ):

@@ -257,17 +257,14 @@ def _claim_next(session: Session, *, now: datetime, tried: set[int]) -> DigestMe
         if row.status == "sending":
             log.warning("digest %s: attempt %d was abandoned; sending again", row.id, row.attempts)
         recipient = message_recipient(session, row)
-        values: dict[str, object] = {
-            "status": "sending",
-            "attempts": row.attempts + 1,
-            "next_attempt_at": now + CLAIM_TIMEOUT,
-        }
-        if recipient is None or not (recipient.active and recipient.digest_subscribed):
-            values = {"status": "failed", "smtp_reply": CANCELLED, "next_attempt_at": None}
-        elif row.attempts >= MAX_ATTEMPTS:
-            # A message whose every attempt dies with its sender must not stop all the others.
-            reply = f"not sent: gave up after {row.attempts} attempts; last: {row.smtp_reply}"
-            values = {"status": "failed", "smtp_reply": reply, "next_attempt_at": None}
+        cancelled = recipient is None or not (recipient.active and recipient.digest_subscribed)
+        values = claim_values(
+            row.attempts,
+            row.smtp_reply,
+            reply_field="smtp_reply",
+            now=now,
+            cancelled=CANCELLED if cancelled else None,
+        )
         if update_message_if(
             session, row.id, status=row.status, attempts=row.attempts, values=values
         ):
@@ -279,13 +276,7 @@ def _claim_next(session: Session, *, now: datetime, tried: set[int]) -> DigestMe
 
 def _record(session: Session, row: DigestMessage, outcome: SmtpOutcome, *, now: datetime) -> str:
     """Store the server's answer to an attempt; return the row's new status."""
-    values: dict[str, object] = {"smtp_reply": outcome.reply, "next_attempt_at": None}
-    if outcome.accepted:
-        values.update(status="sent", sent_at=now)
-    elif outcome.kind == "transient" and row.attempts < MAX_ATTEMPTS:
-        values.update(status="pending", next_attempt_at=now + retry_delay(row.attempts))
-    else:
-        values.update(status="failed")
+    values = answer_values(outcome, row.attempts, reply_field="smtp_reply", now=now)
     if not update_message_if(
         session, row.id, status="sending", attempts=row.attempts, values=values
     ):
@@ -293,6 +284,42 @@ def _record(session: Session, row: DigestMessage, outcome: SmtpOutcome, *, now: 
     status = str(values["status"])
     log.info("digest %s (%s): %s, %s", row.id, row.week, status, outcome.reply)
     return status
+
+
+def claim_values(
+    attempts: int,
+    last_reply: str | None,
+    *,
+    reply_field: str,
+    now: datetime,
+    cancelled: str | None,
+) -> dict[str, object]:
+    """The update that claims an outbox row for one more attempt (the digest's and alerts').
+
+    A row whose recipient may no longer get it is failed with `cancelled` as its reply; one
+    that used up MAX_ATTEMPTS is failed too: a message whose every attempt dies with its sender
+    must not stop all the others.
+    """
+    if cancelled is not None:
+        return {"status": "failed", reply_field: cancelled, "next_attempt_at": None}
+    if attempts >= MAX_ATTEMPTS:
+        reply = f"not sent: gave up after {attempts} attempts; last: {last_reply}"
+        return {"status": "failed", reply_field: reply, "next_attempt_at": None}
+    return {"status": "sending", "attempts": attempts + 1, "next_attempt_at": now + CLAIM_TIMEOUT}
+
+
+def answer_values(
+    outcome: SmtpOutcome, attempts: int, *, reply_field: str, now: datetime
+) -> dict[str, object]:
+    """The update that records an attempt's answer: sent, pending again (transient) or failed."""
+    values: dict[str, object] = {reply_field: outcome.reply, "next_attempt_at": None}
+    if outcome.accepted:
+        values.update(status="sent", sent_at=now)
+    elif outcome.kind == "transient" and attempts < MAX_ATTEMPTS:
+        values.update(status="pending", next_attempt_at=now + retry_delay(attempts))
+    else:
+        values.update(status="failed")
+    return values
 
 
 def retry_delay(attempts: int) -> timedelta:
