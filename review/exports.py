@@ -3,8 +3,10 @@
 Each export is built from loaded ``Case`` rows (see ``storage.cases.cases_with_details``);
 writing the audit row of an export is the caller's part. Both carry the seller's identifiers
 as extraction keyed them (handles per channel, phones, e-mail addresses, wallets), the prices
-read in the text and the substances by their labels. Titles are shown without invisible
-characters (``review.invisible``); the JSON keeps the title as written in ``title_raw``.
+read in the text, the substances by their labels and the routes extraction read (ship-from and
+ship-to places as ISO 3166 codes, "EU" or "WORLD", and the carrier or method). Titles are shown
+without invisible characters (``review.invisible``); the JSON keeps the title as written in
+``title_raw``.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from nlp import key_kind
 from review.invisible import visible_text
 from review.labels import class_label
 from storage.models import Case, ListingVersion
+from storage.routes import ROUTE_KIND
 
 CSV_COLUMNS = (
     "case_id", "state", "score", "title", "url", "source_id", "source_name", "substances",
     "classes", "indicators", "seller", "handles", "phones", "emails", "wallets", "prices",
-    "listed_price", "assignee", "created_at", "updated_at", "first_seen", "last_seen",
-    "payload_sha256",
+    "listed_price", "ships_from", "ships_to", "carriers", "assignee", "created_at", "updated_at",
+    "first_seen", "last_seen", "payload_sha256",
 )  # fmt: skip
 # Spreadsheet programs run a cell that starts with one of these as a formula, also after
 # leading blanks (which they skip) and in a compatibility form such as the full-width equals
@@ -82,6 +85,19 @@ def prices(version: ListingVersion) -> list[dict[str, str]]:
     return list(found.values())
 
 
+def routes(version: ListingVersion) -> dict[str, list[str]]:
+    """Return the routes extraction read in a version, once each, as first seen: ``from`` and
+    ``to`` places (ISO 3166-1 alpha-2 codes, "EU", "WORLD") and ``by`` carriers or methods."""
+    found: dict[str, list[str]] = {"from": [], "to": [], "by": []}
+    for indicator in version.indicators:
+        if indicator.kind != ROUTE_KIND:
+            continue
+        side, _, value = indicator.value.partition(":")
+        if side in found and value and value not in found[side]:
+            found[side].append(value)
+    return found
+
+
 def case_record(case: Case) -> dict[str, Any]:
     """Return one case as JSON-ready data: its listing's latest version, evidence, decisions."""
     listing = case.listing
@@ -113,8 +129,9 @@ def case_record(case: Case) -> dict[str, Any]:
             **seller_identifiers(latest),
         },
         "prices": prices(latest),
+        "routes": routes(latest),
         "reasons": latest.reasons,
-        "substances": _substances(latest),
+        "substances": version_substances(latest),
         "indicators": [
             {
                 "kind": i.kind,
@@ -145,7 +162,8 @@ def case_record(case: Case) -> dict[str, Any]:
     }
 
 
-def _substances(version: ListingVersion) -> list[dict[str, str]]:
+def version_substances(version: ListingVersion) -> list[dict[str, str]]:
+    """The substances a version names, once each, as the exports and the API show them."""
     seen: dict[str, dict[str, str]] = {}
     for mention in version.mentions:
         seen.setdefault(
@@ -204,6 +222,9 @@ def cases_csv(cases: Sequence[Case]) -> str:
             _joined([w["key"] for w in seller["wallets"]]),
             _joined([p["value"] for p in record["prices"]]),
             visible_text(listed_price) if isinstance(listed_price, str) else "",
+            _joined(record["routes"]["from"]),
+            _joined(record["routes"]["to"]),
+            _joined(record["routes"]["by"]),
             record["assignee"] or "",
             record["created_at"],
             record["updated_at"],

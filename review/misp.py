@@ -8,7 +8,9 @@ JSON) or a feed:
 - attributes: the listing's URL (`url`), the SHA-256 of each captured page version
   (`sha256`, the WARC payload digest that `evidence verify` checks), the seller's e-mail
   addresses (`email`), phone numbers (`phone-number`), Bitcoin and Monero wallets (`btc`,
-  `xmr`) and the substances named (`text`, with their class and control status);
+  `xmr`), the substances named (`text`, with their class and control status) and the routes
+  extraction read (`text`: each ship-from and ship-to place as its ISO 3166 code, "EU" or
+  "WORLD", and each carrier or method, the comment saying which and naming the place);
 - objects: each contact handle as a `user-account` (`username`, with the channel as
   `account-type`), and each wallet MISP has no attribute type for (Ethereum) as a
   `coin-address` (`address`, `symbol`);
@@ -27,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nlp import key_kind
+from review.digest.routes import place_name
 from review.exports import case_record
 from review.invisible import visible_text
 from storage.models import Case
@@ -171,6 +174,28 @@ def listing_attributes(owner: Owner, case: Case, record: dict[str, Any]) -> list
                 comment=f"substance named: {substance['class_label']}{control}",
             )
         )
+    attributes += route_attributes(owner, record["routes"])
+    return attributes
+
+
+def route_attributes(owner: Owner, routes: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """Return the routes of a case record as `text` attributes: the place's code (or the
+    carrier), the comment saying which side it is and naming the place."""
+    attributes = []
+    for side in ("from", "to", "by"):
+        for value in routes[side]:
+            if side == "by":
+                comment = "carrier or shipping method"
+            else:
+                name = place_name(value)
+                country = "" if value in ("EU", "WORLD") or name == value else " country"
+                comment = f"ship-{side}{country}: {name}"
+            attribute = _attribute(
+                owner, "text", "Other", visible_text(value), to_ids=False, comment=comment
+            )
+            # One id per side: "CN" shipped from and to is two attributes.
+            attribute["uuid"] = _uuid(owner, "attribute", "route", side, value)
+            attributes.append(attribute)
     return attributes
 
 

@@ -8,6 +8,9 @@ phone numbers, which STIX 2.1 has no observable for, as the ``cryptocurrency-wal
 ``phone-number`` objects of a ``new-sco`` extension definition that the bundle carries (the
 2.1 way: custom ``x-`` objects are deprecated, section 11). Those two are named and shaped as
 OpenCTI's observables of the same name (``value``), so OpenCTI imports them as its own.
+The routes extraction read are ``location`` objects (a country by its ISO 3166-1 code, the EU as
+the region ``europe``), each ``related-to`` from the indicator with "ships from" or "ships to";
+worldwide and the carriers are said in the indicator's description.
 One ``report`` holds everything; all is TLP:AMBER and created by a SynthWatch ``identity``.
 """
 
@@ -21,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nlp import key_kind
+from review.digest.routes import place_name
 from review.exports import case_record
 from review.invisible import visible_text
 from storage.models import Case
@@ -114,6 +118,43 @@ def identifier_observable(key: str) -> dict[str, Any]:
     }
 
 
+def route_location(code: str, common: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the STIX ``location`` of a route's place: a country by its ISO 3166-1 code, the EU
+    as the region ``europe``; None for worldwide or a code that names no country."""
+    if code == "EU":
+        where = {"region": "europe"}
+    elif place_name(code) != code and code != "WORLD":
+        where = {"country": code}
+    else:
+        return None
+    return {
+        "type": "location",
+        "id": _sdo_id("location", code),
+        "created_by_ref": IDENTITY_ID,
+        "created": FIXED_DATE,
+        "modified": FIXED_DATE,
+        "name": place_name(code),
+        **where,
+        **common,
+    }
+
+
+def route_sentence(routes: dict[str, list[str]]) -> str:
+    """Return the routes of a case record as a sentence ("" without any): "Ships from China
+    (CN) to United States (US) by EMS."."""
+
+    def places(codes: list[str]) -> str:
+        return ", ".join(
+            place_name(c) if place_name(c) in (c, "worldwide") else f"{place_name(c)} ({c})"
+            for c in codes
+        )
+
+    parts = [f"from {places(routes['from'])}"] if routes["from"] else []
+    parts += [f"to {places(routes['to'])}"] if routes["to"] else []
+    parts += [f"by {', '.join(visible_text(c) for c in routes['by'])}"] if routes["by"] else []
+    return f" Ships {' '.join(parts)}." if parts else ""
+
+
 def _meta_objects(common: dict[str, Any]) -> list[dict[str, Any]]:
     """Return the marking, our identity and the extension definition every bundle starts with."""
     identity = {
@@ -148,6 +189,7 @@ def stix_bundle(cases: Sequence[Case], *, now: datetime) -> dict[str, Any]:
     common: dict[str, Any] = {"spec_version": "2.1", "object_marking_refs": [TLP_AMBER["id"]]}
     objects = _meta_objects(common)
     observables: dict[str, dict[str, Any]] = {}
+    locations: dict[str, dict[str, Any]] = {}
     report_refs: list[str] = []
     for case in cases:
         record = case_record(case)
@@ -165,6 +207,13 @@ def stix_bundle(cases: Sequence[Case], *, now: datetime) -> dict[str, Any]:
                 observables.setdefault(observable["id"], observable)
                 identifier_ids.append(observable["id"])
         identifier_ids = list(dict.fromkeys(identifier_ids))
+        route_refs: list[tuple[str, str]] = []
+        for side, verb in (("from", "ships from"), ("to", "ships to")):
+            for code in record["routes"][side]:
+                location = route_location(code, common)
+                if location is not None:
+                    locations.setdefault(location["id"], location)
+                    route_refs.append((verb, location["id"]))
         classes = sorted({s["class"] for s in record["substances"]})
         labels = [visible_text(s["label"]) for s in record["substances"]]
         names = ", ".join(dict.fromkeys(n for n in labels if n)) or "no named substance"
@@ -188,6 +237,7 @@ def stix_bundle(cases: Sequence[Case], *, now: datetime) -> dict[str, Any]:
                 f"SynthWatch case {case.id} ({case.state}, score {case.score:.2f}): a listing "
                 f"on {visible_text(listing.source.name)} offering {names}"
                 + (f" at {priced}." if priced else ".")
+                + route_sentence(record["routes"])
             ),
             "indicator_types": ["malicious-activity"],
             "pattern": f"[url:value = {pattern_string(listing.url)}]",
@@ -214,10 +264,19 @@ def stix_bundle(cases: Sequence[Case], *, now: datetime) -> dict[str, Any]:
             )
             for ref in identifier_ids
         ]
+        relationships += [
+            _relationship(
+                _sdo_id("relationship", "case", case.id, verb, ref),
+                ("related-to", indicator_sdo["id"], ref),
+                {**dated, "description": verb, **common},
+            )
+            for verb, ref in route_refs
+        ]
         objects += [observed, indicator_sdo, *relationships]
         report_refs += [indicator_sdo["id"], observed["id"], url_id, *identifier_ids]
+        report_refs += [ref for _verb, ref in route_refs]
         report_refs += [r["id"] for r in relationships]
-    objects[3:3] = list(observables.values())
+    objects[3:3] = [*observables.values(), *locations.values()]
     report = {
         "type": "report",
         "id": f"report--{uuid.uuid4()}",

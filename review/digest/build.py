@@ -41,12 +41,16 @@ from storage.cases import (
 )
 from storage.crawls import crawl_runs_between
 from storage.outbox import Undelivered, undelivered_digests
+from storage.routes import CarrierWeeks, RouteWeeks, weekly_carrier_counts, weekly_route_counts
 from storage.substances import CandidateRow, SubstanceTag, new_lexicon_candidates
 
 TOP_CASES = 10
 KEY_INDICATORS = 4
 MAX_INDICATOR_VALUE_CHARS = 40
 MAX_CANDIDATES = 20
+# Routes and carriers a digest lists: the week's most shown; the trends page has them all.
+TOP_ROUTES = 10
+TOP_CARRIERS = 5
 MAX_WAITING = 50
 # Undelivered digests of this many weeks before are reported in a digest.
 UNDELIVERED_WEEKS = 4
@@ -129,6 +133,10 @@ class Digest:
     oldest_backlog_age: timedelta | None
     waiting: tuple[WaitingCase, ...]
     undelivered: tuple[Undelivered, ...]
+    # The week's routes and carriers of listings on offer (storage.routes), the most first.
+    routes: tuple[RouteWeeks, ...] = ()
+    routes_total: int = 0
+    carriers: tuple[CarrierWeeks, ...] = ()
 
     @property
     def week_to_date(self) -> bool:
@@ -258,6 +266,7 @@ def build_digest(
     candidates, candidates_total = new_lexicon_candidates(
         session, start=start, end=end, limit=MAX_CANDIDATES
     )
+    routes = weekly_route_counts(session, bounds=[start, end])
     return Digest(
         week=week,
         start=start,
@@ -291,6 +300,9 @@ def build_digest(
         undelivered=tuple(
             undelivered_digests(session, weeks=weeks_before(week, UNDELIVERED_WEEKS))
         ),
+        routes=tuple(routes[:TOP_ROUTES]),
+        routes_total=len(routes),
+        carriers=tuple(weekly_carrier_counts(session, bounds=[start, end])[:TOP_CARRIERS]),
     )
 
 

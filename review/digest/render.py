@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy.orm import Session
 
 from review.digest.build import Digest, Reader, build_digest
+from review.digest.routes import place_label, place_name
 from review.highlight import css_token
 from review.labels import class_label
 from review.settings import DEFAULT_BASE_URL
@@ -54,6 +55,8 @@ def _environment(autoescape: bool) -> Environment:
     env.filters["css_token"] = css_token
     env.filters["age"] = format_age
     env.filters["class_label"] = class_label
+    env.filters["place_name"] = place_name
+    env.filters["place_label"] = place_label
     return env
 
 

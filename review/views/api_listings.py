@@ -12,9 +12,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from review.context import db
-from review.exports import case_record, prices, seller_identifiers
+from review.exports import case_record, prices, seller_identifiers, version_substances
 from review.invisible import visible_text
-from review.labels import class_label
 from review.views.api_requests import (
     PAGING,
     Answer,
@@ -57,19 +56,6 @@ LISTING_PARAMETERS = ("source", "flag", "case", "q", "search", *PAGING)
 def version_record(version: ListingVersion) -> dict[str, Any]:
     """Return a listing version as a case of the JSON export shows its listing's latest."""
     seller = version.fields.get("seller")
-    substances: dict[str, dict[str, str]] = {}
-    for mention in version.mentions:
-        substances.setdefault(
-            mention.concept_id,
-            {
-                "label": mention.name,
-                "concept_id": mention.concept_id,
-                "name": mention.name,
-                "class": mention.substance_class,
-                "class_label": class_label(mention.substance_class),
-                "control": mention.control,
-            },
-        )
     return {
         "version_id": version.id,
         "created_at": iso(version.created_at),
@@ -85,7 +71,7 @@ def version_record(version: ListingVersion) -> dict[str, Any]:
         },
         "prices": prices(version),
         "reasons": version.reasons,
-        "substances": list(substances.values()),
+        "substances": version_substances(version),
         "indicators": [
             {
                 "kind": i.kind,

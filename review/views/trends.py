@@ -4,10 +4,11 @@ Weeks are ISO weeks in UTC: the last ``weeks`` of them (the query parameter, DEF
 asked, 1 to MAX_WEEKS), this week so far the last. What counts is ``storage.substances``'s: a
 listing counts in the week it first offered a substance (``weekly_substance_counts``), a case in
 the week it was opened on a listing naming it, dismissed cases left out; the week totals count
-every case opened (``count_new_cases``). The chart is a PNG of its own route, drawn with the
-digest's drawing habits (``review.digest.chart``): the CSP lets pages load images from the app
-only, and no script. Source health is the sources page's last run and the digest's activity of
-the weeks shown.
+every case opened (``count_new_cases``). Routes (origin → destination, by class) and carriers are
+``storage.routes``'s, counted the same way: a listing in the week it first showed one. The
+chart is a PNG of its own route, drawn with the digest's drawing habits (``review.digest.chart``):
+the CSP lets pages load images from the app only, and no script. Source health is the sources
+page's last run and the digest's activity of the weeks shown.
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ from review.auth import allow
 from review.context import db, now
 from review.digest.build import iso_week, week_bounds
 from review.digest.chart import new_figure, plain_text, png_bytes, short_label
+from review.digest.routes import place_label, place_name
 from review.digest.sources import SourceActivity, source_activity
 from review.labels import class_label
 from review.views.sources import run_numbers
 from storage.cases import count_new_cases
 from storage.crawls import crawl_runs_between
+from storage.routes import weekly_carrier_counts, weekly_route_counts
 from storage.sources import SourceOverview, source_overviews
 from storage.substances import (
     WeeklyCounts,
@@ -56,6 +59,8 @@ CHART_CLASSES = 8
 MAX_WEEK_TICKS = 13
 FIRST_LISTINGS = 3
 MAX_CANDIDATES = 50
+# Routes the page lists, the most shown first (a few hundred country pairs at most in practice).
+MAX_ROUTES = 100
 # matplotlib is not thread-safe (its font and text caches are shared): one drawing at a time.
 _DRAWING = threading.Lock()
 
@@ -117,7 +122,8 @@ def _weeks() -> tuple[list[Week], str]:
 @bp.get("/trends")
 @allow(*TRENDS_ROLES)
 def index() -> Response:
-    """Show substances and classes by week, what was first seen, and the sources' health."""
+    """Show substances, classes and routes by week, what was first seen, and the sources'
+    health."""
     weeks, problem = _weeks()
     if problem:
         flash(problem, "error")
@@ -128,6 +134,7 @@ def index() -> Response:
     candidates, candidates_total = new_lexicon_candidates(
         session, start=start, end=end, limit=MAX_CANDIDATES
     )
+    routes = weekly_route_counts(session, bounds=bounds)
     page = render_template(
         "trends.html",
         weeks=weeks,
@@ -147,6 +154,11 @@ def index() -> Response:
         ),
         sources=source_health(session, start=start, end=end),
         chart_classes=CHART_CLASSES,
+        routes=routes[:MAX_ROUTES],
+        routes_total=len(routes),
+        carriers=weekly_carrier_counts(session, bounds=bounds),
+        place_name=place_name,
+        place_label=place_label,
     )
     return make_response(page, 400 if problem else 200)
 

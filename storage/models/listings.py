@@ -11,11 +11,13 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import (
@@ -57,6 +59,8 @@ class ListingVersion(Base):
     """The text of a listing as first seen or as changed, and what extraction found in it."""
 
     __tablename__ = "listing_versions"
+    # A listing's latest version is max(id) by listing: one probe of this index (migration 0015).
+    __table_args__ = (Index("ix_listing_versions_listing_latest", "listing_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), index=True)
@@ -110,6 +114,16 @@ class Indicator(Base):
     """A trafficking indicator (price, quantity, shipping, contact, ...) with offsets."""
 
     __tablename__ = "indicators"
+    # storage.routes reads route indicators by value range (migration 0015).
+    __table_args__ = (
+        Index(
+            "ix_indicators_route",
+            "value",
+            "version_id",
+            sqlite_where=sql_text("kind = 'route'"),
+            postgresql_where=sql_text("kind = 'route'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("listing_versions.id"), index=True)
