@@ -149,3 +149,10 @@ def test_services_media_events_and_buyers_are_not_offers(text: str) -> None:
 def test_a_vendors_plug_pitch_is_no_buyer() -> None:
     text = "Looking for a plug? MDMA 84% crystals 1g £40, UK tracked, Signal: +44 7700 900417"
     assert analyse(text).offer
+
+
+def test_a_seller_vouching_for_itself_is_no_complaint() -> None:
+    text = "Legit vendor, no scam, not a scammer. Carfentanil 1g $200, escrow, Wickr: carf_x"
+    analysis = analyse(text)
+    assert analysis.offer, analysis.reasons
+    assert "complaint" not in analysis.context
